@@ -1,0 +1,125 @@
+/**
+ * env -> typed Config, validated once at start-up. Every problem is reported at once, each naming
+ * the variable and what was expected. Nothing else in the service reads process.env.
+ */
+import { z } from 'zod';
+import type { StorageConfig } from './storage/index.ts';
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^[0-9]+$/, `expected an integer from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected an integer from ${min} to ${max}`).max(max, `expected an integer from ${min} to ${max}`));
+
+// Never z.coerce.boolean(): it turns "false" into true.
+const flag = z.enum(['true', 'false', '1', '0'], { error: "expected 'true' or 'false'" }).transform((v) => v === 'true' || v === '1');
+
+const storageUrl = z
+  .string()
+  .transform((s, ctx) => {
+    try {
+      return new URL(s);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected a URL such as file:///absolute/dir or s3://bucket/prefix' });
+      return z.NEVER;
+    }
+  })
+  .refine((u) => u.protocol === 'file:' || (u.protocol === 's3:' && u.hostname !== ''), {
+    message: 'expected file:///absolute/dir or s3://bucket/optional/prefix',
+  });
+
+const schema = z.object({
+  PORT: int(0, 65535).default(8082),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  STORAGE_URL: storageUrl,
+  S3_ENDPOINT: z.url({ error: 'expected an http(s) URL such as http://127.0.0.1:7070' }).optional(),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  S3_FORCE_PATH_STYLE: flag.optional(),
+  CONCURRENCY: int(1, 256).optional(),
+  QUEUE_LIMIT: int(0, 100000).optional(),
+  REQUEST_TIMEOUT_MS: int(1, 600000).default(10000),
+  STORAGE_TIMEOUT_MS: int(1, 600000).default(5000),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
+  MAX_INPUT_BYTES: int(1, 2 ** 40).default(50 * 1024 * 1024),
+  MAX_INPUT_PIXELS: int(1, 2 ** 40).default(50_000_000),
+  FAST_SHRINK_ON_LOAD: flag.default(true),
+  RETRY_AFTER_SECONDS: int(1, 3600).default(1),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SIGNING_SECRET: z.string().min(16, 'expected at least 16 characters').optional(),
+  ALLOWED_SIZES: z
+    .string()
+    .regex(/^\s*(\d*x\d*)(\s*,\s*\d*x\d*)*\s*$/, "expected a comma-separated list of WxH boxes such as '300x,640x,200x200'")
+    .optional(),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  storage: StorageConfig;
+  /** Resizes in flight. Default: the CPUs this process may really use (cgroup quota honoured). */
+  concurrency: number;
+  /** Resizes waiting for a slot before new ones get 503. Default: 16 per slot. */
+  queueLimit: number;
+  /** Deadline of a request, time in the queue included. Default 10 000 ms. */
+  requestTimeoutMs: number;
+  /** Deadline of one storage read. Default 5 000 ms. */
+  storageTimeoutMs: number;
+  /** How long SIGTERM waits for in-flight requests. Default 10 000 ms. */
+  shutdownTimeoutMs: number;
+  /** Originals above this size are refused before download. Default 50 MiB. */
+  maxInputBytes: number;
+  /** Originals above this many pixels are refused from the header. Default 50 000 000. */
+  maxInputPixels: number;
+  /** libvips shrink-on-load for JPEG/WebP. Default true (see README: measured). */
+  fastShrinkOnLoad: boolean;
+  retryAfterSeconds: number;
+  logLevel: string;
+  /** When set, every hot-path URL must carry a valid HMAC `s` parameter. Default: off. */
+  signingSecret: string | undefined;
+  /** When set, only these boxes are served ('300x' = w=300 only). Default: any box. */
+  allowedSizes: string[] | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined>, defaults: { storageUrl: string; cpus: number }): Config {
+  const parsed = schema.safeParse({ STORAGE_URL: defaults.storageUrl, ...withoutEmpty(env) });
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const concurrency = e.CONCURRENCY ?? defaults.cpus;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    storage: {
+      url: e.STORAGE_URL,
+      s3Endpoint: e.S3_ENDPOINT,
+      s3Region: e.AWS_REGION,
+      s3ForcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
+    },
+    concurrency,
+    queueLimit: e.QUEUE_LIMIT ?? concurrency * 16,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    storageTimeoutMs: e.STORAGE_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    maxInputBytes: e.MAX_INPUT_BYTES,
+    maxInputPixels: e.MAX_INPUT_PIXELS,
+    fastShrinkOnLoad: e.FAST_SHRINK_ON_LOAD,
+    retryAfterSeconds: e.RETRY_AFTER_SECONDS,
+    logLevel: e.LOG_LEVEL,
+    signingSecret: e.SIGNING_SECRET,
+    allowedSizes: e.ALLOWED_SIZES?.split(',').map((s) => s.trim()),
+  };
+}
+
+/** An empty variable means "not set", as in most shells' `${VAR:-default}`. */
+function withoutEmpty(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined && kv[1] !== ''));
+}

@@ -1,0 +1,104 @@
+/**
+ * Composition root: reads config, builds adapters, listens, handles signals. The only module of
+ * the image service that reads process.env or starts anything.
+ */
+import { serve } from '@hono/node-server';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { usableCpus } from './cpus.ts';
+import { createApp } from './http/app.ts';
+import { Limiter } from './limiter.ts';
+import { createMetrics } from './metrics.ts';
+import { ImageService } from './service.ts';
+import { createSourceStore } from './storage/index.ts';
+
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+let config: Config;
+try {
+  config = loadConfig(process.env, {
+    storageUrl: pathToFileURL(path.join(projectRoot, 'var/originals')).href,
+    cpus: usableCpus(),
+  });
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`image-service: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const logger = pino({ level: config.logLevel, base: { service: 'image-service' } });
+
+// One libvips thread per image: parallelism comes from `concurrency` images in flight, which is
+// cheaper in memory and steadier in latency than several threads fighting over one image
+// (measured: see README, "Tuning").
+sharp.concurrency(1);
+// libvips' operation cache only helps when the same pipeline repeats on the same input object,
+// which never happens here; it would just hold memory.
+sharp.cache(false);
+
+const store = createSourceStore(config.storage);
+const limiter = new Limiter({ concurrency: config.concurrency, queueLimit: config.queueLimit, retryAfterSeconds: config.retryAfterSeconds });
+const metrics = createMetrics({ defaultMetrics: true, limiter });
+const service = new ImageService({
+  store,
+  limiter,
+  metrics,
+  options: {
+    maxInputBytes: config.maxInputBytes,
+    maxInputPixels: config.maxInputPixels,
+    fastShrinkOnLoad: config.fastShrinkOnLoad,
+    requestTimeoutMs: config.requestTimeoutMs,
+    storageTimeoutMs: config.storageTimeoutMs,
+  },
+});
+let shuttingDown = false;
+const app = createApp({
+  service,
+  store,
+  metrics,
+  logger,
+  policy: { signingSecret: config.signingSecret, allowedSizes: config.allowedSizes },
+  isShuttingDown: () => shuttingDown,
+});
+
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+  logger.info(
+    {
+      address: `http://${config.host}:${info.port}`,
+      storage: store.description,
+      concurrency: config.concurrency,
+      queueLimit: config.queueLimit,
+      uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (libuv default)',
+      mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? '(glibc default)',
+    },
+    'image-service listening',
+  );
+});
+// Keep-alive from nginx: idle upstream connections must outlive nginx's own keepalive_timeout,
+// or nginx races a closing socket and sees a reset.
+(server as import('node:http').Server).keepAliveTimeout = 75_000;
+
+function shutdown(signal: string): void {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight requests');
+  const timer = setTimeout(() => {
+    logger.warn('shutdown timeout reached; closing remaining connections');
+    (server as import('node:http').Server).closeAllConnections?.();
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  timer.unref();
+  server.close(() => {
+    logger.info('all connections closed; exiting');
+    process.exit(0);
+  });
+  // Idle keep-alive sockets would otherwise hold close() open until they time out.
+  (server as import('node:http').Server).closeIdleConnections?.();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,150 @@
+/**
+ * PURE parsing of the hot endpoint's key and query (section 1 of the image API contract).
+ * Every function here returns a typed result or an ImageError; none of them throws, which the
+ * property tests check with arbitrary strings.
+ */
+import { ImageError } from './errors.ts';
+
+export type Fit = 'inside' | 'cover';
+export type OutputFormat = 'jpeg' | 'png' | 'webp';
+
+/** A validated resize request. `undefined` width/height means that side is unbounded. */
+export interface ResizeRequest {
+  width: number | undefined;
+  height: number | undefined;
+  fit: Fit;
+  /** Encoder quality for jpeg and webp; default 85. */
+  quality: number;
+  /** Explicit output format; undefined means "the source's format" (gif sources become png). */
+  format: OutputFormat | undefined;
+}
+
+/** What a request asks for: the original bytes, or a transformed variant. */
+export type ImageRequest = { kind: 'original' } | { kind: 'resize'; resize: ResizeRequest };
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ImageError };
+
+const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+const fail = <T>(error: ImageError): Result<T> => ({ ok: false, error });
+
+export const MAX_KEY_LENGTH = 512;
+export const MAX_SIDE = 4096;
+export const DEFAULT_QUALITY = 85;
+const KEY_SEGMENT = /^[A-Za-z0-9._-]+$/;
+const KNOWN_PARAMS = ['w', 'h', 'fit', 'q', 'format'] as const;
+type KnownParam = (typeof KNOWN_PARAMS)[number];
+
+const invalidKey = (why: string) =>
+  new ImageError(
+    'invalid_key',
+    `invalid key: ${why}; expected 1 to ${MAX_KEY_LENGTH} characters of A-Z a-z 0-9 . _ - in '/'-separated segments, with no empty, '.' or '..' segment and no leading '/'`,
+  );
+
+/**
+ * Validates the raw (still percent-encoded) path segment after `/image/files/`.
+ * Exactly one round of percent-decoding, as the contract says: `%252e` stays `%2e` and is refused.
+ */
+export function parseKey(rawEncoded: string): Result<string> {
+  let key: string;
+  try {
+    key = decodeURIComponent(rawEncoded);
+  } catch {
+    return fail(invalidKey('malformed percent-encoding'));
+  }
+  if (key.length === 0) return fail(invalidKey('the key is empty'));
+  if (key.length > MAX_KEY_LENGTH) return fail(invalidKey(`the key is ${key.length} characters long`));
+  if (key.startsWith('/')) return fail(invalidKey('the key starts with /'));
+  for (const segment of key.split('/')) {
+    if (segment === '') return fail(invalidKey('the key has an empty segment'));
+    if (segment === '.' || segment === '..') return fail(invalidKey(`the key has a '${segment}' segment`));
+    if (!KEY_SEGMENT.test(segment)) return fail(invalidKey('the key contains a character outside the allowed set'));
+  }
+  return ok(key);
+}
+
+const invalidParam = (name: string, expected: string, got: string) =>
+  new ImageError('invalid_parameter', `invalid parameter ${name}: expected ${expected}, got ${JSON.stringify(got.slice(0, 64))}`);
+
+/** Strict decimal integer: no sign, no exponent, no hex, no fraction, no whitespace, no leading zeros beyond "0". */
+function parseIntInRange(name: string, raw: string, min: number, max: number): Result<number> {
+  const expected = `an integer from ${min} to ${max}`;
+  if (!/^[0-9]{1,10}$/.test(raw)) return fail(invalidParam(name, expected, raw));
+  const n = Number(raw);
+  if (n < min || n > max) return fail(invalidParam(name, expected, raw));
+  return ok(n);
+}
+
+/**
+ * Parses the query of the hot endpoint. Takes the raw query pairs in order (so that repeated
+ * parameters can be refused); unknown parameters are ignored, as the contract says.
+ */
+export function parseImageRequest(pairs: ReadonlyArray<readonly [string, string]>): Result<ImageRequest> {
+  const seen = new Map<KnownParam, string>();
+  for (const [name, value] of pairs) {
+    if ((KNOWN_PARAMS as readonly string[]).includes(name)) {
+      const known = name as KnownParam;
+      if (seen.has(known)) {
+        return fail(new ImageError('invalid_parameter', `invalid parameter ${known}: expected at most one value, got it more than once`));
+      }
+      seen.set(known, value);
+    }
+  }
+  if (seen.size === 0) return ok({ kind: 'original' });
+
+  let width: number | undefined;
+  let height: number | undefined;
+  let quality = DEFAULT_QUALITY;
+  let fit: Fit = 'inside';
+  let format: OutputFormat | undefined;
+
+  const w = seen.get('w');
+  if (w !== undefined) {
+    const r = parseIntInRange('w', w, 1, MAX_SIDE);
+    if (!r.ok) return r;
+    width = r.value;
+  }
+  const h = seen.get('h');
+  if (h !== undefined) {
+    const r = parseIntInRange('h', h, 1, MAX_SIDE);
+    if (!r.ok) return r;
+    height = r.value;
+  }
+  const q = seen.get('q');
+  if (q !== undefined) {
+    const r = parseIntInRange('q', q, 1, 100);
+    if (!r.ok) return r;
+    quality = r.value;
+  }
+  const f = seen.get('fit');
+  if (f !== undefined) {
+    if (f !== 'inside' && f !== 'cover') return fail(invalidParam('fit', "'inside' or 'cover'", f));
+    fit = f;
+  }
+  if (fit === 'cover' && (width === undefined || height === undefined)) {
+    return fail(new ImageError('invalid_parameter', 'invalid parameter fit: cover needs both w and h (integers from 1 to 4096)'));
+  }
+  const fmt = seen.get('format');
+  if (fmt !== undefined) {
+    if (fmt !== 'jpeg' && fmt !== 'png' && fmt !== 'webp') return fail(invalidParam('format', "'jpeg', 'png' or 'webp'", fmt));
+    format = fmt;
+  }
+  return ok({ kind: 'resize', resize: { width, height, fit, quality, format } });
+}
+
+/**
+ * A canonical string for a resize request: requests that mean the same thing get the same
+ * string (parameter order, defaults spelt out or not), so that they coalesce and share an ETag.
+ */
+export function canonicalVariant(req: ImageRequest): string {
+  if (req.kind === 'original') return 'original';
+  const r = req.resize;
+  return `w=${r.width ?? ''}&h=${r.height ?? ''}&fit=${r.fit}&q=${r.quality}&format=${r.format ?? ''}`;
+}
+
+/**
+ * Splits a raw query string into decoded pairs. `URLSearchParams` keeps repeats and never throws;
+ * `w[]=1` stays the unknown name `w[]` and is ignored like any unknown parameter.
+ */
+export function queryPairs(rawQuery: string): Array<[string, string]> {
+  return [...new URLSearchParams(rawQuery)];
+}

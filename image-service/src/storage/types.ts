@@ -1,0 +1,33 @@
+import type { Readable } from 'node:stream';
+
+/** What the store knows about an original without reading its bytes. */
+export interface SourceInfo {
+  /** Size in bytes, from the store's metadata (stat, S3 Content-Length). */
+  size: number;
+  lastModified: Date;
+  /** A value that changes whenever the original's bytes change (S3 ETag, or mtime+size+inode). */
+  version: string;
+  /** Stored content type, if the store keeps one. */
+  contentType: string | undefined;
+}
+
+/** An opened original: metadata first, the body only read if the caller decides to. */
+export interface SourceObject {
+  info: SourceInfo;
+  /** The bytes as a stream. Call `discard()` instead when the body is not needed. */
+  body: Readable;
+  /** Releases the body without reading it (a 304, or a refusal on size). */
+  discard(): void;
+}
+
+/**
+ * Where originals live. Adapters translate their own failures into ImageError:
+ * missing key -> not_found, store unreachable -> storage_unavailable, too slow -> timeout.
+ */
+export interface SourceStore {
+  /** A short description for logs and /readyz, never containing credentials. */
+  readonly description: string;
+  open(key: string, signal: AbortSignal): Promise<SourceObject>;
+  /** Resolves when the store is reachable; rejects with an ImageError otherwise. */
+  ping(signal: AbortSignal): Promise<void>;
+}

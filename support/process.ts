@@ -1,0 +1,108 @@
+/**
+ * Starting and stopping the programs that the stack, the tests and the benchmarks drive: wait
+ * until a process is healthy, keep its output for the error message, stop it (and its group) for sure.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface Managed {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  /** The last lines the process printed, for error messages. */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean } = {},
+): Managed {
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (options.echo) process.stderr.write(text);
+    lines.push(...text.split('\n').filter(Boolean));
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', (err) => {
+      lines.push(String(err));
+      resolve(-1);
+    });
+  });
+  return {
+    name,
+    child,
+    pid: child.pid ?? -1,
+    output: () => lines.join('\n'),
+    exited,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid) process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Polls `url` until it answers with a status below 500, or fails with the process's output. */
+export async function waitForHttp(url: string, options: { timeoutMs?: number; process?: Managed; okStatus?: (s: number) => boolean } = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  const ok = options.okStatus ?? ((s: number) => s < 500);
+  let last = '';
+  while (Date.now() < deadline) {
+    if (options.process && options.process.child.exitCode !== null) {
+      throw new Error(`${options.process.name} exited with ${options.process.child.exitCode} before ${url} was ready:\n${options.process.output()}`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (ok(res.status)) return;
+      last = `status ${res.status}`;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${url} (${last})${options.process ? `\n${options.process.name} output:\n${options.process.output()}` : ''}`);
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
