@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 // themselves, one file at a time because they share two cores and measure behaviour under load).
 export default defineConfig({
   test: {
+    reporters: ['default', './support/summary-reporter.ts'],
     projects: [
       {
         test: {
