@@ -91,7 +91,9 @@ export class ImageService {
   }
 
   async #original(key: string, c: { ifNoneMatch: string | undefined; head: boolean; signal: AbortSignal }): Promise<ImageResult> {
-    const source = await this.#open(key, c.signal);
+    // The deadlines bound the open (time to first byte) only: the body then streams at the
+    // client's pace, or a 50 MB download to a slow client would be cut after STORAGE_TIMEOUT_MS.
+    const source = await this.#open(key, c.signal, { deadlineCoversBody: false });
     const etag = computeEtag(source.info.version, 'original');
     if (ifNoneMatchMatches(c.ifNoneMatch, etag)) {
       source.discard();
@@ -111,10 +113,28 @@ export class ImageService {
     return { status: 200, headers, body: source.body };
   }
 
-  /** Opens an original and refuses it on its stored size, before a byte of it is read. */
-  async #open(key: string, signal: AbortSignal): Promise<SourceObject> {
+  /**
+   * Opens an original and refuses it on its stored size, before a byte of it is read. The storage
+   * deadline covers reading the body too, unless `deadlineCoversBody` is false.
+   */
+  async #open(key: string, signal: AbortSignal, options: { deadlineCoversBody: boolean } = { deadlineCoversBody: true }): Promise<SourceObject> {
     const storageSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#options.storageTimeoutMs)]);
-    const source = await this.#store.open(key, storageSignal);
+    let openSignal = storageSignal;
+    let detach = () => {};
+    if (!options.deadlineCoversBody) {
+      // A signal that follows the deadline while opening and never fires afterwards.
+      const opening = new AbortController();
+      const follow = () => opening.abort(storageSignal.reason);
+      storageSignal.addEventListener('abort', follow, { once: true });
+      detach = () => storageSignal.removeEventListener('abort', follow);
+      openSignal = opening.signal;
+    }
+    let source: SourceObject;
+    try {
+      source = await this.#store.open(key, openSignal);
+    } finally {
+      detach();
+    }
     if (source.info.size > this.#options.maxInputBytes) {
       source.discard();
       throw tooManyBytes(source.info.size, this.#options.maxInputBytes);
@@ -126,8 +146,10 @@ export class ImageService {
     const started = performance.now();
     let input: Buffer;
     let source: SourceObject;
+    // The same deadline #open sets, kept here to tell a stalled body from a broken one.
+    const storageDeadline = AbortSignal.any([signal, AbortSignal.timeout(this.#options.storageTimeoutMs)]);
     try {
-      source = await this.#open(key, signal);
+      source = await this.#open(key, storageDeadline);
       input = await readAll(source.body, this.#options.maxInputBytes);
       this.#metrics.sourceFetch.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
     } catch (err) {
@@ -135,7 +157,11 @@ export class ImageService {
       if (signal.aborted && !(err instanceof ImageError && err.code !== 'storage_unavailable')) {
         throw new ImageError('timeout', 'timeout: storage did not answer within the deadline', { cause: err });
       }
-      throw err;
+      if (err instanceof ImageError) throw err;
+      // The body stream failed after the open: the storage deadline passed mid-body (a stalled
+      // server), or the connection broke. Either is the storage's fault, never a 500.
+      if (storageDeadline.aborted) throw new ImageError('timeout', 'timeout: storage did not deliver the original within the deadline', { cause: err });
+      throw new ImageError('storage_unavailable', 'storage unavailable: reading the original failed', { cause: err });
     }
     this.#metrics.resizes.inc();
     const image = await renderImage(input, resize, this.#options);

@@ -1,0 +1,42 @@
+/**
+ * The HTTP side of the load generator: one keep-alive agent per phase, a GET of request i of the
+ * list, the body read to the end and checked (status 200, the expected Content-Type, as many bytes
+ * as Content-Length). The same code drives every HTTP subject, so they pay the same client cost.
+ */
+import http from 'node:http';
+import type { Exec } from './drive.ts';
+
+export interface HttpTarget {
+  baseUrl: string;
+  paths: readonly string[];
+  /** Expected Content-Type of each path (same index), or undefined to accept any image/*. */
+  contentTypes: ReadonlyArray<string | undefined>;
+}
+
+export function httpExec(target: HttpTarget, maxSockets: number): { exec: Exec; close(): void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  const base = new URL(target.baseUrl);
+  const exec: Exec = (i) =>
+    new Promise((resolve) => {
+      const n = i % target.paths.length;
+      const req = http.get({ host: base.hostname, port: base.port, path: target.paths[n], agent, timeout: 60_000 }, (res) => {
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+        });
+        res.on('end', () => {
+          const type = res.headers['content-type'];
+          const want = target.contentTypes[n];
+          const length = Number(res.headers['content-length'] ?? bytes);
+          if (res.statusCode !== 200) resolve({ ok: false, error: `status ${res.statusCode} for ${target.paths[n]}` });
+          else if (want ? type !== want : !/^image\//.test(type ?? '')) resolve({ ok: false, error: `content type ${type} for ${target.paths[n]}` });
+          else if (bytes === 0 || bytes !== length) resolve({ ok: false, error: `body of ${bytes} bytes (Content-Length ${length}) for ${target.paths[n]}` });
+          else resolve({ ok: true });
+        });
+        res.on('error', (err) => resolve({ ok: false, error: err.message }));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout after 60s')));
+      req.on('error', (err) => resolve({ ok: false, error: err.message }));
+    });
+  return { exec, close: () => agent.destroy() };
+}

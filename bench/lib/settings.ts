@@ -1,0 +1,53 @@
+/** PURE: the benchmark's settings from its environment, each checked, every problem reported at once. */
+
+export const SUBJECT_NAMES = ['legacy', 'legacy-2x', 'new', 'new-via-nginx', 'sharp-limit'] as const;
+export type SubjectName = (typeof SUBJECT_NAMES)[number];
+
+export interface BenchSettings {
+  /** Target length of one measurement (one subject, one phase, one round), seconds. BENCH_SECONDS, default 8. */
+  seconds: number;
+  /** Interleaved rounds; figures are medians over rounds. BENCH_ROUNDS, default 3. */
+  rounds: number;
+  /** Closed-loop concurrency of the HTTP subjects. BENCH_CONCURRENCY, default 2 x cores. */
+  concurrency: number;
+  /** Fixed offered load as a fraction of the slower legacy row's saturation. BENCH_FIXED_FRACTION, default 0.7. */
+  fixedFraction: number;
+  /** Fixed offered load in req/s, overriding the fraction. BENCH_FIXED_RPS, default unset. */
+  fixedRps: number | undefined;
+  /** Subjects to run. BENCH_SUBJECTS (comma-separated), default all. */
+  subjects: SubjectName[];
+  /** Where results.json and results.md go. BENCH_OUT_DIR, default bench/. */
+  outDir: string | undefined;
+  /** Cores the subjects size themselves to (PHP-FPM children, sharp-limit concurrency). */
+  cores: number;
+}
+
+export class SettingsError extends Error {}
+
+export function readBenchSettings(env: Record<string, string | undefined>, cores: number): BenchSettings {
+  const problems: string[] = [];
+  const num = (name: string, fallback: number, min: number, max: number, integer: boolean): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+      problems.push(`${name}: expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got '${raw}'`);
+      return fallback;
+    }
+    return v;
+  };
+  const seconds = num('BENCH_SECONDS', 8, 1, 3600, false);
+  const rounds = num('BENCH_ROUNDS', 3, 1, 50, true);
+  const concurrency = num('BENCH_CONCURRENCY', 2 * cores, 1, 1024, true);
+  const fixedFraction = num('BENCH_FIXED_FRACTION', 0.7, 0.01, 2, false);
+  const fixedRps = env.BENCH_FIXED_RPS ? num('BENCH_FIXED_RPS', 1, 0.1, 100000, false) : undefined;
+  let subjects: SubjectName[] = [...SUBJECT_NAMES];
+  if (env.BENCH_SUBJECTS) {
+    const asked = env.BENCH_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = asked.filter((s) => !(SUBJECT_NAMES as readonly string[]).includes(s));
+    if (unknown.length > 0 || asked.length === 0) problems.push(`BENCH_SUBJECTS: expected a comma-separated list of ${SUBJECT_NAMES.join(', ')}, got '${env.BENCH_SUBJECTS}'`);
+    else subjects = SUBJECT_NAMES.filter((s) => asked.includes(s));
+  }
+  if (problems.length > 0) throw new SettingsError(`invalid benchmark settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return { seconds, rounds, concurrency, fixedFraction, fixedRps, subjects, outDir: env.BENCH_OUT_DIR || undefined, cores };
+}

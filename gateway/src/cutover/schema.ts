@@ -1,0 +1,192 @@
+/**
+ * The cutover file (nginx/cutover.yaml): schema, defaults and error messages. PURE.
+ *
+ * Every value that ends up inside the rendered nginx config is checked here against a strict
+ * pattern, so no field can smuggle a `;`, `{` or quote into the config.
+ */
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { GatewayError } from '../errors.ts';
+
+/** Methods a route may match. */
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type Method = (typeof METHODS)[number];
+/** The only methods that may be mirrored or replayed: anything else changes data. */
+export const REPLAYABLE_METHODS: readonly Method[] = ['GET', 'HEAD'];
+
+/** Path prefixes the front door keeps for itself (the internal mirror locations live there). */
+export const RESERVED_PREFIX = '/_frontdoor/';
+
+const ADDRESS_MESSAGE = 'expected host:port, such as 127.0.0.1:8082 or image-service:8082';
+const PERCENT_MESSAGE = 'expected an integer from 0 to 100';
+
+const port = (s: string) => {
+  const n = Number(s.slice(s.lastIndexOf(':') + 1));
+  return n >= 1 && n <= 65535;
+};
+
+const address = z
+  .string({ error: ADDRESS_MESSAGE })
+  .regex(/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, { error: ADDRESS_MESSAGE })
+  .refine(port, { error: 'expected a port from 1 to 65535' });
+
+// `listen: 8080` arrives from YAML as a number; nginx reads a bare port as "every address".
+const listen = z
+  .union([z.string(), z.number()], { error: 'expected [host:]port, such as 127.0.0.1:8080' })
+  .transform(String)
+  .pipe(
+    z
+      .string()
+      .regex(/^(?:(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):)?[0-9]{1,5}$/, { error: 'expected [host:]port, such as 127.0.0.1:8080' })
+      .refine(port, { error: 'expected a port from 1 to 65535' }),
+  );
+
+const percent = z.int({ error: PERCENT_MESSAGE }).min(0, { error: PERCENT_MESSAGE }).max(100, { error: PERCENT_MESSAGE });
+
+const bool = (name: string) => z.boolean({ error: `expected true or false (${name})` });
+
+const method = z
+  .string({ error: `expected one of ${METHODS.join(', ')}` })
+  .transform((m) => m.toUpperCase())
+  .pipe(z.enum(METHODS, { error: `expected one of ${METHODS.join(', ')}` }));
+
+const routeSchema = z.strictObject({
+  /** Route name: used in `gateway set <route>`, the access log and nginx variable names. */
+  name: z
+    .string({ error: 'expected a route name' })
+    .regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'expected a route name: 1 to 32 lowercase letters, digits or _, starting with a letter' }),
+  /** Methods the route matches. Default [GET, HEAD]. */
+  methods: z
+    .array(method, { error: `expected a list of methods, such as [GET, HEAD]` })
+    .min(1, { error: 'expected at least one method' })
+    .refine((ms) => new Set(ms).size === ms.length, { error: 'expected each method once' })
+    .default(['GET', 'HEAD']),
+  /** Path prefix the route matches (nginx `location ^~`), starting and ending with '/'. */
+  path: z
+    .string({ error: 'expected a path prefix such as /image/files/' })
+    .regex(/^\/[A-Za-z0-9._~\-/]*\/$/, { error: "expected a path prefix that starts and ends with '/', made of A-Z a-z 0-9 . _ ~ - /" })
+    .refine((p) => p !== '/', { error: "expected a narrower prefix than '/': everything outside the routes already goes to legacy" })
+    .refine((p) => !p.startsWith(RESERVED_PREFIX), { error: `expected a prefix outside ${RESERVED_PREFIX} (reserved for the front door)` })
+    .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), { error: "expected no '.' or '..' segments" }),
+  /** The new service's address, host:port. */
+  backend: address,
+  /** Percent of variants (0..100) sent to the new service. Default 0. */
+  share: percent.default(0),
+  /** nginx variable whose value is hashed to pick the backend (split_clients). Default request_uri. */
+  sticky: z
+    .string({ error: 'expected an nginx variable name such as request_uri' })
+    .transform((s) => s.replace(/^\$/, ''))
+    .pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: 'expected an nginx variable name such as request_uri, uri or cookie_uid' }))
+    .default('request_uri'),
+  /** On connect error, timeout, 502, 503 or 504 from the new service, serve from legacy. Default true. */
+  fallback: bool('fallback').default(true),
+  /** Honour the request header `X-Image-Backend: legacy|new`. Default false. */
+  override_header: bool('override_header').default(false),
+  /** Percent (0..100) of the route's GETs mirrored to `shadow_sink`. Default 0. GET/HEAD routes only. */
+  shadow_sample: percent.default(0),
+  /** How long nginx waits on the new service (send and read) before the fallback. Default 5000 ms. */
+  timeout_ms: z
+    .int({ error: 'expected an integer number of milliseconds from 100 to 600000' })
+    .min(100, { error: 'expected an integer number of milliseconds from 100 to 600000' })
+    .max(600_000, { error: 'expected an integer number of milliseconds from 100 to 600000' })
+    .default(5000),
+});
+
+export const cutoverSchema = z
+  .strictObject({
+    /** Where the front door listens, [host:]port. Default 127.0.0.1:8080. */
+    listen: listen.default('127.0.0.1:8080'),
+    /** The legacy backend (its own nginx), host:port. Default 127.0.0.1:8081. */
+    legacy: address.default('127.0.0.1:8081'),
+    /** Where mirrored requests go (the `gateway shadow` sink), host:port. Optional. */
+    shadow_sink: address.optional(),
+    /** The routes; anything they do not match goes to legacy. Default none. */
+    routes: z.array(routeSchema, { error: 'expected a list of routes' }).default([]),
+  })
+  .superRefine((file, ctx) => {
+    const names = new Map<string, number>();
+    const paths = new Map<string, number>();
+    file.routes.forEach((route, i) => {
+      const nameAt = names.get(route.name);
+      if (nameAt !== undefined) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `expected a unique name ('${route.name}' is also routes[${nameAt}].name)` });
+      else names.set(route.name, i);
+      const pathAt = paths.get(route.path);
+      if (pathAt !== undefined) ctx.addIssue({ code: 'custom', path: ['routes', i, 'path'], message: `expected a unique path ('${route.path}' is also routes[${pathAt}].path)` });
+      else paths.set(route.path, i);
+      if (route.shadow_sample > 0) {
+        const unsafe = route.methods.filter((m) => !REPLAYABLE_METHODS.includes(m));
+        if (unsafe.length > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'shadow_sample'],
+            message: `expected 0: shadowing is refused for a route that matches ${unsafe.join(', ')} (only GET and HEAD routes may be shadowed; mirroring a write changes data)`,
+          });
+        } else if (!file.shadow_sink) {
+          ctx.addIssue({ code: 'custom', path: ['routes', i, 'shadow_sample'], message: 'expected 0 unless shadow_sink is set: there is nowhere to mirror to' });
+        }
+      }
+    });
+  });
+
+/** The cutover file after validation, defaults filled in. */
+export type CutoverFile = z.output<typeof cutoverSchema>;
+/** One route after validation, defaults filled in. */
+export type CutoverRoute = z.output<typeof routeSchema>;
+/** A route as written in the file (optional fields may be missing). */
+export type CutoverRouteInput = z.input<typeof routeSchema>;
+
+/** `['routes', 0, 'share']` -> `routes[0].share` */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(file)';
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const where = formatPath(issue.path);
+    const known = issue.path.length === 0 ? Object.keys(cutoverSchema.shape) : Object.keys(routeSchema.shape);
+    return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}; expected only ${known.join(', ')}`;
+  }
+  return `${formatPath(issue.path)}: ${issue.message}`;
+}
+
+/** Validates an already-parsed document. Returns every problem at once, each naming the field. */
+export function validateCutover(data: unknown): { ok: true; value: CutoverFile } | { ok: false; problems: string[] } {
+  // An empty YAML file parses to null: treat it as an empty mapping, so the defaults apply.
+  const parsed = cutoverSchema.safeParse(data ?? {});
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, problems: parsed.error.issues.map(formatIssue) };
+}
+
+/** YAML text -> CutoverFile, or a GatewayError('invalid_cutover') listing every problem. */
+export function parseCutover(text: string, source = 'cutover file'): CutoverFile {
+  let data: unknown;
+  try {
+    data = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const detail = err instanceof YAMLParseError ? err.message : String(err);
+    throw new GatewayError('invalid_cutover', `${source} is not valid YAML: ${detail}`, { cause: err, exitCode: 2 });
+  }
+  const result = validateCutover(data);
+  if (!result.ok) {
+    throw new GatewayError('invalid_cutover', `${source} is invalid:\n${result.problems.map((p) => `  - ${p}`).join('\n')}`, { exitCode: 2 });
+  }
+  return result.value;
+}
+
+/** True when every method of the route is GET or HEAD: it may be mirrored and replayed. */
+export function isShadowable(route: Pick<CutoverRoute, 'methods'>): boolean {
+  return route.methods.every((m) => REPLAYABLE_METHODS.includes(m));
+}
+
+/** Throws GatewayError('not_replayable') unless the route matches only GET and HEAD. */
+export function assertReplayable(route: Pick<CutoverRoute, 'name' | 'methods'>): void {
+  if (!isShadowable(route)) {
+    const unsafe = route.methods.filter((m) => !REPLAYABLE_METHODS.includes(m));
+    throw new GatewayError('not_replayable', `route '${route.name}' matches ${unsafe.join(', ')}: only GET and HEAD routes may be shadowed or replayed (a replayed write changes data)`, { exitCode: 2 });
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * Plan -> the front door's complete nginx.conf. PURE: the templates come in as strings
+ * (templates.ts reads them from nginx/templates/), the output is a string.
+ *
+ * How a request flows through the rendered config (one route, "images"):
+ *   location ^~ /image/files/   the route's path; maps pick the target from method, override
+ *        |                      header and the sticky split; non-route methods stay on legacy
+ *        |-- target new --> return 418 -> error_page 418 = @fd_images_new   (URI untouched)
+ *        |                      @fd_images_new: proxy to the new service, short timeouts;
+ *        |                      502/503/504 or connect error/timeout -> @fd_images_fallback
+ *        |                      @fd_images_fallback: proxy to legacy, X-Image-Fallback: 1
+ *        '-- target legacy --> proxy to legacy
+ * proxy_next_upstream cannot cross from one upstream block to another, which is why the
+ * fallback is an error_page to a named location and not a second server in the upstream.
+ */
+import { createHash } from 'node:crypto';
+import type { Backend, FrontDoorPlan, RoutePlan, SplitBucket } from '../cutover/plan.ts';
+import { summarizePlan } from '../cutover/plan.ts';
+
+/** The template texts, by file name in nginx/templates/. */
+export interface Templates {
+  main: string;
+  routeHttp: string;
+  routeLocation: string;
+}
+
+export interface RenderOptions {
+  templates: Templates;
+  /** Absolute run directory: the control socket lives there (the other paths are relative to the prefix). */
+  runDir: string;
+  /** Where the plan came from, for the header comment. */
+  source: string;
+  /** nginx worker processes. Default 1: the front door's work per request is small, and on a small machine a second worker only competes with the image service for cores. */
+  workerProcesses?: number | 'auto';
+}
+
+export interface RenderedConfig {
+  text: string;
+  /** Identifies this configuration; the running workers report it on the control socket. */
+  digest: string;
+}
+
+/** `{{name}}` -> values[name]; a placeholder without a value is a bug, not an empty string. */
+export function fillTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{([a-z_]+)\}\}/g, (_, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`template placeholder {{${key}}} has no value`);
+    return value;
+  });
+}
+
+const indent = (lines: string[], spaces: number) => lines.map((l) => (l ? ' '.repeat(spaces) + l : l)).join('\n');
+
+/** The server-level proxy headers; repeated in any location that sets its own (nginx drops inherited ones then). */
+function proxyHeaderLines(): string[] {
+  return [
+    'proxy_set_header Connection "";',
+    'proxy_set_header Host $host;',
+    'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+    'proxy_set_header X-Forwarded-Proto $scheme;',
+    'proxy_set_header X-Request-Id $fd_request_id;',
+    // The override header is addressed to the front door; the backends never see it.
+    'proxy_set_header X-Image-Backend "";',
+  ];
+}
+
+/** Proxying to legacy: its own timeouts (a cold Imagick resize of a large original takes seconds), JSON errors when it is unreachable. */
+function legacyProxyLines(): string[] {
+  return ['proxy_connect_timeout 5s;', 'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;'];
+}
+
+export function splitLines(buckets: SplitBucket[], values: Record<Backend, string> = { new: 'new', legacy: 'legacy' }): string[] {
+  return buckets.map((b) => `${b.percent === undefined ? '*' : `${b.percent}%`} ${values[b.value] === '' ? '""' : values[b.value]};`);
+}
+
+/** `map "$request_method:<override>:<split>"` entries that lead to the new service (the default is legacy). */
+export function targetEntries(route: RoutePlan): string[] {
+  const lines: string[] = [];
+  for (const m of route.methods) {
+    if (route.overrideHeader) {
+      lines.push(`"${m}:new:new" new;`, `"${m}:new:legacy" new;`);
+    }
+    lines.push(`"${m}::new" new;`);
+  }
+  return lines;
+}
+
+function shadowHttp(route: RoutePlan): string {
+  if (route.shadowSample <= 0) return '';
+  const pick = route.shadowSample >= 100 ? ['* 1;'] : [`${route.shadowSample}% 1;`, '* "";'];
+  return `
+    # Shadow sample: ${route.shadowSample}% of the route's GETs, per request (not per variant).
+    split_clients "\${request_id}" $fd_${route.name}_shadow_pick {
+${indent(pick, 8)}
+    }
+    map "$request_method:$fd_${route.name}_shadow_pick" $fd_${route.name}_shadow {
+        "GET:1" 1;
+        default "";
+    }
+`;
+}
+
+function mirrorLocation(route: RoutePlan): string {
+  if (route.shadowSample <= 0) return '';
+  return `
+        # Mirror of route ${route.name} to the shadow sink. Tight timeouts: nginx finishes a
+        # request (and reads the next one on a keep-alive connection) only after its mirror
+        # subrequests finish, so a slow sink must not slow clients down.
+        location = /_frontdoor/mirror/${route.name} {
+            internal;
+            error_page 404 = @fd_not_found;
+            if ($fd_${route.name}_shadow = "") {
+                return 204;
+            }
+            proxy_pass http://fd_shadow_sink$request_uri;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+${indent(proxyHeaderLines(), 12)}
+            proxy_set_header X-Shadow-Route ${route.name};
+            proxy_connect_timeout 100ms;
+            proxy_send_timeout 100ms;
+            proxy_read_timeout 100ms;
+        }
+`;
+}
+
+function fallbackLocation(route: RoutePlan): string {
+  if (!route.fallback) return '';
+  return `
+        # The safety net: the request is served by legacy instead, and marked as such.
+        location @fd_${route.name}_fallback {
+            set $fd_backend legacy;
+            set $fd_fallback 1;
+            proxy_pass http://fd_legacy;
+${indent(legacyProxyLines(), 12)}
+        }
+`;
+}
+
+function newErrorLines(route: RoutePlan): string[] {
+  if (route.fallback) {
+    // Intercept only what the error_page names: the new service's 4xx and 500 pass through.
+    return ['proxy_intercept_errors on;', `error_page 502 503 504 = @fd_${route.name}_fallback;`];
+  }
+  return ['error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;'];
+}
+
+function renderRoute(route: RoutePlan, templates: Templates): { http: string; location: string } {
+  const mirror = route.shadowSample > 0 ? indent([`mirror /_frontdoor/mirror/${route.name};`, 'mirror_request_body off;'], 12) : '';
+  const http = fillTemplate(templates.routeHttp, {
+    name: route.name,
+    methods_list: route.methods.join(','),
+    path: route.path,
+    share: String(route.share),
+    backend: route.backend,
+    sticky: route.sticky,
+    split_buckets: indent(splitLines(route.split), 8),
+    route_methods: indent(
+      route.methods.map((m) => `${m} ${route.name};`),
+      8,
+    ),
+    override_var: route.overrideHeader ? '$fd_override' : '',
+    target_entries: indent(targetEntries(route), 8),
+    shadow_http: shadowHttp(route),
+  });
+  const location = fillTemplate(templates.routeLocation, {
+    name: route.name,
+    path: route.path,
+    mirror,
+    legacy_proxy: indent(legacyProxyLines(), 12),
+    timeout_ms: String(route.timeoutMs),
+    new_errors: indent(newErrorLines(route), 12),
+    fallback_location: fallbackLocation(route),
+    mirror_location: mirrorLocation(route),
+  });
+  return { http, location };
+}
+
+/** A digest of everything that shapes the config, so a reload can be verified by asking the workers. */
+export function planDigest(plan: FrontDoorPlan, options: Pick<RenderOptions, 'templates' | 'runDir' | 'workerProcesses'>): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(plan));
+  h.update('\0');
+  h.update(JSON.stringify([options.templates.main, options.templates.routeHttp, options.templates.routeLocation, options.runDir, options.workerProcesses ?? 1]));
+  return h.digest('hex').slice(0, 16);
+}
+
+export function renderNginxConfig(plan: FrontDoorPlan, options: RenderOptions): RenderedConfig {
+  const digest = planDigest(plan, options);
+  const routes = plan.routes.map((r) => renderRoute(r, options.templates));
+  const anyMirror = plan.routes.some((r) => r.shadowSample > 0);
+  const shadowUpstream =
+    anyMirror && plan.shadowSink
+      ? `
+    upstream fd_shadow_sink {
+        server ${plan.shadowSink} max_fails=0;
+        keepalive 8;
+    }
+`
+      : '';
+  const notFound = anyMirror
+    ? `
+        location @fd_not_found {
+            set $fd_backend legacy;
+            default_type application/json;
+            return 404 '{"error":"not_found","message":"no route for this path"}';
+        }
+`
+    : '';
+  const text = fillTemplate(options.templates.main, {
+    source: options.source.replace(/\n/g, ' '),
+    digest,
+    plan_json: JSON.stringify(summarizePlan(plan)),
+    worker_processes: String(options.workerProcesses ?? 1),
+    legacy: plan.legacy,
+    shadow_upstream: shadowUpstream,
+    route_http: routes.map((r) => r.http).join(''),
+    listen: plan.listen,
+    proxy_headers: indent(proxyHeaderLines(), 8),
+    legacy_proxy: indent(legacyProxyLines(), 12),
+    route_locations: routes.map((r) => r.location).join('') + notFound,
+    control_socket: controlSocketPath(options.runDir),
+  });
+  return { text, digest };
+}
+
+/** The unix socket on which the running workers report their configuration. */
+export function controlSocketPath(runDir: string): string {
+  return `${runDir.replace(/\/+$/, '')}/control.sock`;
+}

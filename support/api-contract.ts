@@ -1,0 +1,516 @@
+/**
+ * Section 1 of the image API contract (../shared/specs/image-api.md) as one vitest suite that
+ * every backend must pass: the legacy PHP-FPM + Imagick backend and the new sharp service run
+ * the very same cases. Requests go out raw (node:http, not fetch), because fetch would resolve
+ * '..' and '%2e%2e' segments before the server could refuse them.
+ *
+ * The originals are written into the backend's storage directory: generated ones always (odd
+ * sizes, EXIF orientation, CMYK, alpha, GIF, truncated), the real fixtures as well when the
+ * fixtures folder is present.
+ */
+import { copyFileSync, existsSync, mkdirSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateImages, projectRoot, realFixturesDir } from './fixtures.ts';
+
+export interface ContractTarget {
+  /** Base URL of the backend, e.g. http://127.0.0.1:8081 */
+  url: string;
+  /** The directory the backend reads originals from (key = path below it). */
+  storageDir: string;
+  /** Called once the suite is done, if given. */
+  stop?: () => Promise<void>;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request with the target exactly as given: no normalisation, no percent-decoding. */
+export function rawRequest(baseUrl: string, target: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+  const base = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: base.hostname, port: base.port, path: target, method: options.method ?? 'GET', headers: options.headers, agent: false, timeout: 60_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${target}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * A small PNG that claims width x height: a real header, and image data for the first rows only
+ * (a decoder that gets past the header would find it short). A backend that checks the pixel
+ * count from the header answers 413; one that decodes first would not.
+ */
+export function pngHeaderOnly(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body) >>> 0);
+    return Buffer.concat([length, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const firstRows = deflateSync(Buffer.alloc((width * 3 + 1) * 4));
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', firstRows), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/** Mean absolute difference per channel (0..255) of two images of the same size, flattened on white. */
+export async function meanAbsDiff(a: Buffer, b: Buffer): Promise<number> {
+  const ra = await sharp(a).flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const rb = await sharp(b).flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (ra.info.width !== rb.info.width || ra.info.height !== rb.info.height) {
+    throw new Error(`sizes differ: ${ra.info.width}x${ra.info.height} vs ${rb.info.width}x${rb.info.height}`);
+  }
+  let sum = 0;
+  for (let i = 0; i < ra.data.length; i++) sum += Math.abs(ra.data[i]! - rb.data[i]!);
+  return sum / ra.data.length;
+}
+
+const GENERATED_CACHE = path.join(projectRoot, 'var/cache/generated-images');
+const REAL = ['exif-landscape-1.jpg', 'exif-landscape-2.jpg', 'exif-landscape-3.jpg', 'exif-landscape-4.jpg', 'exif-landscape-5.jpg', 'exif-landscape-6.jpg', 'exif-landscape-7.jpg', 'exif-landscape-8.jpg', 'cmyk-with-profile.jpg', 'alpha-blackbug.png', 'alpha-5.webp', 'animated-rotating-squares.gif', 'bad-truncated.jpg', 'photo-flower-1600x1203.jpg', 'photo-1024x772.webp'];
+const MAX_BYTES = 50 * 1024 * 1024;
+
+/** Writes every original the suite needs into `dir`; returns the real fixtures it copied (empty without them). */
+async function seedOriginals(dir: string): Promise<string[]> {
+  for (const g of await generateImages(GENERATED_CACHE)) copyFileSync(g.file, path.join(dir, g.name));
+  mkdirSync(path.join(dir, 'nested/a-b_c.1'), { recursive: true });
+  copyFileSync(path.join(dir, 'gen-photo-777x555.png'), path.join(dir, 'nested/a-b_c.1/photo.png'));
+  // Left half red, right half blue: shows where a cover crop was taken from.
+  await sharp({ create: { width: 400, height: 200, channels: 3, background: '#ff0000' } })
+    .composite([{ input: { create: { width: 200, height: 200, channels: 3, background: '#0000ff' } }, left: 200, top: 0 }])
+    .png()
+    .toFile(path.join(dir, 'halves-400x200.png'));
+  writeFileSync(path.join(dir, 'notes.txt'), 'these are not the pixels you are looking for\n');
+  writeFileSync(path.join(dir, 'drawing.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="red"/></svg>');
+  writeFileSync(path.join(dir, 'not-really.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 0x5a)]));
+  writeFileSync(path.join(dir, 'header-60mp.png'), pngHeaderOnly(10_000, 6_000));
+  // Over 50 MiB without writing 50 MiB: a sparse file (its size is all that matters).
+  writeFileSync(path.join(dir, 'huge-bytes.jpg'), Buffer.from([0xff, 0xd8, 0xff]));
+  truncateSync(path.join(dir, 'huge-bytes.jpg'), MAX_BYTES + 1);
+
+  const real = realFixturesDir();
+  if (!real) return [];
+  mkdirSync(path.join(dir, 'real'), { recursive: true });
+  const copied: string[] = [];
+  for (const name of REAL) {
+    if (!existsSync(path.join(real, name))) continue;
+    copyFileSync(path.join(real, name), path.join(dir, 'real', name));
+    copied.push(name);
+  }
+  return copied;
+}
+
+/** The dimensions the contract gives, worked out by hand (not by the code under test). */
+const GEOMETRY: Array<{ key: string; query: string; width: number; height: number; why: string }> = [
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=300', width: 300, height: 200, why: '2001*300/2999 = 200.17' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'h=333', width: 499, height: 333, why: '2999*333/2001 = 499.09' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=1000&h=1000', width: 1000, height: 667, why: 'width wins; 2001/2.999 = 667.22' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=1&h=1', width: 1, height: 1, why: 'never below 1 px' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=2', width: 2, height: 1, why: '2001*2/2999 = 1.33' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'h=1', width: 1, height: 1, why: '2999/2001 = 1.499, rounds down' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=4096', width: 2999, height: 2001, why: 'inside never enlarges' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=3000&h=3000&fit=inside', width: 2999, height: 2001, why: 'inside never enlarges' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=300&h=300&fit=cover', width: 300, height: 300, why: 'cover: exactly the box' },
+  { key: 'gen-photo-2999x2001.jpg', query: 'w=3100&h=50&fit=cover', width: 3100, height: 50, why: 'cover may enlarge' },
+  { key: 'gen-photo-777x555.png', query: 'w=100', width: 100, height: 71, why: '555*100/777 = 71.43' },
+  { key: 'gen-photo-777x555.png', query: 'h=100', width: 140, height: 100, why: '777*100/555 = 140.0' },
+  { key: 'gen-photo-777x555.png', query: 'w=777', width: 777, height: 555, why: 'scale 1' },
+  { key: 'gen-photo-777x555.png', query: 'w=101&h=33&fit=cover', width: 101, height: 33, why: 'cover on an odd box' },
+  { key: 'gen-photo-1001x667.webp', query: 'w=500', width: 500, height: 333, why: '667*500/1001 = 333.17' },
+  { key: 'gen-photo-1001x667.webp', query: 'w=99&h=99&fit=cover', width: 99, height: 99, why: 'cover on an odd box' },
+  { key: 'gen-exif-6.jpg', query: 'w=300', width: 300, height: 225, why: 'orientation 6: 450x600 stored, 600x450 shown' },
+  { key: 'gen-exif-6.jpg', query: 'h=300', width: 400, height: 300, why: 'the oriented height is the box side' },
+];
+
+/**
+ * The contract suite. `setup` starts (or finds) the backend and names its storage directory;
+ * the suite writes its originals there, and calls `stop` when done.
+ */
+export function imageApiContract(name: string, setup: () => Promise<ContractTarget>): void {
+  describe(`image API contract (section 1): ${name}`, () => {
+    let target: ContractTarget;
+    let real: string[] = [];
+    const get = (t: string, headers?: Record<string, string>) => rawRequest(target.url, t, { headers });
+    const head = (t: string, headers?: Record<string, string>) => rawRequest(target.url, t, { method: 'HEAD', headers });
+    const image = (key: string, query = '') => get(`/image/files/${key}${query ? `?${query}` : ''}`);
+
+    beforeAll(async () => {
+      target = await setup();
+      real = await seedOriginals(target.storageDir);
+    });
+    afterAll(async () => {
+      await target?.stop?.();
+    });
+
+    const expectError = (res: RawResponse, status: number, code: string, mentions: string[] = []) => {
+      expect(res.status, res.body.toString().slice(0, 300)).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      const body = JSON.parse(res.body.toString()) as { error: unknown; message: unknown };
+      expect(body.error).toBe(code);
+      expect(typeof body.message).toBe('string');
+      for (const m of mentions) expect(body.message as string).toContain(m);
+    };
+
+    describe('keys', () => {
+      it.each([
+        ['a plain key', 'gen-photo-777x555.png'],
+        ['a nested key with every allowed character', 'nested/a-b_c.1/photo.png'],
+        ['a key with its separators percent-encoded (one round of decoding)', 'nested%2Fa-b_c.1%2Fphoto.png'],
+      ])('accepts %s', async (_, key) => {
+        const res = await image(key, 'w=50');
+        expect(res.status, res.body.toString().slice(0, 300)).toBe(200);
+      });
+
+      it.each([
+        ['a .. segment', '../etc/passwd'],
+        ['a .. segment in the middle', 'nested/../gen-photo-777x555.png'],
+        ['a percent-encoded .. segment', '%2e%2e/%2e%2e/etc/passwd'],
+        ['a . segment', './gen-photo-777x555.png'],
+        ['a double-encoded .. (decoded once, % is not allowed)', '%252e%252e/x.jpg'],
+        ['an empty segment', 'nested//photo.png'],
+        ['a trailing slash', 'nested/'],
+        ['a leading slash', '/gen-photo-777x555.png'],
+        ['an empty key', ''],
+        ['a space', 'a%20b.jpg'],
+        ['a NUL byte', 'a%00.jpg'],
+        ['a backslash', 'a%5Cb.jpg'],
+        ['a colon', 'png:a.png'],
+        ['a non-ASCII letter', '%C3%BC.jpg'],
+        ['malformed percent-encoding', 'a%zz.jpg'],
+        ['513 characters', `${'a'.repeat(200)}/${'b'.repeat(200)}/${'c'.repeat(111)}`],
+      ])('refuses %s with 400 invalid_key', async (_, key) => {
+        expectError(await image(key), 400, 'invalid_key');
+      });
+
+      it('accepts 512 characters (and answers 404 for a key with no original)', async () => {
+        const key = `${'a'.repeat(200)}/${'b'.repeat(200)}/${'c'.repeat(110)}`;
+        expect(key.length).toBe(512);
+        expectError(await image(key, 'w=10'), 404, 'not_found');
+      });
+
+      it('answers 404 not_found for a key with no original, resized or not', async () => {
+        expectError(await image('no-such-original.jpg', 'w=100'), 404, 'not_found');
+        expectError(await image('no-such-original.jpg'), 404, 'not_found');
+        expectError(await image('gen-photo-777x555.png/below-a-file.png', 'w=100'), 404, 'not_found');
+        expectError(await image('nested', 'w=100'), 404, 'not_found');
+      });
+    });
+
+    describe('parameters', () => {
+      it.each([
+        ['w=0', 'w', ['1', '4096']],
+        ['w=4097', 'w', ['1', '4096']],
+        ['w=-5', 'w', ['4096']],
+        ['w=1.5', 'w', ['4096']],
+        ['w=1e3', 'w', ['4096']],
+        ['w=0x10', 'w', ['4096']],
+        ['w=%2010', 'w', ['4096']],
+        ['w=abc', 'w', ['4096']],
+        ['w=', 'w', ['4096']],
+        ['h=0', 'h', ['1', '4096']],
+        ['h=99999999999', 'h', ['4096']],
+        ['w=10&q=0', 'q', ['1', '100']],
+        ['w=10&q=101', 'q', ['1', '100']],
+        ['w=10&q=high', 'q', ['100']],
+        ['w=10&fit=fill', 'fit', ['inside', 'cover']],
+        ['w=10&format=gif', 'format', ['jpeg', 'png', 'webp']],
+        ['w=10&format=jpg', 'format', ['jpeg']],
+      ])('refuses %s with 400 invalid_parameter naming %s and the range', async (query, param, range) => {
+        expectError(await image('gen-photo-777x555.png', query), 400, 'invalid_parameter', [param, ...range]);
+      });
+
+      it.each([['w=10&w=20', 'w'], ['w=10&h=10&h=10', 'h'], ['format=png&format=png', 'format'], ['q=80&w=5&q=80', 'q'], ['fit=cover&fit=cover&w=1&h=1', 'fit']])(
+        'refuses the repeated parameter in %s',
+        async (query, param) => {
+          expectError(await image('gen-photo-777x555.png', query), 400, 'invalid_parameter', [param]);
+        },
+      );
+
+      it.each([['w=100&fit=cover'], ['h=100&fit=cover'], ['fit=cover']])('refuses %s: cover needs both w and h', async (query) => {
+        expectError(await image('gen-photo-777x555.png', query), 400, 'invalid_parameter', ['fit']);
+      });
+
+      it('checks the parameters before it looks for the original', async () => {
+        expectError(await image('no-such-original.jpg', 'w=0'), 400, 'invalid_parameter', ['w']);
+      });
+
+      it('ignores unknown parameters: same image, same ETag', async () => {
+        const plain = await image('gen-photo-777x555.png', 'w=100');
+        const noisy = await image('gen-photo-777x555.png', 'foo=bar&w=100&W=7&w%5B%5D=3&s=x');
+        expect(noisy.status).toBe(200);
+        expect(noisy.headers.etag).toBe(plain.headers.etag);
+        expect(noisy.body.equals(plain.body)).toBe(true);
+      });
+
+      it('treats spelt-out defaults as the same variant (same ETag)', async () => {
+        const short = await image('gen-photo-777x555.png', 'w=100');
+        const long = await image('gen-photo-777x555.png', 'fit=inside&q=85&w=100');
+        expect(long.headers.etag).toBe(short.headers.etag);
+      });
+
+      it('serves the original bytes when only unknown parameters are given', async () => {
+        const res = await image('gen-photo-777x555.png', 'utm_source=x');
+        expect(res.status).toBe(200);
+        expect(res.body.equals(await readOriginal('gen-photo-777x555.png'))).toBe(true);
+      });
+    });
+
+    describe('geometry', () => {
+      it.each(GEOMETRY)('$key?$query -> $width x $height ($why)', async ({ key, query, width, height }) => {
+        const res = await image(key, query);
+        expect(res.status, res.body.toString().slice(0, 300)).toBe(200);
+        const meta = await sharp(res.body).metadata();
+        expect([meta.width, meta.height]).toEqual([width, height]);
+      });
+
+      it('cover crops the centre: a red|blue 400x200 in a 100x100 box is half red, half blue', async () => {
+        const res = await image('halves-400x200.png', 'w=100&h=100&fit=cover');
+        const { data, info } = await sharp(res.body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        expect([info.width, info.height]).toEqual([100, 100]);
+        const px = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+        // Scaled to 200x100, cropped from x=50: red on the left half, blue on the right.
+        expect(px(10, 50)).toEqual([255, 0, 0]);
+        expect(px(40, 50)).toEqual([255, 0, 0]);
+        expect(px(60, 50)).toEqual([0, 0, 255]);
+        expect(px(90, 50)).toEqual([0, 0, 255]);
+      });
+
+      it('applies EXIF orientation 6 before resizing: the pixels are the stored ones turned 90 degrees clockwise', async () => {
+        const res = await image('gen-exif-6.jpg', 'w=600&format=png');
+        // The stored 450x600 pixels, decoded as they are (raw output ignores the orientation tag).
+        const stored = await sharp(await readOriginal('gen-exif-6.jpg')).raw().toBuffer({ resolveWithObject: true });
+        const turned = (angle: number) => sharp(stored.data, { raw: stored.info }).rotate(angle).png().toBuffer();
+        expect(await meanAbsDiff(res.body, await turned(90))).toBeLessThan(3);
+        // The other way round is far off, so the threshold above means something.
+        expect(await meanAbsDiff(res.body, await turned(270))).toBeGreaterThan(20);
+      });
+
+      it('EXIF orientations 1-8 (real fixtures when present) all come out as the same 600x450 landscape', async () => {
+        const orientations = real.filter((n) => n.startsWith('exif-landscape-'));
+        const keys = orientations.length > 0 ? orientations.map((n) => `real/${n}`) : ['gen-exif-6.jpg'];
+        const reference = keys.length > 1 ? (await image(keys[0]!, 'format=png')).body : undefined;
+        for (const key of keys) {
+          const res = await image(key, 'format=png');
+          expect(res.status, key).toBe(200);
+          const meta = await sharp(res.body).metadata();
+          expect([meta.width, meta.height], key).toEqual([600, 450]);
+          expect(meta.orientation, key).toBeUndefined();
+          if (reference) expect(await meanAbsDiff(res.body, reference), key).toBeLessThan(10);
+        }
+      });
+    });
+
+    describe('pixels and formats', () => {
+      it.each([['gen-cmyk.jpg'], ['real/cmyk-with-profile.jpg']])('converts CMYK (%s) to 3-channel sRGB', async (key) => {
+        if (key.startsWith('real/') && !real.includes(path.basename(key))) return expectNoFixture(key);
+        const res = await image(key, 'w=200');
+        expect(res.status).toBe(200);
+        const meta = await sharp(res.body).metadata();
+        expect(meta.format).toBe('jpeg');
+        expect(meta.space).toBe('srgb');
+        expect(meta.channels).toBe(3);
+        expect(meta.icc).toBeUndefined();
+      });
+
+      it('flattens alpha onto white for JPEG', async () => {
+        // gen-alpha-640x480.png is transparent from (160,120) to (480,360).
+        const res = await image('gen-alpha-640x480.png', 'w=320&format=jpeg');
+        expect(res.headers['content-type']).toBe('image/jpeg');
+        const { data, info } = await sharp(res.body).raw().toBuffer({ resolveWithObject: true });
+        expect(info.channels).toBe(3);
+        const i = (120 * info.width + 160) * 3;
+        for (const v of data.subarray(i, i + 3)) expect(v).toBeGreaterThanOrEqual(245);
+      });
+
+      it('keeps alpha in PNG and WebP output', async () => {
+        for (const format of ['png', 'webp']) {
+          const res = await image('gen-alpha-640x480.png', `w=320&format=${format}`);
+          const { data, info } = await sharp(res.body).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+          expect(info.width, format).toBe(320);
+          expect(data[(120 * info.width + 160) * 4 + 3], format).toBeLessThan(10);
+          expect(data[(5 * info.width + 5) * 4 + 3], format).toBe(255);
+        }
+      });
+
+      it.each([['gen-exif-6.jpg'], ['real/cmyk-with-profile.jpg'], ['real/exif-landscape-3.jpg']])('strips every piece of metadata (%s)', async (key) => {
+        if (key.startsWith('real/') && !real.includes(path.basename(key))) return expectNoFixture(key);
+        for (const format of ['jpeg', 'png', 'webp']) {
+          const res = await image(key, `w=120&format=${format}`);
+          const meta = await sharp(res.body).metadata();
+          expect(meta.format, format).toBe(format);
+          expect(meta.exif, format).toBeUndefined();
+          expect(meta.icc, format).toBeUndefined();
+          expect(meta.xmp, format).toBeUndefined();
+          expect(meta.iptc, format).toBeUndefined();
+          expect(meta.orientation, format).toBeUndefined();
+        }
+      });
+
+      it.each([
+        ['gen-photo-2999x2001.jpg', 'w=64', 'image/jpeg', 'jpeg'],
+        ['gen-photo-777x555.png', 'w=64', 'image/png', 'png'],
+        ['gen-photo-1001x667.webp', 'w=64', 'image/webp', 'webp'],
+        ['gen-anim.gif', 'w=64', 'image/png', 'png'],
+        ['gen-photo-777x555.png', 'w=64&format=jpeg', 'image/jpeg', 'jpeg'],
+        ['gen-photo-2999x2001.jpg', 'w=64&format=webp', 'image/webp', 'webp'],
+        ['gen-photo-1001x667.webp', 'w=64&format=png', 'image/png', 'png'],
+      ])('%s?%s is %s', async (key, query, contentType, format) => {
+        const res = await image(key, query);
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toBe(contentType);
+        expect((await sharp(res.body).metadata()).format).toBe(format);
+      });
+
+      it('turns a GIF into the PNG of its first frame, at the GIF size when no box is given', async () => {
+        for (const key of ['gen-anim.gif', 'real/animated-rotating-squares.gif']) {
+          if (key.startsWith('real/') && !real.includes(path.basename(key))) continue;
+          const res = await image(key, 'format=png');
+          const meta = await sharp(res.body).metadata();
+          const source = await sharp(await readOriginal(key)).metadata();
+          expect(meta.format, key).toBe('png');
+          expect(meta.pages ?? 1, key).toBe(1);
+          expect([meta.width, meta.height], key).toEqual([source.width, source.pageHeight ?? source.height]);
+        }
+      });
+
+      it('honours q for JPEG and WebP: q=20 is much smaller than q=95', async () => {
+        for (const format of ['jpeg', 'webp']) {
+          const low = await image('gen-photo-2999x2001.jpg', `w=600&q=20&format=${format}`);
+          const high = await image('gen-photo-2999x2001.jpg', `w=600&q=95&format=${format}`);
+          expect(low.body.length * 2, format).toBeLessThan(high.body.length);
+        }
+      });
+
+      it('looks like the original after a resize (not grey, not shifted)', async () => {
+        const res = await image('gen-photo-1001x667.webp', 'w=1001&format=png');
+        const original = await sharp(await readOriginal('gen-photo-1001x667.webp')).png().toBuffer();
+        expect(await meanAbsDiff(res.body, original)).toBeLessThan(3);
+      });
+    });
+
+    describe('responses', () => {
+      it('sends Content-Type, a true Content-Length, Cache-Control, a strong ETag and the original Last-Modified', async () => {
+        for (const query of ['w=123', '']) {
+          const res = await image('gen-photo-2999x2001.jpg', query);
+          expect(res.status).toBe(200);
+          expect(res.headers['content-type']).toBe('image/jpeg');
+          expect(Number(res.headers['content-length'])).toBe(res.body.length);
+          expect(res.headers['cache-control']).toBe('public, max-age=31536000');
+          expect(res.headers.etag).toMatch(/^"[^"]+"$/);
+          const mtime = Math.floor(statSync(path.join(target.storageDir, 'gen-photo-2999x2001.jpg')).mtimeMs / 1000) * 1000;
+          expect(new Date(res.headers['last-modified']!).getTime()).toBe(mtime);
+        }
+      });
+
+      it('answers HEAD with the same headers and no body', async () => {
+        for (const query of ['?w=77', '']) {
+          const got = await get(`/image/files/gen-photo-777x555.png${query}`);
+          const res = await head(`/image/files/gen-photo-777x555.png${query}`);
+          expect(res.status).toBe(200);
+          expect(res.body.length).toBe(0);
+          for (const h of ['content-type', 'content-length', 'cache-control', 'etag', 'last-modified']) expect(res.headers[h], h).toBe(got.headers[h]);
+        }
+      });
+
+      it('keeps the ETag stable across requests and different across variants', async () => {
+        const a1 = await image('gen-photo-777x555.png', 'w=100');
+        const a2 = await image('gen-photo-777x555.png', 'w=100');
+        const b = await image('gen-photo-777x555.png', 'w=101');
+        const c = await image('gen-photo-777x555.png', 'w=100&format=webp');
+        const original = await image('gen-photo-777x555.png');
+        expect(a2.headers.etag).toBe(a1.headers.etag);
+        expect(new Set([a1.headers.etag, b.headers.etag, c.headers.etag, original.headers.etag]).size).toBe(4);
+      });
+
+      it('changes the ETag when the original is replaced', async () => {
+        const file = path.join(target.storageDir, 'replaced.png');
+        copyFileSync(path.join(target.storageDir, 'gen-photo-777x555.png'), file);
+        const before = await image('replaced.png', 'w=100');
+        writeFileSync(`${file}.tmp`, await sharp(await readOriginal('gen-photo-777x555.png')).negate().png().toBuffer());
+        renameSync(`${file}.tmp`, file);
+        const after = await image('replaced.png', 'w=100');
+        expect(after.status).toBe(200);
+        expect(after.headers.etag).not.toBe(before.headers.etag);
+      });
+
+      it('answers If-None-Match with 304 and no body, for a match in any of its forms', async () => {
+        for (const query of ['?w=90', '']) {
+          const first = await get(`/image/files/gen-photo-777x555.png${query}`);
+          const etag = first.headers.etag!;
+          for (const inm of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+            const res = await get(`/image/files/gen-photo-777x555.png${query}`, { 'If-None-Match': inm });
+            expect(res.status, inm).toBe(304);
+            expect(res.body.length, inm).toBe(0);
+            expect(res.headers.etag, inm).toBe(etag);
+          }
+          const miss = await get(`/image/files/gen-photo-777x555.png${query}`, { 'If-None-Match': '"something-else"' });
+          expect(miss.status).toBe(200);
+        }
+      });
+
+      it.each([
+        ['gen-photo-2999x2001.jpg', 'image/jpeg'],
+        ['gen-photo-777x555.png', 'image/png'],
+        ['gen-photo-1001x667.webp', 'image/webp'],
+        ['gen-anim.gif', 'image/gif'],
+        ['notes.txt', 'application/octet-stream'],
+      ])('serves %s unchanged as a plain download, as %s', async (key, contentType) => {
+        const res = await image(key);
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toBe(contentType);
+        expect(res.body.equals(await readOriginal(key))).toBe(true);
+      });
+    });
+
+    describe('bad originals', () => {
+      it.each([
+        ['a truncated JPEG', 'gen-truncated.jpg'],
+        ['the real truncated JPEG fixture', 'real/bad-truncated.jpg'],
+        ['a text file', 'notes.txt'],
+        ['an SVG', 'drawing.svg'],
+        ['a JPEG signature followed by junk', 'not-really.jpg'],
+      ])('refuses %s with 415 unsupported_image', async (_, key) => {
+        if (key.startsWith('real/') && !real.includes(path.basename(key))) return expectNoFixture(key);
+        expectError(await image(key, 'w=100'), 415, 'unsupported_image');
+      });
+
+      it('refuses an original whose header claims over 50 megapixels with 413, before decoding it', async () => {
+        expectError(await image('header-60mp.png', 'w=100'), 413, 'image_too_large');
+      });
+
+      it('refuses an original over 50 MiB with 413, resized or not', async () => {
+        expectError(await image('huge-bytes.jpg', 'w=100'), 413, 'image_too_large');
+        expectError(await image('huge-bytes.jpg'), 413, 'image_too_large');
+      });
+    });
+
+    async function readOriginal(key: string): Promise<Buffer> {
+      const { readFile } = await import('node:fs/promises');
+      return readFile(path.join(target.storageDir, key));
+    }
+
+    /** Real-fixture cases only run with the fixtures folder; without it, say so (they are covered by generated ones). */
+    function expectNoFixture(key: string): void {
+      expect(realFixturesDir(), `${key} is missing although the fixtures folder exists`).toBeUndefined();
+    }
+  });
+}
