@@ -54,9 +54,6 @@ export const options = {
     checks: [`rate>=${limits.minCheckRate}`],
     // The share the front door really routes, within the band chance allows.
     routed_new: [`rate>=${lo - 1e-9}`, `rate<=${hi + 1e-9}`],
-    backend_new_ms: ['count>=0'],
-    backend_legacy_ms: ['count>=0'],
-    fallback_fired: ['rate>=0'],
   },
 };
 

@@ -8,13 +8,13 @@
  * sizes, EXIF orientation, CMYK, alpha, GIF, truncated), the real fixtures as well when the
  * fixtures folder is present.
  */
-import { copyFileSync, existsSync, mkdirSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateImages, projectRoot, realFixturesDir } from './fixtures.ts';
+import { generateImages, projectRoot, realFixturesDir, type GeneratedImage } from './fixtures.ts';
 
 export interface ContractTarget {
   /** Base URL of the backend, e.g. http://127.0.0.1:8081 */
@@ -89,9 +89,29 @@ const GENERATED_CACHE = path.join(projectRoot, 'var/cache/generated-images');
 const REAL = ['exif-landscape-1.jpg', 'exif-landscape-2.jpg', 'exif-landscape-3.jpg', 'exif-landscape-4.jpg', 'exif-landscape-5.jpg', 'exif-landscape-6.jpg', 'exif-landscape-7.jpg', 'exif-landscape-8.jpg', 'cmyk-with-profile.jpg', 'alpha-blackbug.png', 'alpha-5.webp', 'animated-rotating-squares.gif', 'bad-truncated.jpg', 'photo-flower-1600x1203.jpg', 'photo-1024x772.webp'];
 const MAX_BYTES = 50 * 1024 * 1024;
 
+/**
+ * The generated set, made once and kept in var/cache. generateImages writes in place and skips
+ * files that exist, so a run killed mid-write would leave a torn file there for good: it writes
+ * into a private staging directory instead, and finished files are renamed into the cache.
+ */
+async function generatedOriginals(): Promise<GeneratedImage[]> {
+  mkdirSync(GENERATED_CACHE, { recursive: true });
+  const staging = mkdtempSync(`${GENERATED_CACHE}-staging-`);
+  try {
+    for (const name of readdirSync(GENERATED_CACHE)) copyFileSync(path.join(GENERATED_CACHE, name), path.join(staging, name));
+    const images = await generateImages(staging);
+    for (const g of images) {
+      if (!existsSync(path.join(GENERATED_CACHE, g.name))) renameSync(g.file, path.join(GENERATED_CACHE, g.name));
+    }
+    return images.map((g) => ({ ...g, file: path.join(GENERATED_CACHE, g.name) }));
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
 /** Writes every original the suite needs into `dir`; returns the real fixtures it copied (empty without them). */
 async function seedOriginals(dir: string): Promise<string[]> {
-  for (const g of await generateImages(GENERATED_CACHE)) copyFileSync(g.file, path.join(dir, g.name));
+  for (const g of await generatedOriginals()) copyFileSync(g.file, path.join(dir, g.name));
   mkdirSync(path.join(dir, 'nested/a-b_c.1'), { recursive: true });
   copyFileSync(path.join(dir, 'gen-photo-777x555.png'), path.join(dir, 'nested/a-b_c.1/photo.png'));
   // Left half red, right half blue: shows where a cover crop was taken from.
@@ -139,6 +159,15 @@ const GEOMETRY: Array<{ key: string; query: string; width: number; height: numbe
   { key: 'gen-photo-1001x667.webp', query: 'w=99&h=99&fit=cover', width: 99, height: 99, why: 'cover on an odd box' },
   { key: 'gen-exif-6.jpg', query: 'w=300', width: 300, height: 225, why: 'orientation 6: 450x600 stored, 600x450 shown' },
   { key: 'gen-exif-6.jpg', query: 'h=300', width: 400, height: 300, why: 'the oriented height is the box side' },
+];
+
+/** The same, for the real photographs (run when the fixtures folder is present). */
+const REAL_GEOMETRY: Array<{ file: string; query: string; width: number; height: number }> = [
+  { file: 'photo-flower-1600x1203.jpg', query: 'w=300', width: 300, height: 226 }, // 225.56
+  { file: 'photo-flower-1600x1203.jpg', query: 'h=301', width: 400, height: 301 }, // 400.33
+  { file: 'photo-flower-1600x1203.jpg', query: 'w=250&h=250&fit=cover', width: 250, height: 250 },
+  { file: 'photo-1024x772.webp', query: 'w=333', width: 333, height: 251 }, // 251.05
+  { file: 'alpha-blackbug.png', query: 'w=301&format=jpeg', width: 301, height: 226 }, // 225.75
 ];
 
 /**
@@ -282,6 +311,17 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
         expect([meta.width, meta.height]).toEqual([width, height]);
       });
 
+      it('gives the real photographs the contract sizes (when the fixtures folder is present)', async () => {
+        const present = REAL_GEOMETRY.filter((g) => real.includes(g.file));
+        if (present.length === 0) return expectNoFixture('photo-flower-1600x1203.jpg');
+        for (const { file, query, width, height } of present) {
+          const res = await image(`real/${file}`, query);
+          expect(res.status, `${file}?${query}`).toBe(200);
+          const meta = await sharp(res.body).metadata();
+          expect([meta.width, meta.height], `${file}?${query}`).toEqual([width, height]);
+        }
+      });
+
       it('cover crops the centre: a red|blue 400x200 in a 100x100 box is half red, half blue', async () => {
         const res = await image('halves-400x200.png', 'w=100&h=100&fit=cover');
         const { data, info } = await sharp(res.body).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -390,6 +430,14 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
           expect(meta.pages ?? 1, key).toBe(1);
           expect([meta.width, meta.height], key).toEqual([source.width, source.pageHeight ?? source.height]);
         }
+      });
+
+      it('takes the first frame of an animated GIF, not another one', async () => {
+        const gif = await readOriginal('gen-anim.gif');
+        const frame = (n: number) => sharp(gif, { page: n, pages: 1 }).png().toBuffer();
+        const res = await image('gen-anim.gif', 'format=png');
+        expect(await meanAbsDiff(res.body, await frame(0))).toBeLessThan(2);
+        expect(await meanAbsDiff(res.body, await frame(1))).toBeGreaterThan(10);
       });
 
       it('honours q for JPEG and WebP: q=20 is much smaller than q=95', async () => {

@@ -7,9 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { projectRoot } from './fixtures.ts';
-import { freePort, startProcess, waitForHttp, type Managed } from './process.ts';
+import { freePort, startProcess, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
 
 export interface RunningLegacy {
@@ -49,6 +50,8 @@ export interface LegacyTemplateValues {
   children: number;
   max_input_bytes: number;
   max_input_pixels: number;
+  /** A random token nginx sends as X-Legacy-Instance, so the runner knows it reached its own nginx. */
+  instance: string;
   /** Whether the processes run as root: then both need an explicit `user` (root, see below). */
   root: boolean;
 }
@@ -114,37 +117,21 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
   const storageDir = path.resolve(options.storageDir);
   for (const dir of [runDir, path.join(runDir, 'log'), path.join(runDir, 'tmp'), storageDir]) mkdirSync(dir, { recursive: true });
   chmodSync(runDir, 0o755);
-  const port = options.port ?? (await freePort());
   const root = process.getuid?.() === 0;
-
   const srgbProfile = path.join(runDir, 'srgb.icc');
   await writeSrgbProfile(srgbProfile);
-  const configs = renderLegacyConfigs({
-    run_dir: runDir,
-    legacy_dir: legacyDir,
-    storage_dir: storageDir,
-    srgb_profile: srgbProfile,
-    port,
-    children: options.children ?? os.availableParallelism(),
-    max_input_bytes: 50 * 1024 * 1024,
-    max_input_pixels: 50_000_000,
-    root,
-  });
+
   const fpmConf = path.join(runDir, 'php-fpm.conf');
   const nginxConf = path.join(runDir, 'nginx.conf');
-  writeFileSync(fpmConf, configs.fpm);
-  writeFileSync(nginxConf, configs.nginx);
-  checkConfig(fpmBin, ['-t', '-y', fpmConf, '-p', runDir, ...(root ? ['-R'] : [])], 'php-fpm');
-  checkConfig(nginxBin, ['-t', '-q', '-p', `${runDir}/`, '-c', nginxConf], 'nginx');
-
   const socket = path.join(runDir, 'php-fpm.sock');
+  const fpmArgs = ['-y', fpmConf, '-p', runDir, ...(root ? ['-R'] : [])];
   let fpm: Managed | undefined;
   let nginx: Managed | undefined;
   const startFpm = async () => {
     if (fpm && fpm.child.exitCode === null && fpm.child.signalCode === null) return;
     rmSync(socket, { force: true });
     // -F: stay in the foreground, so the process we hold is the master.
-    fpm = startProcess('php-fpm', fpmBin, ['-F', '-y', fpmConf, '-p', runDir, ...(root ? ['-R'] : [])]);
+    fpm = startProcess('php-fpm', fpmBin, ['-F', ...fpmArgs]);
     await waitFor(() => existsSync(socket), fpm, 'the PHP-FPM socket');
   };
   const stopFpm = async () => {
@@ -157,19 +144,46 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
     if (ownRunDir) rmSync(runDir, { recursive: true, force: true });
   };
 
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await startFpm();
-    nginx = startProcess('legacy-nginx', nginxBin, ['-p', `${runDir}/`, '-c', nginxConf]);
-    await waitForHttp(`${url}/image/health`, { process: nginx, okStatus: (s) => s === 200, timeoutMs: 30_000 });
-  } catch (err) {
-    const logs = readLogs(runDir);
-    await stop();
-    throw new Error(`${err instanceof Error ? err.message : String(err)}${logs}`);
+  // A free port can be taken by someone else before nginx binds it: then try another one
+  // (unless the caller asked for this port).
+  let port = 0;
+  for (let attempt = 1; ; attempt++) {
+    port = options.port ?? (await freePort());
+    const instance = randomBytes(8).toString('hex');
+    const configs = renderLegacyConfigs({
+      run_dir: runDir,
+      legacy_dir: legacyDir,
+      storage_dir: storageDir,
+      srgb_profile: srgbProfile,
+      port,
+      children: options.children ?? os.availableParallelism(),
+      max_input_bytes: 50 * 1024 * 1024,
+      max_input_pixels: 50_000_000,
+      instance,
+      root,
+    });
+    writeFileSync(fpmConf, configs.fpm);
+    writeFileSync(nginxConf, configs.nginx);
+    try {
+      checkConfig(fpmBin, ['-t', ...fpmArgs], 'php-fpm');
+      checkConfig(nginxBin, ['-t', '-q', '-p', `${runDir}/`, '-c', nginxConf], 'nginx');
+      await startFpm();
+      nginx = startProcess('legacy-nginx', nginxBin, ['-p', `${runDir}/`, '-c', nginxConf]);
+      await waitForOwnHealth(`http://127.0.0.1:${port}/image/health`, instance, nginx);
+      break;
+    } catch (err) {
+      const clash = nginx !== undefined && /Address already in use/.test(nginx.output());
+      await nginx?.stop();
+      nginx = undefined;
+      if (clash && options.port === undefined && attempt < 5) continue;
+      const logs = readLogs(runDir);
+      await stop();
+      throw new Error(`${err instanceof Error ? err.message : String(err)}${logs}`);
+    }
   }
 
   return {
-    url,
+    url: `http://127.0.0.1:${port}`,
     port,
     storageDir,
     runDir,
@@ -178,6 +192,25 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
     startFpm,
     stop,
   };
+}
+
+/** Waits until /image/health answers 200 from this very nginx (its instance token), or it dies. */
+async function waitForOwnHealth(url: string, instance: string, nginx: Managed, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (nginx.child.exitCode !== null) throw new Error(`nginx exited with ${nginx.child.exitCode}:\n${nginx.output()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200 && res.headers.get('x-legacy-instance') === instance) return;
+      last = `status ${res.status}, instance ${res.headers.get('x-legacy-instance') ?? 'none'}`;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${url} (${last})\nnginx output:\n${nginx.output()}`);
 }
 
 function checkConfig(bin: string, args: string[], name: string): void {

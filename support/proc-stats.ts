@@ -25,3 +25,17 @@ export function peakRssMb(pid: number): number | undefined {
 export function rssMb(pid: number): number | undefined {
   return statusField(pid, 'VmRSS');
 }
+
+/** CPU time (user + system) `pid` has used so far, in seconds; undefined once it has exited. */
+export function cpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name (which may contain spaces) start at field 3; utime and stime
+  // are fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

@@ -11,6 +11,8 @@ export interface HttpTarget {
   paths: readonly string[];
   /** Expected Content-Type of each path (same index), or undefined to accept any image/*. */
   contentTypes: ReadonlyArray<string | undefined>;
+  /** A header every response must carry with this value (lower-case name). */
+  header?: { name: string; value: string } | undefined;
 }
 
 export function httpExec(target: HttpTarget, maxSockets: number): { exec: Exec; close(): void } {
@@ -30,7 +32,9 @@ export function httpExec(target: HttpTarget, maxSockets: number): { exec: Exec; 
           const length = Number(res.headers['content-length'] ?? bytes);
           if (res.statusCode !== 200) resolve({ ok: false, error: `status ${res.statusCode} for ${target.paths[n]}` });
           else if (want ? type !== want : !/^image\//.test(type ?? '')) resolve({ ok: false, error: `content type ${type} for ${target.paths[n]}` });
-          else if (bytes === 0 || bytes !== length) resolve({ ok: false, error: `body of ${bytes} bytes (Content-Length ${length}) for ${target.paths[n]}` });
+          else if (target.header && res.headers[target.header.name] !== target.header.value) {
+            resolve({ ok: false, error: `${target.header.name}: ${String(res.headers[target.header.name])} (expected ${target.header.value})` });
+          } else if (bytes === 0 || bytes !== length) resolve({ ok: false, error: `body of ${bytes} bytes (Content-Length ${length}) for ${target.paths[n]}` });
           else resolve({ ok: true });
         });
         res.on('error', (err) => resolve({ ok: false, error: err.message }));

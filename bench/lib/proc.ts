@@ -66,6 +66,9 @@ export function sampleProcess(pid: number, withPss: boolean): ProcessSample | un
   return { ticks: parseStatTicks(stat), rssKb: parseKbField(status, 'VmRSS') ?? 0, pssKb: rollup ? (parseKbField(rollup, 'Pss') ?? 0) : 0 };
 }
 
+/** Samples between two PSS readings (and two listings of the processes). */
+const PSS_EVERY = 10;
+
 export interface Usage {
   /** CPU seconds the processes used inside the window. */
   cpuS: number;
@@ -77,7 +80,7 @@ export interface Usage {
 }
 
 /**
- * Samples a set of processes (re-listed at every sample, since PHP-FPM and nginx may replace
+ * Samples a set of processes (re-listed every second, since PHP-FPM and nginx may replace
  * children) every `intervalMs` until stop(). A process's CPU counts from its first sample to its
  * last (a process born in the window counts from zero); one that exits loses at most its last
  * interval.
@@ -92,6 +95,8 @@ export class ProcSampler {
   #machineStart: { busy: number; total: number };
   #machineEnd: { busy: number; total: number } | undefined;
   #initial = true;
+  #samples = 0;
+  #pidList: number[] = [];
 
   constructor(pids: () => number[], intervalMs = 100) {
     this.#pids = pids;
@@ -102,11 +107,18 @@ export class ProcSampler {
     this.#timer.unref();
   }
 
-  #sample(): void {
+  #sample(final = false): void {
     let rss = 0;
     let pss = 0;
-    for (const pid of this.#pids()) {
-      const s = sampleProcess(pid, true);
+    // smaps_rollup walks every mapping (about 1 ms of CPU per Node process), so PSS is read once
+    // a second; the cheap VmRSS every interval.
+    const n = this.#samples++;
+    const withPss = final || n % PSS_EVERY === 0;
+    // Listing a process tree may scan /proc; the sets here (FPM's static pool, nginx's workers)
+    // do not change within a phase, so they are listed once a second.
+    if (final || n % PSS_EVERY === 0) this.#pidList = this.#pids();
+    for (const pid of this.#pidList) {
+      const s = sampleProcess(pid, withPss);
       if (!s) continue;
       if (!this.#first.has(pid)) this.#first.set(pid, this.#initial ? s.ticks : 0);
       this.#last.set(pid, s.ticks);
@@ -122,7 +134,7 @@ export class ProcSampler {
     if (this.#timer) {
       clearInterval(this.#timer);
       this.#timer = undefined;
-      this.#sample();
+      this.#sample(true);
       this.#machineEnd = parseProcStat(read('/proc/stat') ?? 'cpu 0 0 0 0');
     }
     let ticks = 0;

@@ -144,7 +144,7 @@ export interface Ratios {
 const div = (a: number | null | undefined, b: number | null | undefined, d = 3) => (a === null || a === undefined || !b ? null : round(a / b, d));
 const best = (values: Array<number | null | undefined>, pick: (a: number, b: number) => number): number | null => {
   const v = values.filter((x): x is number => typeof x === 'number');
-  return v.length ? v.reduce(pick) : null;
+  return v.length ? v.reduce((a, b) => pick(a, b)) : null;
 };
 
 /**

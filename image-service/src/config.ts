@@ -44,6 +44,7 @@ const schema = z.object({
   MAX_INPUT_BYTES: int(1, 2 ** 40).default(50 * 1024 * 1024),
   MAX_INPUT_PIXELS: int(1, 2 ** 40).default(50_000_000),
   FAST_SHRINK_ON_LOAD: flag.default(true),
+  SHARP_CONCURRENCY: int(0, 64).default(1),
   RETRY_AFTER_SECONDS: int(1, 3600).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SIGNING_SECRET: z.string().min(16, 'expected at least 16 characters').optional(),
@@ -73,6 +74,9 @@ export interface Config {
   maxInputPixels: number;
   /** libvips shrink-on-load for JPEG/WebP. Default true (see README: measured). */
   fastShrinkOnLoad: boolean;
+  /** libvips threads per image (sharp.concurrency); 0 = one per CPU core. Default 1 (see README: measured). */
+  sharpConcurrency: number;
+  /** Retry-After of a 503 overloaded, in seconds. Default 1. */
   retryAfterSeconds: number;
   logLevel: string;
   /** When set, every hot-path URL must carry a valid HMAC `s` parameter. Default: off. */
@@ -112,6 +116,7 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: { 
     maxInputBytes: e.MAX_INPUT_BYTES,
     maxInputPixels: e.MAX_INPUT_PIXELS,
     fastShrinkOnLoad: e.FAST_SHRINK_ON_LOAD,
+    sharpConcurrency: e.SHARP_CONCURRENCY,
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
     logLevel: e.LOG_LEVEL,
     signingSecret: e.SIGNING_SECRET,

@@ -33,10 +33,10 @@ try {
 
 const logger = pino({ level: config.logLevel, base: { service: 'image-service' } });
 
-// One libvips thread per image: parallelism comes from `concurrency` images in flight, which is
-// cheaper in memory and steadier in latency than several threads fighting over one image
-// (measured: see README, "Tuning").
-sharp.concurrency(1);
+// libvips threads per image (SHARP_CONCURRENCY, default 1): parallelism comes from `concurrency`
+// images in flight, which is cheaper in memory and steadier in latency than several threads
+// fighting over one image (measured: see image-service/README.md, "Tuning").
+sharp.concurrency(config.sharpConcurrency);
 // libvips' operation cache only helps when the same pipeline repeats on the same input object,
 // which never happens here; it would just hold memory.
 sharp.cache(false);
@@ -73,6 +73,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
       storage: store.description,
       concurrency: config.concurrency,
       queueLimit: config.queueLimit,
+      sharpConcurrency: sharp.concurrency(),
       uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (libuv default)',
       mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? '(glibc default)',
     },
@@ -83,22 +84,35 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
 // or nginx races a closing socket and sees a reset.
 (server as import('node:http').Server).keepAliveTimeout = 75_000;
 
+server.on('error', (err) => {
+  logger.fatal({ err }, 'image-service could not listen');
+  process.exit(1);
+});
+
 function shutdown(signal: string): void {
   if (shuttingDown) return;
   shuttingDown = true;
   logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, finishing in-flight requests');
+  const http = server as import('node:http').Server;
   const timer = setTimeout(() => {
     logger.warn('shutdown timeout reached; closing remaining connections');
-    (server as import('node:http').Server).closeAllConnections?.();
+    http.closeAllConnections();
     process.exit(1);
   }, config.shutdownTimeoutMs);
   timer.unref();
+  // Idle keep-alive sockets would hold close() open until they time out (75 s). Answers given
+  // from now on carry Connection: close (see createApp); the sweep catches connections whose answer
+  // was already under way when the signal came and that are idle now.
+  const sweep = setInterval(() => http.closeIdleConnections(), 100);
+  sweep.unref();
+  // close() stops accepting at once (new connections are refused) and calls back when the last
+  // connection has closed.
   server.close(() => {
+    clearInterval(sweep);
     logger.info('all connections closed; exiting');
     process.exit(0);
   });
-  // Idle keep-alive sockets would otherwise hold close() open until they time out.
-  (server as import('node:http').Server).closeIdleConnections?.();
+  http.closeIdleConnections();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -121,7 +121,10 @@ export function parseImageRequest(pairs: ReadonlyArray<readonly [string, string]
     fit = f;
   }
   if (fit === 'cover' && (width === undefined || height === undefined)) {
-    return fail(new ImageError('invalid_parameter', 'invalid parameter fit: cover needs both w and h (integers from 1 to 4096)'));
+    const missing = width === undefined && height === undefined ? 'w and h' : width === undefined ? 'w' : 'h';
+    return fail(
+      new ImageError('invalid_parameter', `invalid parameter fit: expected both w and h (integers from 1 to ${MAX_SIDE}) with fit=cover, got cover without ${missing}`),
+    );
   }
   const fmt = seen.get('format');
   if (fmt !== undefined) {

@@ -11,6 +11,9 @@ import { CONTENT_TYPES, SUPPORTED_FORMATS_TEXT, sniffFormat, type SourceFormat }
 import { orientedSize, planResize } from './geometry.ts';
 import type { OutputFormat, ResizeRequest } from './params.ts';
 
+/** libvips' VIPS_MAX_COORD: no image side, even a lazily computed one, may exceed it. */
+const MAX_INTERMEDIATE_SIDE = 10_000_000;
+
 export interface PipelineLimits {
   /** Refuse originals with more pixels than this, from the header, before decoding. Default 50 000 000. */
   maxInputPixels: number;
@@ -48,6 +51,15 @@ export async function renderImage(input: Buffer, req: ResizeRequest, limits: Pip
 
     const oriented = orientedSize({ width: meta.width, height: meta.height }, meta.orientation);
     const plan = planResize(oriented, { width: req.width, height: req.height, fit: req.fit });
+    // cover scales a very thin original far past the box before cropping (1x10000 into 4096x4096:
+    // 4096x40960000). libvips computes only the cropped region, but refuses sides past its
+    // coordinate limit; say so as the client's parameter problem rather than as a decode failure.
+    if (plan.resize.width > MAX_INTERMEDIATE_SIDE || plan.resize.height > MAX_INTERMEDIATE_SIDE) {
+      throw new ImageError(
+        'invalid_parameter',
+        `invalid parameter fit: cover of this ${oriented.width}x${oriented.height} original into ${req.width}x${req.height} would scale it to ${plan.resize.width}x${plan.resize.height}; expected a box that scales each side to at most ${MAX_INTERMEDIATE_SIDE} pixels`,
+      );
+    }
 
     let pipeline = image
       .rotate()

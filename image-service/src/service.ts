@@ -59,24 +59,29 @@ export class ImageService {
     request: ImageRequest,
     conditional: { ifNoneMatch: string | undefined; head: boolean; signal: AbortSignal; log?: Logger },
   ): Promise<ImageResult> {
-    const variant = canonicalVariant(request);
     if (request.kind === 'original') return this.#original(key, conditional);
+    const variant = canonicalVariant(request);
 
     if (conditional.ifNoneMatch) {
       // Revalidation needs only the original's version, not a resize.
-      const source = await this.#open(key, conditional.signal);
+      const { source } = await this.#open(key, conditional.signal);
       source.discard();
       const etag = computeEtag(source.info.version, variant);
       if (ifNoneMatchMatches(conditional.ifNoneMatch, etag)) return notModified(etag, source.info.lastModified);
     }
 
-    const flight = this.#flights.run(`${key}\0${variant}`, () => {
-      // The flight has the deadline of the request that started it.
-      const signal = conditional.signal;
-      return this.#limiter.run(signal, () => this.#render(key, request.resize, variant, signal));
-    });
+    // The flight runs until it is done or every request waiting on it has passed its own
+    // deadline (see Coalescer): a request that joins late is not failed by an earlier one's deadline.
+    const flight = this.#flights.run(`${key}\0${variant}`, conditional.signal, (signal) =>
+      this.#limiter.run(signal, () => this.#render(key, request.resize, variant, signal)),
+    );
     if (flight.shared) this.#metrics.coalesced.inc();
-    const rendered = await raceSignal(flight.result, conditional.signal);
+    let rendered: Rendered;
+    try {
+      rendered = await flight.result;
+    } catch (err) {
+      throw conditional.signal.aborted && !(err instanceof ImageError) ? deadlineError(conditional.signal) : err;
+    }
     return {
       status: 200,
       headers: {
@@ -91,9 +96,7 @@ export class ImageService {
   }
 
   async #original(key: string, c: { ifNoneMatch: string | undefined; head: boolean; signal: AbortSignal }): Promise<ImageResult> {
-    // The deadlines bound the open (time to first byte) only: the body then streams at the
-    // client's pace, or a 50 MB download to a slow client would be cut after STORAGE_TIMEOUT_MS.
-    const source = await this.#open(key, c.signal, { deadlineCoversBody: false });
+    const { source } = await this.#open(key, c.signal);
     const etag = computeEtag(source.info.version, 'original');
     if (ifNoneMatchMatches(c.ifNoneMatch, etag)) {
       source.discard();
@@ -110,58 +113,50 @@ export class ImageService {
       source.discard();
       return { status: 200, headers, body: null };
     }
+    // The body streams to the client without the storage deadline (#open detached it): a slow
+    // client must not get a download cut off after STORAGE_TIMEOUT_MS.
     return { status: 200, headers, body: source.body };
   }
 
   /**
    * Opens an original and refuses it on its stored size, before a byte of it is read. The storage
-   * deadline covers reading the body too, unless `deadlineCoversBody` is false.
+   * deadline (the request's deadline or STORAGE_TIMEOUT_MS, whichever comes first) covers the open;
+   * pass `keepDeadline` to keep it over the body as well, and call `release()` once it is read.
    */
-  async #open(key: string, signal: AbortSignal, options: { deadlineCoversBody: boolean } = { deadlineCoversBody: true }): Promise<SourceObject> {
-    const storageSignal = AbortSignal.any([signal, AbortSignal.timeout(this.#options.storageTimeoutMs)]);
-    let openSignal = storageSignal;
-    let detach = () => {};
-    if (!options.deadlineCoversBody) {
-      // A signal that follows the deadline while opening and never fires afterwards.
-      const opening = new AbortController();
-      const follow = () => opening.abort(storageSignal.reason);
-      storageSignal.addEventListener('abort', follow, { once: true });
-      detach = () => storageSignal.removeEventListener('abort', follow);
-      openSignal = opening.signal;
-    }
+  async #open(key: string, signal: AbortSignal, keepDeadline = false): Promise<{ source: SourceObject; storage: StorageDeadline }> {
+    const storage = storageDeadline(signal, this.#options.storageTimeoutMs);
     let source: SourceObject;
     try {
-      source = await this.#store.open(key, openSignal);
-    } finally {
-      detach();
+      source = await this.#store.open(key, storage.signal);
+    } catch (err) {
+      storage.release();
+      throw storage.signal.aborted && !(err instanceof ImageError) ? deadlineError(storage.signal) : err;
     }
+    if (!keepDeadline) storage.release();
     if (source.info.size > this.#options.maxInputBytes) {
+      storage.release();
       source.discard();
       throw tooManyBytes(source.info.size, this.#options.maxInputBytes);
     }
-    return source;
+    return { source, storage };
   }
 
   async #render(key: string, resize: ResizeRequest, variant: string, signal: AbortSignal): Promise<Rendered> {
     const started = performance.now();
     let input: Buffer;
     let source: SourceObject;
-    // The same deadline #open sets, kept here to tell a stalled body from a broken one.
-    const storageDeadline = AbortSignal.any([signal, AbortSignal.timeout(this.#options.storageTimeoutMs)]);
     try {
-      source = await this.#open(key, storageDeadline);
-      input = await readAll(source.body, this.#options.maxInputBytes);
+      const opened = await this.#open(key, signal, true);
+      source = opened.source;
+      try {
+        input = await readAll(source.body, this.#options.maxInputBytes, opened.storage.signal);
+      } finally {
+        opened.storage.release();
+      }
       this.#metrics.sourceFetch.observe({ outcome: 'ok' }, (performance.now() - started) / 1000);
     } catch (err) {
       this.#metrics.sourceFetch.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
-      if (signal.aborted && !(err instanceof ImageError && err.code !== 'storage_unavailable')) {
-        throw new ImageError('timeout', 'timeout: storage did not answer within the deadline', { cause: err });
-      }
-      if (err instanceof ImageError) throw err;
-      // The body stream failed after the open: the storage deadline passed mid-body (a stalled
-      // server), or the connection broke. Either is the storage's fault, never a 500.
-      if (storageDeadline.aborted) throw new ImageError('timeout', 'timeout: storage did not deliver the original within the deadline', { cause: err });
-      throw new ImageError('storage_unavailable', 'storage unavailable: reading the original failed', { cause: err });
+      throw err;
     }
     this.#metrics.resizes.inc();
     const image = await renderImage(input, resize, this.#options);
@@ -172,6 +167,45 @@ export class ImageService {
       lastModified: source.info.lastModified,
     };
   }
+}
+
+interface StorageDeadline {
+  signal: AbortSignal;
+  /** Stops the timer and detaches from the request's signal. */
+  release(): void;
+}
+
+/**
+ * The deadline of one storage read: the request's own deadline or STORAGE_TIMEOUT_MS, whichever
+ * passes first. Unlike AbortSignal.timeout its timer is cleared as soon as the read is done.
+ */
+function storageDeadline(request: AbortSignal, timeoutMs: number): StorageDeadline {
+  const controller = new AbortController();
+  if (request.aborted) {
+    controller.abort(request.reason);
+    return { signal: controller.signal, release: () => {} };
+  }
+  const onRequestAbort = () => controller.abort(request.reason);
+  request.addEventListener('abort', onRequestAbort, { once: true });
+  const timer = setTimeout(
+    () => controller.abort(new ImageError('timeout', `timeout: storage did not answer within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  timer.unref();
+  return {
+    signal: controller.signal,
+    release() {
+      clearTimeout(timer);
+      request.removeEventListener('abort', onRequestAbort);
+    },
+  };
+}
+
+/** The 504 for an aborted signal: its reason when that is already an ImageError, else a generic timeout. */
+function deadlineError(signal: AbortSignal): ImageError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof ImageError) return reason;
+  return new ImageError('timeout', 'timeout: the request took longer than its deadline', { cause: reason });
 }
 
 function notModified(etag: string, lastModified: Date): ImageResult {
@@ -189,36 +223,31 @@ function tooManyBytes(size: number, max: number): ImageError {
   );
 }
 
-/** Reads a stream into one buffer, refusing more than `max` bytes even if the store's size was wrong. */
-async function readAll(body: Readable, max: number): Promise<Buffer> {
+/**
+ * Reads a stream into one buffer, refusing more than `max` bytes even if the store's size was
+ * wrong. A read cut by the storage deadline is a 504; any other failure mid-body is the store's (502).
+ */
+async function readAll(body: Readable, max: number, signal: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of body) {
-    total += (chunk as Buffer).length;
-    if (total > max) {
-      body.destroy();
-      throw tooManyBytes(total, max);
+  const onAbort = () => body.destroy(deadlineError(signal));
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > max) {
+        body.destroy();
+        throw tooManyBytes(total, max);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    if (signal.aborted) throw deadlineError(signal);
+    throw new ImageError('storage_unavailable', 'storage unavailable: the original could not be read to the end', { cause: err });
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
   return Buffer.concat(chunks, total);
-}
-
-/** Waits for a shared promise, but gives up when this request's own deadline passes. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new ImageError('timeout', 'timeout: the request took longer than its deadline'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new ImageError('timeout', 'timeout: the request took longer than its deadline'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -8,6 +8,7 @@
  *   {"fn": "parseKey", "raw": "a%2Fb.jpg"}
  *   {"fn": "parseQuery", "raw": "w=100&fit=cover"}
  *   {"fn": "plan", "w0": 2999, "h0": 2001, "w": 300, "h": null, "fit": "inside"}
+ *   {"fn": "jpegComplete", "base64": "/9j/4AAQ..."}
  */
 
 declare(strict_types=1);
@@ -16,6 +17,7 @@ require __DIR__ . '/../src/autoload.php';
 
 use Legacy\Geometry;
 use Legacy\HttpError;
+use Legacy\JpegIntegrity;
 use Legacy\Params;
 
 while (($line = fgets(STDIN)) !== false) {
@@ -28,6 +30,7 @@ while (($line = fgets(STDIN)) !== false) {
             'parseKey' => Params::parseKey($case['raw']),
             'parseQuery' => Params::parseImageRequest(Params::queryPairs($case['raw']))?->canonical() ?? 'original',
             'plan' => Geometry::plan($case['w0'], $case['h0'], $case['w'], $case['h'], $case['fit']),
+            'jpegComplete' => JpegIntegrity::isComplete(base64_decode($case['base64'], true) ?: ''),
         };
         $out = ['ok' => true, 'value' => $value];
     } catch (HttpError $e) {

@@ -162,7 +162,10 @@ final class Imaging
                 $im->setImageCompressionQuality($quality);
                 // 4:2:0 at every quality (ImageMagick would switch to 4:4:4 from q=90), as sharp does.
                 $im->setSamplingFactors(['2x2', '1x1', '1x1']);
+                // Three channels even for a grey picture, like the new service: the writer looks
+                // at the wand's type, not only the image's, before it falls back to greyscale.
                 $im->setImageType(\Imagick::IMGTYPE_TRUECOLOR);
+                $im->setType(\Imagick::IMGTYPE_TRUECOLOR);
                 break;
             case 'webp':
                 $im->setImageFormat('webp');

@@ -12,6 +12,8 @@ namespace Legacy;
  */
 final class Storage
 {
+    private const NAME_MAX = 255;
+
     public function __construct(private readonly string $root)
     {
     }
@@ -116,6 +118,12 @@ final class Storage
     private function pathOf(string $key): string
     {
         Params::validateKey($key);
+        foreach (explode('/', $key) as $segment) {
+            // The file system's limit (NAME_MAX), reported as the new service reports ENAMETOOLONG.
+            if (strlen($segment) > self::NAME_MAX) {
+                throw new HttpError('invalid_key', 'invalid key: too long for the store (at most ' . self::NAME_MAX . ' characters between slashes)');
+            }
+        }
         return rtrim($this->root, '/') . '/' . $key;
     }
 }

@@ -72,9 +72,9 @@ async function encodePng(img: RgbImage): Promise<Buffer> {
 
 /**
  * Diff heat map at the legacy image's size (the new image is stretched to it when the sizes
- * differ, so a crop or a shift still shows where): a dimmed grey of the legacy picture, with
- * every pixel whose largest channel difference exceeds 4 painted from red (small) through yellow
- * to white (>= 96).
+ * differ, so a crop or a shift still shows where): a dimmed grey of the legacy picture where the
+ * largest channel difference is at most 4, else a black-red-yellow-white ramp (dark red for
+ * small differences, white from 128), so resampling noise stays dark and real defects glow.
  */
 export async function heatMapPng(legacy: DecodedImage, next: DecodedImage): Promise<Buffer> {
   let other: RgbImage = next;
@@ -100,10 +100,9 @@ export function heatMap(a: RgbImage, b: RgbImage): Buffer {
       const grey = ((77 * da[j]! + 150 * da[j + 1]! + 29 * da[j + 2]!) >> 8) * 0.35;
       out[j] = out[j + 1] = out[j + 2] = grey;
     } else {
-      const t = Math.min(1, d / 96);
-      out[j] = 255;
-      out[j + 1] = Math.round(255 * Math.min(1, t * 2));
-      out[j + 2] = Math.round(255 * Math.max(0, t * 2 - 1));
+      out[j] = Math.min(255, 40 + d * 5);
+      out[j + 1] = Math.max(0, Math.min(255, (d - 42) * 6));
+      out[j + 2] = Math.max(0, Math.min(255, (d - 85) * 6));
     }
   }
   return out;

@@ -87,7 +87,7 @@ export interface CalibrationTable {
   pairs: number;
   /** Requests that could not be calibrated (not both 200 images, or different sizes), with why. */
   skipped: Array<{ target: string; why: string }>;
-  kinds: Record<PairKind, { ssim: Distribution; blockMaxDiff: Distribution; deltaE: Distribution; flagged: { ssim: number; colour: number; any: number } }>;
+  kinds: Record<PairKind, { ssim: Distribution; blockMaxDiff: Distribution; deltaE: Distribution; blockiness: Distribution; flagged: { ssim: number; colour: number; compression: number; any: number } }>;
   /** Pairs the thresholds flag although they should pass (noise floor, legitimate), and defects they miss. */
   outliers: Array<{ kind: PairKind; target: string; signals: Signals; flagged: boolean }>;
 }
@@ -110,14 +110,21 @@ export function tabulate(samples: Array<Record<PairKind, Signals> & { target?: s
       if (flagged === shouldPass) outliers.push({ kind: k, target: s.target ?? '?', signals: s[k], flagged });
     }
     const sig = samples.map((s) => s[k]);
-    const flagged = { ssim: 0, colour: 0, any: 0 };
+    const flagged = { ssim: 0, colour: 0, compression: 0, any: 0 };
     for (const s of sig) {
       const f = judgeSignals(s, thresholds);
       if (f.some((x) => x.rule === 'ssim')) flagged.ssim++;
-      if (f.some((x) => x.rule !== 'ssim')) flagged.colour++;
+      if (f.some((x) => x.rule === 'block_colour' || x.rule === 'delta_e')) flagged.colour++;
+      if (f.some((x) => x.rule === 'blockiness')) flagged.compression++;
       if (f.length) flagged.any++;
     }
-    kinds[k] = { ssim: dist(sig.map((s) => s.ssim)), blockMaxDiff: dist(sig.map((s) => s.blockMaxDiff)), deltaE: dist(sig.map((s) => s.deltaE)), flagged };
+    kinds[k] = {
+      ssim: dist(sig.map((s) => s.ssim)),
+      blockMaxDiff: dist(sig.map((s) => s.blockMaxDiff)),
+      deltaE: dist(sig.map((s) => s.deltaE)),
+      blockiness: dist(sig.map((s) => s.blockiness)),
+      flagged,
+    };
   }
   return { thresholds, pairs: samples.length, skipped, kinds, outliers };
 }
@@ -126,28 +133,35 @@ export function tabulate(samples: Array<Record<PairKind, Signals> & { target?: s
 export function formatTable(t: CalibrationTable): string {
   const lines = [
     `calibration over ${t.pairs} legacy/new pairs (${t.skipped.length} requests skipped)`,
-    `thresholds: SSIM >= ${t.thresholds.ssimMin}, block max diff <= ${t.thresholds.blockMaxDiff}, mean deltaE <= ${t.thresholds.deltaEMax}`,
+    `thresholds: SSIM >= ${t.thresholds.ssimMin}, block max diff <= ${t.thresholds.blockMaxDiff}, mean deltaE <= ${t.thresholds.deltaEMax}, blockiness <= ${t.thresholds.blockinessMax}`,
     '',
-    '| pair | luma SSIM min / p05 / p50 / max | block max diff min / p50 / p95 / max | mean ΔE min / p50 / p95 / max | flagged by SSIM / colour / either |',
-    '|---|---|---|---|---|',
+    '| pair | luma SSIM min / p05 / p50 / max | block max diff min / p50 / p95 / max | mean ΔE min / p50 / p95 / max | blockiness min / p50 / p95 / max | flagged by SSIM / colour / compression / any |',
+    '|---|---|---|---|---|---|',
   ];
   for (const k of PAIR_KINDS) {
     const r = t.kinds[k];
     lines.push(
-      `| ${k} | ${r.ssim.min} / ${r.ssim.p05} / ${r.ssim.p50} / ${r.ssim.max} | ${r.blockMaxDiff.min} / ${r.blockMaxDiff.p50} / ${r.blockMaxDiff.p95} / ${r.blockMaxDiff.max} | ${r.deltaE.min} / ${r.deltaE.p50} / ${r.deltaE.p95} / ${r.deltaE.max} | ${r.flagged.ssim} / ${r.flagged.colour} / ${r.flagged.any} of ${r.ssim.count} |`,
+      `| ${k} | ${r.ssim.min} / ${r.ssim.p05} / ${r.ssim.p50} / ${r.ssim.max} | ${r.blockMaxDiff.min} / ${r.blockMaxDiff.p50} / ${r.blockMaxDiff.p95} / ${r.blockMaxDiff.max} | ${r.deltaE.min} / ${r.deltaE.p50} / ${r.deltaE.p95} / ${r.deltaE.max} | ${r.blockiness.min} / ${r.blockiness.p50} / ${r.blockiness.p95} / ${r.blockiness.max} | ${r.flagged.ssim} / ${r.flagged.colour} / ${r.flagged.compression} / ${r.flagged.any} of ${r.ssim.count} |`,
     );
   }
   for (const o of t.outliers.slice(0, 60)) {
-    lines.push(`${o.flagged ? 'flagged' : 'missed '} ${o.kind.padEnd(12)} ${o.target}: SSIM ${o.signals.ssim}, block max diff ${o.signals.blockMaxDiff}, deltaE ${o.signals.deltaE}`);
+    lines.push(`${o.flagged ? 'flagged' : 'missed '} ${o.kind.padEnd(12)} ${o.target}: SSIM ${o.signals.ssim}, block max diff ${o.signals.blockMaxDiff}, deltaE ${o.signals.deltaE}, blockiness ${o.signals.blockiness}`);
   }
   for (const s of t.skipped.slice(0, 20)) lines.push(`skipped ${s.target}: ${s.why}`);
   return `${lines.join('\n')}\n`;
 }
 
-/** Request targets for every image in `dir` at each width. */
+/**
+ * Besides plain widths: crops (cover), enlargement (cover past the original's size), format
+ * conversions and another quality, because each exercises a different code path of both
+ * resamplers and encoders, and the thresholds must hold for all of them.
+ */
+export const CALIBRATION_VARIANTS = ['w=300&h=300&fit=cover', 'w=200&h=150&fit=cover&format=webp', 'w=1600&h=1200&fit=cover', 'w=500&format=png', 'h=240&q=60'] as const;
+
+/** Request targets for every image in `dir`: each width (fit inside), then CALIBRATION_VARIANTS. */
 export async function originalsTargets(dir: string, widths: readonly number[]): Promise<string[]> {
   const names = (await readdir(dir)).filter((n) => /\.(jpe?g|png|webp|gif)$/i.test(n) && !/^(bad|gen-truncated)/.test(n) && /^[A-Za-z0-9._-]+$/.test(n)).sort();
-  return names.flatMap((n) => widths.map((w) => `/image/files/${n}?w=${w}`));
+  return names.flatMap((n) => [...widths.map((w) => `w=${w}`), ...CALIBRATION_VARIANTS].map((q) => `/image/files/${n}?${q}`));
 }
 
 export async function runCalibration(a: CalibrateArgs, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {

@@ -57,7 +57,8 @@ export const sideSchema = z.object({
 /** What one backend answered. */
 export type SideRecord = z.infer<typeof sideSchema>;
 
-export const signalsSchema = z.object({ ssim: z.number(), blockMaxDiff: z.number(), deltaE: z.number() });
+/** The signals (see signals.ts); `blockiness` is absent in records written before it existed. */
+export const signalsSchema = z.object({ ssim: z.number(), blockMaxDiff: z.number(), deltaE: z.number(), blockiness: z.number().default(1) });
 
 export const pairResultSchema = z.object({
   v: z.literal(1),

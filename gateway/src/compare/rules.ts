@@ -168,5 +168,8 @@ export function judgeSignals(signals: Signals, thresholds: Thresholds): Finding[
   if (signals.deltaE > thresholds.deltaEMax) {
     findings.push({ category: 'pixels', rule: 'delta_e', detail: `colour: mean block deltaE ${signals.deltaE.toFixed(2)} > ${thresholds.deltaEMax}` });
   }
+  if (signals.blockiness > thresholds.blockinessMax) {
+    findings.push({ category: 'pixels', rule: 'blockiness', detail: `compression: one side's 8x8 block grid is ${signals.blockiness.toFixed(2)}x the other's > ${thresholds.blockinessMax}` });
+  }
   return findings;
 }

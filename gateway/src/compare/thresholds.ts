@@ -13,14 +13,17 @@ export interface Thresholds {
   blockMaxDiff: number;
   /** Colour: a pair whose mean block deltaE (CIE76) is above this is a `pixels` mismatch. */
   deltaEMax: number;
+  /** Compression: a pair where one side's 8x8 block grid is this many times stronger than the other's is a `pixels` mismatch. */
+  blockinessMax: number;
   /** How SSIM is computed (windows, downsampling). */
   ssim: SsimOptions;
 }
 
 /** Defaults; see docs/parity.md, "Calibration", for the measurements behind each number. */
 export const DEFAULT_THRESHOLDS: Thresholds = {
-  ssimMin: 0.93,
+  ssimMin: 0.92,
   blockMaxDiff: 32,
-  deltaEMax: 3,
+  deltaEMax: 2,
+  blockinessMax: 1.35,
   ssim: { windowSize: 11, downsample: 'original', maxSize: 256 },
 };

@@ -27,7 +27,7 @@ const port = (s: string) => {
 
 const address = z
   .string({ error: ADDRESS_MESSAGE })
-  .regex(/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, { error: ADDRESS_MESSAGE })
+  .regex(/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, { error: ADDRESS_MESSAGE, abort: true })
   .refine(port, { error: 'expected a port from 1 to 65535' });
 
 // `listen: 8080` arrives from YAML as a number; nginx reads a bare port as "every address".
@@ -37,7 +37,7 @@ const listen = z
   .pipe(
     z
       .string()
-      .regex(/^(?:(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):)?[0-9]{1,5}$/, { error: 'expected [host:]port, such as 127.0.0.1:8080' })
+      .regex(/^(?:(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):)?[0-9]{1,5}$/, { error: 'expected [host:]port, such as 127.0.0.1:8080', abort: true })
       .refine(port, { error: 'expected a port from 1 to 65535' }),
   );
 
@@ -64,7 +64,7 @@ const routeSchema = z.strictObject({
   /** Path prefix the route matches (nginx `location ^~`), starting and ending with '/'. */
   path: z
     .string({ error: 'expected a path prefix such as /image/files/' })
-    .regex(/^\/[A-Za-z0-9._~\-/]*\/$/, { error: "expected a path prefix that starts and ends with '/', made of A-Z a-z 0-9 . _ ~ - /" })
+    .regex(/^\/(?:[A-Za-z0-9._~\-/]*\/)?$/, { error: "expected a path prefix that starts and ends with '/', made of A-Z a-z 0-9 . _ ~ - /", abort: true })
     .refine((p) => p !== '/', { error: "expected a narrower prefix than '/': everything outside the routes already goes to legacy" })
     .refine((p) => !p.startsWith(RESERVED_PREFIX), { error: `expected a prefix outside ${RESERVED_PREFIX} (reserved for the front door)` })
     .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), { error: "expected no '.' or '..' segments" }),

@@ -32,6 +32,12 @@ export interface RenderOptions {
   source: string;
   /** nginx worker processes. Default 1: the front door's work per request is small, and on a small machine a second worker only competes with the image service for cores. */
   workerProcesses?: number | 'auto';
+  /**
+   * `user` of the worker processes, or undefined for none. Default none: the workers run as the
+   * invoking user, except under root, where nginx would switch them to `nobody`, who cannot
+   * write proxy temp files into a run directory that sits in a 0700 directory (mkdtemp, /root).
+   */
+  user?: string | undefined;
 }
 
 export interface RenderedConfig {
@@ -177,11 +183,11 @@ function renderRoute(route: RoutePlan, templates: Templates): { http: string; lo
 }
 
 /** A digest of everything that shapes the config, so a reload can be verified by asking the workers. */
-export function planDigest(plan: FrontDoorPlan, options: Pick<RenderOptions, 'templates' | 'runDir' | 'workerProcesses'>): string {
+export function planDigest(plan: FrontDoorPlan, options: Pick<RenderOptions, 'templates' | 'runDir' | 'workerProcesses' | 'user'>): string {
   const h = createHash('sha256');
   h.update(JSON.stringify(plan));
   h.update('\0');
-  h.update(JSON.stringify([options.templates.main, options.templates.routeHttp, options.templates.routeLocation, options.runDir, options.workerProcesses ?? 1]));
+  h.update(JSON.stringify([options.templates.main, options.templates.routeHttp, options.templates.routeLocation, options.runDir, options.workerProcesses ?? 1, options.user ?? '']));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -212,6 +218,7 @@ export function renderNginxConfig(plan: FrontDoorPlan, options: RenderOptions): 
     digest,
     plan_json: JSON.stringify(summarizePlan(plan)),
     worker_processes: String(options.workerProcesses ?? 1),
+    user_directive: options.user ? `user ${options.user};` : '# user: the invoking user (not root)',
     legacy: plan.legacy,
     shadow_upstream: shadowUpstream,
     route_http: routes.map((r) => r.http).join(''),

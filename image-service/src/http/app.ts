@@ -24,6 +24,7 @@ export interface AppDeps {
 }
 
 const HOT_PREFIX = '/image/files/';
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 type Env = { Bindings: { incoming?: { url?: string } }; Variables: { log: Logger; route: string } };
 
@@ -32,13 +33,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.use('*', async (c, next) => {
     const started = performance.now();
-    const requestId = c.req.header('x-request-id') ?? randomUUID();
+    // A caller's id is kept for tracing through nginx, but only when it looks like an id: it is
+    // echoed in a header and written to every log line.
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
     const log = deps.logger.child({ reqId: requestId });
     c.set('log', log);
     c.set('route', 'other');
     await next();
     c.header('X-Request-Id', requestId);
     c.header('X-Content-Type-Options', 'nosniff');
+    // Once shutdown has begun, every answer closes its connection: an idle keep-alive socket would
+    // otherwise hold the server open until it times out, and the client would retry into a closed port.
+    if (deps.isShuttingDown?.()) c.header('Connection', 'close');
     const route = c.get('route');
     const status = String(c.res.status);
     const seconds = (performance.now() - started) / 1000;
@@ -123,7 +130,9 @@ function rawTarget(c: Context<Env>): string {
 function errorResponse(c: Context<Env>, err: unknown): Response {
   const e = toImageError(err);
   const log = c.get('log');
-  if (e.status >= 500) log?.error({ err: e.cause ?? e, code: e.code }, e.message);
+  // Shedding is the designed answer to overload, not a fault: logged at warn with no stack trace
+  // (serialising one costs more than the 503 itself), so logging does not grow with the load shed.
+  if (e.status >= 500 && e.code !== 'overloaded') log?.error({ err: e.cause ?? e, code: e.code }, e.message);
   else log?.warn({ code: e.code }, e.message);
   return c.json(errorBody(e), e.status as 400, e.headers);
 }

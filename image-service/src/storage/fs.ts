@@ -52,7 +52,7 @@ export class FsSourceStore implements SourceStore {
     }
   }
 
-  async ping(): Promise<void> {
+  async ping(_signal?: AbortSignal): Promise<void> {
     try {
       const st = await stat(this.#root);
       if (!st.isDirectory()) throw new Error('not a directory');

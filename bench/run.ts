@@ -1,0 +1,344 @@
+/**
+ * `npm run bench`: one command, one run, the subjects side by side on the same workload.
+ *
+ *   legacy         PHP-FPM + Imagick behind its nginx, children = cores
+ *   legacy-2x      the same with twice the children
+ *   new            the image service, directly
+ *   new-via-nginx  the image service through the front door at share 100
+ *   sharp-limit    the service's pipeline in a bare in-process loop: the library's own limit
+ *
+ * For each: saturation throughput (closed loop), latency at one fixed offered load that the legacy
+ * can sustain (open loop, the same rate for everyone), CPU seconds per request and peak RSS from
+ * /proc. Rounds are interleaved and rotated, and figures are medians, because the machine is shared.
+ * Writes bench/results.json and bench/results.md and prints the table.
+ *
+ * Settings (env): BENCH_SECONDS (8), BENCH_ROUNDS (3), BENCH_CONCURRENCY (2 x cores),
+ * BENCH_FIXED_FRACTION (0.7), BENCH_FIXED_RPS, BENCH_SUBJECTS (all), BENCH_OUT_DIR (bench/).
+ * This is the composition root: the only module of the benchmark that reads the environment.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { usableCpus } from '../image-service/src/cpus.ts';
+import { benchPhotos, projectRoot, realFixturesDir } from '../support/fixtures.ts';
+import { startLegacy, type RunningLegacy } from '../support/legacy.ts';
+import { freePort } from '../support/process.ts';
+import { startImageService, type RunningService } from '../support/services.ts';
+import type { PhaseResult } from './lib/drive.ts';
+import { describeMachine } from './lib/machine.ts';
+import { ProcSampler } from './lib/proc.ts';
+import { evaluate, renderMarkdown, summarizeSubject, type BenchResults, type PhaseMeasurement, type SubjectMeasurements } from './lib/report.ts';
+import { readBenchSettings, SettingsError, type BenchSettings, type SubjectName } from './lib/settings.ts';
+import { median, roundSlices, rotation, wholeCycles } from './lib/stats.ts';
+import { httpSubject, startSharpLimit, type Subject } from './lib/subjects.ts';
+import { buildWorkload, type Workload } from './lib/workload.ts';
+
+/** The service's environment, as support/services.ts starts it (and as `npm start` runs it). */
+const SERVICE_ENV = { MALLOC_ARENA_MAX: '2', UV_THREADPOOL_SIZE: '4' };
+
+const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<number> {
+  let settings: BenchSettings;
+  const cores = usableCpus();
+  try {
+    settings = readBenchSettings(process.env, cores);
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const started = Date.now();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`stopping: ${String(err)}`));
+    stops.length = 0;
+    rmSync(work, { recursive: true, force: true });
+  };
+  const onSignal = () => {
+    log('interrupted; stopping what the benchmark started');
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const machine = describeMachine(cores, projectRoot);
+    // Originals: the real photographs when the fixtures folder is there, generated ones otherwise.
+    const storageDir = path.join(work, 'originals');
+    mkdirSync(storageDir, { recursive: true });
+    const photos = await benchPhotos(path.join(work, 'generated'));
+    const files: Record<string, string> = {};
+    for (const file of photos) {
+      copyFileSync(file, path.join(storageDir, path.basename(file)));
+      files[path.basename(file)] = path.join(storageDir, path.basename(file));
+    }
+    const workload = buildWorkload(photos);
+    log(`${photos.length} originals x ${workload.variants.length} variants = ${workload.paths.length} request paths; ${settings.rounds} rounds of ~${settings.seconds}s; subjects: ${settings.subjects.join(', ')}`);
+
+    const subjects = await startSubjects(settings, workload, storageDir, files, stops);
+
+    // Warm-up and validation: every path once through every subject (opcache, JIT, page cache),
+    // which also estimates each subject's speed so a phase can be sized in whole passes.
+    const estimates = new Map<SubjectName, number>();
+    for (const s of subjects) {
+      const r = await s.closed(0, workload.paths.length, () => {});
+      if (r.errors > 0) throw new Error(`${s.name} failed ${r.errors} of ${workload.paths.length} warm-up requests: ${r.errorSamples.join('; ')}`);
+      estimates.set(s.name, r.ok / r.elapsedS);
+      log(`warm-up ${s.name}: ${(r.ok / r.elapsedS).toFixed(1)} req/s`);
+    }
+
+    const measurements = new Map<SubjectName, SubjectMeasurements>(
+      subjects.map((s) => [s.name, { name: s.name, description: s.description, processes: s.processes, part: s.part?.name, saturation: [], fixed: [] }]),
+    );
+
+    // Saturation: closed loop, whole passes, interleaved rounds.
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const s of rotation(subjects, round)) {
+        const count = wholeCycles(workload.paths.length, estimates.get(s.name)!, settings.seconds);
+        const m = await measure(s, round, (close) => s.closed(0, count, close));
+        measurements.get(s.name)!.saturation.push(m);
+        log(`round ${round + 1}/${settings.rounds} saturation ${s.name}: ${(m.result.ok / m.result.elapsedS).toFixed(1)} req/s (${m.result.ok} ok, ${m.result.errors} errors, ${m.result.elapsedS.toFixed(1)}s)`);
+        await pause(500);
+      }
+    }
+
+    // The fixed offered load: a share of the slower legacy row's saturation, so every subject can
+    // be compared at a load the legacy sustains.
+    const satRps = (n: SubjectName) => {
+      const m = measurements.get(n);
+      return m ? median(m.saturation.map((p) => p.result.ok / p.result.elapsedS)) : undefined;
+    };
+    const legacyRows = (['legacy', 'legacy-2x'] as const).map(satRps).filter((v): v is number => v !== undefined);
+    const basisRows = legacyRows.length > 0 ? legacyRows : subjects.map((s) => satRps(s.name)!).filter((v) => v > 0);
+    const fixedRate = settings.fixedRps ?? settings.fixedFraction * Math.min(...basisRows);
+    const fixedBasis =
+      settings.fixedRps !== undefined
+        ? 'BENCH_FIXED_RPS'
+        : `${Math.round(settings.fixedFraction * 100)}% of the ${legacyRows.length > 0 ? 'slower legacy row' : 'slowest subject'}'s saturation throughput`;
+    const L = workload.paths.length;
+    const fixedTotal = Math.ceil((settings.rounds * fixedRate * settings.seconds) / L) * L;
+    const slices = roundSlices(fixedTotal, settings.rounds);
+    log(`fixed load: ${fixedRate.toFixed(2)} req/s (${fixedBasis}), ${fixedTotal} requests per subject over ${settings.rounds} rounds`);
+
+    for (let round = 0; round < settings.rounds; round++) {
+      const slice = slices[round]!;
+      for (const s of rotation(subjects, round)) {
+        const m = await measure(s, round, async (close) => {
+          const r = await s.open(slice.from, slice.to - slice.from, fixedRate);
+          close();
+          return r;
+        });
+        measurements.get(s.name)!.fixed.push(m);
+        const lat = [...m.result.latenciesMs].sort((a, b) => a - b);
+        log(`round ${round + 1}/${settings.rounds} fixed ${s.name}: ${m.result.ok} ok, ${m.result.errors} errors, p50 ${(lat[lat.length >> 1] ?? NaN).toFixed(1)} ms`);
+        await pause(500);
+      }
+    }
+
+    const results: BenchResults = (() => {
+      const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess));
+      const { ratios, targets } = evaluate(summaries);
+      return {
+        machine: { ...machine, loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100) },
+        config: {
+          command: commandLine(process.env),
+          seconds: settings.seconds,
+          rounds: settings.rounds,
+          concurrency: settings.concurrency,
+          sharp_limit_concurrency: cores,
+          fixed_rate_rps: Math.round(fixedRate * 100) / 100,
+          fixed_rate_basis: fixedBasis,
+          originals: photos.length,
+          source: realFixturesDir() ? 'the photographs of ../shared/fixtures/images' : 'generated photographs (no fixtures folder)',
+          originals_files: workload.keys,
+          variants: [...workload.variants],
+          paths: L,
+          generator:
+            'one Node keep-alive HTTP client (bench/lib/http-exec.ts + drive.ts) drives every HTTP subject, in the benchmark process, on the same cores as the subjects (its CPU per request is listed; it is not counted in the subjects\' CPU). sharp-limit runs the same driver in its own process, without HTTP.',
+          duration_s: Math.round((Date.now() - started) / 1000),
+        },
+        subjects: summaries,
+        ratios,
+        targets,
+      };
+    })();
+
+    const outDir = settings.outDir ? path.resolve(settings.outDir) : path.join(projectRoot, 'bench');
+    mkdirSync(outDir, { recursive: true });
+    const markdown = renderMarkdown(results);
+    writeAtomically(path.join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeAtomically(path.join(outDir, 'results.md'), markdown);
+    process.stdout.write(`\n${markdown}\nwritten: ${path.join(outDir, 'results.json')}, ${path.join(outDir, 'results.md')} (${results.config.duration_s}s)\n`);
+    return 0;
+  } finally {
+    await stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function startSubjects(settings: BenchSettings, workload: Workload, storageDir: string, files: Record<string, string>, stops: Array<() => Promise<void>>): Promise<Subject[]> {
+  const want = new Set(settings.subjects);
+  const cores = settings.cores;
+  const out: Subject[] = [];
+  let legacy: RunningLegacy | undefined;
+  let service: RunningService | undefined;
+
+  // The front door needs a legacy upstream even at share 100 (fallback and the other endpoints).
+  if (want.has('legacy') || want.has('new-via-nginx')) {
+    log(`starting legacy (PHP-FPM children = ${cores})`);
+    const l = await startLegacy({ storageDir, children: cores });
+    stops.push(() => l.stop());
+    legacy = l;
+    if (want.has('legacy')) {
+      out.push(
+        httpSubject({
+          name: 'legacy',
+          description: `PHP-FPM + Imagick behind its own nginx, ${cores} children (= cores)`,
+          processes: 'PHP-FPM master + children + its nginx master + worker',
+          baseUrl: l.url,
+          workload,
+          concurrency: settings.concurrency,
+          pids: () => l.pids(),
+        }),
+      );
+    }
+  }
+  if (want.has('legacy-2x')) {
+    log(`starting legacy-2x (PHP-FPM children = ${2 * cores})`);
+    const l2 = await startLegacy({ storageDir, children: 2 * cores });
+    stops.push(() => l2.stop());
+    out.push(
+      httpSubject({
+        name: 'legacy-2x',
+        description: `PHP-FPM + Imagick behind its own nginx, ${2 * cores} children (2 x cores)`,
+        processes: 'PHP-FPM master + children + its nginx master + worker',
+        baseUrl: l2.url,
+        workload,
+        concurrency: settings.concurrency,
+        pids: () => l2.pids(),
+      }),
+    );
+  }
+  if (want.has('new') || want.has('new-via-nginx')) {
+    log('starting the image service');
+    const s = await startImageService({ ...SERVICE_ENV, STORAGE_URL: pathToFileURL(storageDir).href, LOG_LEVEL: 'warn' });
+    stops.push(() => s.stop());
+    service = s;
+    if (want.has('new')) {
+      out.push(
+        httpSubject({
+          name: 'new',
+          description: `the image service (Node + Hono + sharp), CONCURRENCY = ${cores} (default: usable cores)`,
+          processes: 'the one Node process',
+          baseUrl: s.url,
+          workload,
+          concurrency: settings.concurrency,
+          pids: () => [s.process.pid],
+        }),
+      );
+    }
+  }
+  if (want.has('new-via-nginx') && service && legacy) {
+    log('starting the front door at share 100');
+    const runDir = mkdtempSync(path.join(os.tmpdir(), 'bench-frontdoor-'));
+    const port = await freePort();
+    const cutoverFile = path.join(runDir, 'cutover.yaml');
+    writeFileSync(
+      cutoverFile,
+      [
+        `listen: 127.0.0.1:${port}`,
+        `legacy: 127.0.0.1:${legacy.port}`,
+        'routes:',
+        '  - name: images',
+        '    methods: [GET, HEAD]',
+        '    path: /image/files/',
+        `    backend: 127.0.0.1:${service.port}`,
+        '    share: 100',
+        '    sticky: request_uri',
+        '    fallback: true',
+        '    override_header: true',
+        '    shadow_sample: 0',
+        '',
+      ].join('\n'),
+    );
+    // Loaded here: only this subject needs the gateway's nginx rendering.
+    const { startFrontDoor } = await import('../support/frontdoor.ts');
+    const fd = await startFrontDoor({ cutoverFile, runDir });
+    stops.push(async () => {
+      await fd.stop();
+      rmSync(runDir, { recursive: true, force: true });
+    });
+    const svc = service;
+    out.push(
+      httpSubject({
+        name: 'new-via-nginx',
+        description: 'the same image service process behind the front door (nginx, share 100, fallback on)',
+        processes: 'the Node process + the front door nginx master + workers',
+        baseUrl: fd.url,
+        workload,
+        concurrency: settings.concurrency,
+        pids: () => [svc.process.pid, ...fd.pids()],
+        part: { name: 'front-door nginx', pids: () => fd.pids() },
+        // A fallback to legacy would be measured as "new"; every answer must come from new.
+        header: { name: 'x-image-backend', value: 'new' },
+      }),
+    );
+  }
+  if (want.has('sharp-limit')) {
+    log(`starting sharp-limit (concurrency ${cores})`);
+    const sl = await startSharpLimit({ workload, files, concurrency: cores, limits: { maxInputPixels: 50_000_000, fastShrinkOnLoad: true }, env: SERVICE_ENV });
+    stops.push(() => sl.stop());
+    out.push(sl);
+  }
+  return out;
+}
+
+/** Runs one phase with the OS accounting around it; `close` ends the accounting window. */
+async function measure(s: Subject, round: number, phase: (close: () => void) => Promise<PhaseResult>): Promise<PhaseMeasurement> {
+  const sampler = new ProcSampler(() => s.pids());
+  const partSampler = s.part ? new ProcSampler(() => s.part!.pids()) : undefined;
+  const cpu0 = process.cpuUsage();
+  let closed: Pick<PhaseMeasurement, 'usage' | 'partUsage' | 'generatorCpuS'> | undefined;
+  const close = () => {
+    if (closed) return;
+    const usage = sampler.stop();
+    const partUsage = partSampler?.stop();
+    const d = process.cpuUsage(cpu0);
+    closed = { usage, partUsage, generatorCpuS: (d.user + d.system) / 1e6 };
+  };
+  const result = await phase(close);
+  close();
+  return { round, result, ...closed! };
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/** The command as the user ran it, with the settings that differ from the defaults. */
+function commandLine(env: NodeJS.ProcessEnv): string {
+  const set = Object.keys(env)
+    .filter((k) => k.startsWith('BENCH_') && env[k])
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+  return [...set, 'npm run bench'].join(' ');
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type { PhaseResult } from '../lib/drive.ts';
+import { evaluate, renderMarkdown, summarizeSubject, type PhaseMeasurement, type SubjectMeasurements, type SubjectResult } from '../lib/report.ts';
+import type { SubjectName } from '../lib/settings.ts';
+
+const phase = (o: Partial<PhaseResult> & { ok: number; elapsedS: number }, cpuS: number, rssMb: number, round = 0): PhaseMeasurement => ({
+  round,
+  result: { errors: 0, errorSamples: [], latenciesMs: Array.from({ length: o.ok }, (_, i) => i + 1), completedInWindow: o.ok, dropped: 0, ...o },
+  usage: { cpuS, peakRssMb: rssMb, peakPssMb: rssMb / 2, machineBusyS: cpuS + 0.5 },
+  generatorCpuS: 0.1,
+});
+
+describe('summarizeSubject', () => {
+  const m: SubjectMeasurements = {
+    name: 'legacy',
+    description: 'd',
+    processes: 'p',
+    saturation: [phase({ ok: 50, elapsedS: 10 }, 20, 300), phase({ ok: 60, elapsedS: 10 }, 24, 320, 1), phase({ ok: 40, elapsedS: 10 }, 16, 310, 2)],
+    fixed: [phase({ ok: 100, elapsedS: 10 }, 30, 350)],
+  };
+  const s = summarizeSubject(m, 3.5, false);
+
+  it('takes the median of the rounds for throughput and CPU per request', () => {
+    expect(s.rps_rounds).toEqual([5, 6, 4]);
+    expect(s.rps).toBe(5);
+    expect(s.cpu_s_per_req).toBe(0.4);
+    expect(s.cpu_s_per_req_fixed).toBe(0.3);
+  });
+  it('takes the peak memory over every phase, and memory per unit of throughput from it', () => {
+    expect(s.peak_rss_mb).toBe(350);
+    expect(s.peak_pss_mb).toBe(175);
+    expect(s.mb_per_rps).toBe(70);
+  });
+  it('reports latency percentiles of the fixed-load phases', () => {
+    expect(s.p50_ms).toBe(50);
+    expect(s.p99_ms).toBe(99);
+    expect(s.fixed).toMatchObject({ rate_rps: 3.5, requests: 100, errors: 0 });
+  });
+  it("estimates the other processes' CPU from the machine's busy time", () => {
+    // 0.5 s busy beyond the subject and 0.1 s of it the generator's, over 10 s: 0.04 cores.
+    expect(s.background_cores).toBe(0.04);
+    expect(s.generator_cpu_ms_per_req).toBe(2);
+  });
+  it('has no generator figure for an in-process subject', () => {
+    expect(summarizeSubject({ ...m, name: 'sharp-limit' }, 3.5, true).generator_cpu_ms_per_req).toBeNull();
+  });
+});
+
+const subject = (name: SubjectName, o: Partial<SubjectResult>): SubjectResult =>
+  ({ name, description: '', processes: '', rps: null, rps_rounds: [], p50_ms: null, p95_ms: null, p99_ms: null, cpu_s_per_req: null, cpu_s_per_req_fixed: null, peak_rss_mb: null, peak_pss_mb: null, mb_per_rps: null, fixed: { rate_rps: 3, requests: 0, errors: 0, dropped: 0, max_ms: null }, saturation_latency: { requests: 0, errors: 0, p50_ms: null, p95_ms: null, p99_ms: null }, generator_cpu_ms_per_req: null, background_cores: 0, error_samples: [], ...o }) as SubjectResult;
+
+describe('evaluate', () => {
+  const base = [
+    subject('legacy', { rps: 10, p99_ms: 900, mb_per_rps: 40, cpu_s_per_req: 0.2 }),
+    subject('legacy-2x', { rps: 12, p99_ms: 600, mb_per_rps: 50, cpu_s_per_req: 0.19 }),
+    subject('new', { rps: 60, p50_ms: 20, p99_ms: 150, mb_per_rps: 4, cpu_s_per_req: 0.03 }),
+    subject('new-via-nginx', { rps: 58, p50_ms: 20.6 }),
+    subject('sharp-limit', { rps: 64 }),
+  ];
+
+  it('judges each target against the stronger legacy row', () => {
+    const { targets, ratios } = evaluate(base);
+    const t = Object.fromEntries(targets.map((x) => [x.name, x]));
+    expect(t.throughput).toMatchObject({ value: 5, pass: true }); // 60 / 12, not 60 / 10
+    expect(t['tail latency at the legacy load']).toMatchObject({ value: 0.25, pass: true }); // 150 / 600
+    expect(t['memory per unit of throughput']).toMatchObject({ value: 0.1, pass: true }); // 4 / 40
+    expect(t['through nginx: throughput']).toMatchObject({ value: 0.967, pass: true });
+    expect(t['through nginx: added p50']).toMatchObject({ value: 0.6, pass: true });
+    expect(t["the library's limit"]).toMatchObject({ value: 0.938, pass: true });
+    expect(ratios.new_over_legacy_rps).toBe(6);
+    expect(ratios.new_over_legacy_2x_rps).toBe(5);
+  });
+
+  it('fails a target that is missed, and leaves n/a where a subject was not run', () => {
+    const slow = base.map((s) => (s.name === 'new' ? { ...s, rps: 40 } : s)).filter((s) => s.name !== 'sharp-limit');
+    const t = Object.fromEntries(evaluate(slow).targets.map((x) => [x.name, x]));
+    expect(t.throughput!.pass).toBe(false);
+    expect(t["the library's limit"]).toMatchObject({ value: null, pass: null });
+  });
+});
+
+describe('renderMarkdown', () => {
+  it('prints the machine, one row per subject, and the targets with pass/FAIL, and flags noise', () => {
+    const subjects = [subject('legacy', { rps: 10, background_cores: 0.6 }), subject('new', { rps: 40 })];
+    const { ratios, targets } = evaluate(subjects);
+    const md = renderMarkdown({
+      machine: { date: '2026-01-01', cpu_model: 'Test CPU', cpus: 2, usable_cpus: 2, memory_gib: 24, os: 'Debian', node: 'v20', sharp: '0.35', libvips: '8.17', php: 'PHP 8.2', imagemagick: '6.9', nginx: 'nginx/1.22', commit: 'abc' },
+      config: { command: 'npm run bench', seconds: 8, rounds: 3, concurrency: 4, fixed_rate_rps: 7, fixed_rate_basis: '70%', originals: 6, source: 'x', variants: ['w=300&format=jpeg'], paths: 6, generator: 'g' },
+      subjects,
+      ratios,
+      targets,
+    });
+    expect(md).toContain('Test CPU, 2 cores');
+    expect(md).toMatch(/\| legacy \| 10\.0 \|/);
+    expect(md).toMatch(/\| new \| 40\.0 \|/);
+    expect(md).toMatch(/\| throughput \| 4\.000 \| >= 5 \|.*\| FAIL \|/);
+    expect(md).toContain('Noise: other processes used more than a quarter of a core during legacy');
+  });
+});

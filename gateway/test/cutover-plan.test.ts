@@ -1,0 +1,100 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { listenUrl, planCutover, splitBuckets, summarizePlan } from '../src/cutover/plan.ts';
+import { parseCutover } from '../src/cutover/schema.ts';
+import { splitClients } from './nginx-murmur.ts';
+
+const yaml = `
+listen: 127.0.0.1:8080
+legacy: 127.0.0.1:8081
+shadow_sink: 127.0.0.1:8083
+routes:
+  - name: images
+    path: /image/files/
+    backend: 127.0.0.1:8082
+    share: 25
+    override_header: true
+    shadow_sample: 5
+`;
+
+describe('splitBuckets', () => {
+  const cases: Array<[number, Array<{ percent: number | undefined; value: string }>]> = [
+    [0, [{ percent: undefined, value: 'legacy' }]],
+    [1, [{ percent: 1, value: 'new' }, { percent: undefined, value: 'legacy' }]],
+    [10, [{ percent: 10, value: 'new' }, { percent: undefined, value: 'legacy' }]],
+    [99, [{ percent: 99, value: 'new' }, { percent: undefined, value: 'legacy' }]],
+    [100, [{ percent: undefined, value: 'new' }]],
+  ];
+  it.each(cases)('share %i', (share, buckets) => expect(splitBuckets(share)).toEqual(buckets));
+
+  it("'new' is always the first bucket, so [0, share) of the hash range is new", () => {
+    for (let share = 1; share < 100; share++) expect(splitBuckets(share)[0]).toEqual({ percent: share, value: 'new' });
+  });
+
+  // The property the issue asks for: raising the share only moves variants over, never back.
+  it('raising the share never moves a variant from new back to legacy (simulated nginx hash)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 80 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 }), (uri, a, b) => {
+        const [low, high] = a <= b ? [a, b] : [b, a];
+        const before = splitClients(`/image/files/${uri}`, splitBuckets(low));
+        const after = splitClients(`/image/files/${uri}`, splitBuckets(high));
+        return before !== 'new' || after === 'new';
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('sends about share% of 2000 distinct URIs to new (simulated nginx hash)', () => {
+    for (const share of [0, 10, 50, 100]) {
+      let n = 0;
+      for (let i = 0; i < 2000; i++) if (splitClients(`/image/files/photo-${i}.jpg?w=${100 + (i % 7)}`, splitBuckets(share)) === 'new') n++;
+      expect(Math.abs(n / 2000 - share / 100)).toBeLessThanOrEqual(0.03);
+    }
+  });
+});
+
+describe('planCutover', () => {
+  it('plans a route from the file', () => {
+    const plan = planCutover(parseCutover(yaml));
+    expect(plan).toMatchObject({ listen: '127.0.0.1:8080', legacy: '127.0.0.1:8081', shadowSink: '127.0.0.1:8083' });
+    expect(plan.routes[0]).toEqual({
+      name: 'images',
+      methods: ['GET', 'HEAD'],
+      path: '/image/files/',
+      backend: '127.0.0.1:8082',
+      share: 25,
+      sticky: 'request_uri',
+      fallback: true,
+      overrideHeader: true,
+      shadowSample: 5,
+      timeoutMs: 5000,
+      split: splitBuckets(25),
+    });
+  });
+
+  it('address overrides replace the file addresses, every route backend included', () => {
+    const plan = planCutover(parseCutover(yaml), { listen: '0.0.0.0:80', legacy: 'legacy:8081', backend: 'image-service:8082', shadow_sink: 'gateway:8083' });
+    expect(plan).toMatchObject({ listen: '0.0.0.0:80', legacy: 'legacy:8081', shadowSink: 'gateway:8083' });
+    expect(plan.routes[0]!.backend).toBe('image-service:8082');
+    expect(plan.routes[0]!.share).toBe(25);
+  });
+
+  it('summarizePlan keeps what the running workers report', () => {
+    expect(summarizePlan(planCutover(parseCutover(yaml)))).toEqual({
+      listen: '127.0.0.1:8080',
+      legacy: '127.0.0.1:8081',
+      routes: { images: { share: 25, backend: '127.0.0.1:8082', fallback: true, override_header: true, shadow_sample: 5 } },
+    });
+  });
+});
+
+describe('listenUrl', () => {
+  const cases: Array<[string, string]> = [
+    ['127.0.0.1:8080', 'http://127.0.0.1:8080'],
+    ['0.0.0.0:8080', 'http://127.0.0.1:8080'],
+    ['8080', 'http://127.0.0.1:8080'],
+    ['localhost:9000', 'http://localhost:9000'],
+    ['[::]:8080', 'http://[::1]:8080'],
+  ];
+  it.each(cases)('%s -> %s', (listen, url) => expect(listenUrl(listen)).toBe(url));
+});

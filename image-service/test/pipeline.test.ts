@@ -1,0 +1,389 @@
+/**
+ * Real sharp over real images: the fixture folder when it is there, generated images always
+ * (support/fixtures.ts), and a few images built here for what needs exact pixels (all eight EXIF
+ * orientations with a known layout, metadata to strip).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateImages, realFixturesDir, type GeneratedImage } from '../../support/fixtures.ts';
+import { ImageError } from '../src/errors.ts';
+import { planResize } from '../src/geometry.ts';
+import type { ResizeRequest } from '../src/params.ts';
+import { renderImage, type PipelineLimits } from '../src/pipeline.ts';
+
+const LIMITS: PipelineLimits = { maxInputPixels: 50_000_000, fastShrinkOnLoad: true };
+const real = realFixturesDir();
+let tmp: string;
+let generated: Record<string, GeneratedImage>;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'pipeline-test-'));
+  generated = Object.fromEntries((await generateImages(tmp)).map((g) => [g.name, g]));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const req = (r: Partial<ResizeRequest>): ResizeRequest => ({ width: undefined, height: undefined, fit: 'inside', quality: 85, format: undefined, ...r });
+const gen = (name: string) => readFileSync(generated[name]!.file);
+/** Real fixture bytes; the suites that use them are declared only when the folder exists. */
+const fixture = (name: string) => readFileSync(path.join(real!, name));
+
+async function pixel(image: Buffer, x: number, y: number): Promise<number[]> {
+  const { data, info } = await sharp(image).raw().toBuffer({ resolveWithObject: true });
+  const i = (y * info.width + x) * info.channels;
+  return [...data.subarray(i, i + info.channels)];
+}
+
+/** Mean absolute difference of two images scaled to the same small greyscale thumbnail (0..255). */
+async function difference(a: Buffer, b: Buffer): Promise<number> {
+  const thumb = (img: Buffer) => sharp(img).flatten({ background: '#ffffff' }).greyscale().resize(64, 48, { fit: 'fill' }).raw().toBuffer();
+  const [ta, tb] = await Promise.all([thumb(a), thumb(b)]);
+  let sum = 0;
+  for (let i = 0; i < ta.length; i++) sum += Math.abs(ta[i]! - tb[i]!);
+  return sum / ta.length;
+}
+
+async function expectNoMetadata(image: Buffer): Promise<void> {
+  const meta = await sharp(image).metadata();
+  expect(meta.exif).toBeUndefined();
+  expect(meta.icc).toBeUndefined();
+  expect(meta.xmp).toBeUndefined();
+  expect(meta.iptc).toBeUndefined();
+  expect(meta.orientation).toBeUndefined();
+}
+
+async function renderError(input: Buffer, r: ResizeRequest, limits = LIMITS): Promise<ImageError> {
+  const err = await renderImage(input, r, limits).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ImageError);
+  return err as ImageError;
+}
+
+describe('EXIF orientation: all eight come out as 600x450 landscapes the right way round', () => {
+  // A 600x450 landscape with four coloured quadrants: any wrong rotation or mirror moves a colour.
+  const QUADRANTS = { topLeft: [255, 0, 0], topRight: [0, 255, 0], bottomLeft: [0, 0, 255], bottomRight: [255, 255, 255] };
+  const displayColour = (x: number, y: number) =>
+    y < 225 ? (x < 300 ? QUADRANTS.topLeft : QUADRANTS.topRight) : x < 300 ? QUADRANTS.bottomLeft : QUADRANTS.bottomRight;
+  /** Where a stored pixel shows on screen for each EXIF orientation (the TIFF/EXIF definition). */
+  const toDisplay = (o: number, x: number, y: number, ws: number, hs: number): [number, number] =>
+    [
+      [x, y],
+      [ws - 1 - x, y],
+      [ws - 1 - x, hs - 1 - y],
+      [x, hs - 1 - y],
+      [y, x],
+      [hs - 1 - y, x],
+      [hs - 1 - y, ws - 1 - x],
+      [y, ws - 1 - x],
+    ][o - 1] as [number, number];
+
+  async function stored(orientation: number): Promise<Buffer> {
+    const [ws, hs] = orientation >= 5 ? [450, 600] : [600, 450];
+    const raw = Buffer.alloc(ws * hs * 3);
+    for (let y = 0; y < hs; y++) {
+      for (let x = 0; x < ws; x++) {
+        const [dx, dy] = toDisplay(orientation, x, y, ws, hs);
+        raw.set(displayColour(dx, dy), (y * ws + x) * 3);
+      }
+    }
+    return sharp(raw, { raw: { width: ws, height: hs, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation }).toBuffer();
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('built here, orientation %i', async (orientation) => {
+    const input = await stored(orientation);
+    expect((await sharp(input).metadata()).orientation).toBe(orientation);
+    const out = await renderImage(input, req({ width: 600 }), LIMITS);
+    expect([out.width, out.height]).toEqual([600, 450]);
+    const meta = await sharp(out.body).metadata();
+    expect([meta.width, meta.height, meta.format]).toEqual([600, 450, 'jpeg']);
+    await expectNoMetadata(out.body);
+    for (const [x, y, colour] of [
+      [150, 110, QUADRANTS.topLeft],
+      [450, 110, QUADRANTS.topRight],
+      [150, 340, QUADRANTS.bottomLeft],
+      [450, 340, QUADRANTS.bottomRight],
+    ] as const) {
+      const px = await pixel(out.body, x, y);
+      for (let c = 0; c < 3; c++) expect(Math.abs(px[c]! - colour[c]!)).toBeLessThan(40);
+    }
+  });
+
+  it('built here, orientation 6, resized: the box applies to the oriented size', async () => {
+    const out = await renderImage(await stored(6), req({ width: 300, height: 300 }), LIMITS);
+    expect([out.width, out.height]).toEqual([300, 225]);
+  });
+
+  it('generated gen-exif-6.jpg', async () => {
+    const out = await renderImage(gen('gen-exif-6.jpg'), req({ width: 600 }), LIMITS);
+    expect([out.width, out.height]).toEqual([600, 450]);
+    await expectNoMetadata(out.body);
+  });
+
+  describe.runIf(real)('real fixtures exif-landscape-1..8.jpg', () => {
+    it.each([1, 2, 3, 4, 5, 6, 7, 8])('orientation %i is 600x450 and looks like orientation 1', async (orientation) => {
+      const reference = await renderImage(fixture('exif-landscape-1.jpg'), req({ width: 600 }), LIMITS);
+      const out = await renderImage(fixture(`exif-landscape-${orientation}.jpg`), req({ width: 600 }), LIMITS);
+      expect([out.width, out.height]).toEqual([600, 450]);
+      await expectNoMetadata(out.body);
+      const mirrored = await sharp(reference.body).flop().jpeg().toBuffer();
+      // The same picture, the right way round: far closer to the reference than its mirror image is.
+      const diff = await difference(out.body, reference.body);
+      expect(diff).toBeLessThan(8);
+      expect(await difference(mirrored, reference.body)).toBeGreaterThan(diff * 3 + 10);
+    });
+  });
+});
+
+describe('colour: output is sRGB', () => {
+  it('generated CMYK JPEG comes out as 3-channel sRGB close to the RGB it was made from', async () => {
+    const input = gen('gen-cmyk.jpg');
+    expect((await sharp(input).metadata()).space).toBe('cmyk');
+    const out = await renderImage(input, req({ width: 400 }), LIMITS);
+    const meta = await sharp(out.body).metadata();
+    expect([meta.space, meta.channels, meta.format, out.width, out.height]).toEqual(['srgb', 3, 'jpeg', 400, 300]);
+    await expectNoMetadata(out.body);
+    // The same picture as the RGB it was converted from (an un-converted or inverted CMYK is far off).
+    const { photoRaw } = await import('../../support/fixtures.ts');
+    const rgb = await (await photoRaw(800, 600, 7)).jpeg().toBuffer();
+    expect(await difference(out.body, rgb)).toBeLessThan(20);
+    expect(await difference(await sharp(out.body).negate().toBuffer(), rgb)).toBeGreaterThan(40);
+  });
+
+  it.runIf(real)('real cmyk-with-profile.jpg (embedded ICC) comes out as 3-channel sRGB without a profile', async () => {
+    const input = fixture('cmyk-with-profile.jpg');
+    const inMeta = await sharp(input).metadata();
+    expect(inMeta.space).toBe('cmyk');
+    expect(inMeta.icc).toBeDefined();
+    const out = await renderImage(input, req({ width: 250 }), LIMITS);
+    const meta = await sharp(out.body).metadata();
+    expect([meta.space, meta.channels, out.width, out.height]).toEqual(['srgb', 3, 250, 167]);
+    await expectNoMetadata(out.body);
+  });
+
+  it.each<[string, 'png' | 'webp' | 'jpeg']>([
+    ['png', 'png'],
+    ['webp', 'webp'],
+    ['jpeg', 'jpeg'],
+  ])('CMYK into %s is sRGB too', async (_name, format) => {
+    const out = await renderImage(gen('gen-cmyk.jpg'), req({ width: 80, format }), LIMITS);
+    const meta = await sharp(out.body).metadata();
+    expect([meta.format, meta.space]).toEqual([format, 'srgb']);
+  });
+});
+
+describe('alpha', () => {
+  it('generated PNG with a transparent hole: flattened onto white in JPEG', async () => {
+    const out = await renderImage(gen('gen-alpha-640x480.png'), req({ width: 320, format: 'jpeg' }), LIMITS);
+    expect(out.contentType).toBe('image/jpeg');
+    expect((await sharp(out.body).metadata()).channels).toBe(3);
+    // The hole is the centre 320x240 of 640x480: at w=320 its middle is (160, 120).
+    for (const v of await pixel(out.body, 160, 120)) expect(v).toBeGreaterThanOrEqual(250);
+  });
+
+  it('keeps alpha in PNG and WebP', async () => {
+    for (const format of ['png', 'webp'] as const) {
+      const out = await renderImage(gen('gen-alpha-640x480.png'), req({ width: 320, format }), LIMITS);
+      const meta = await sharp(out.body).metadata();
+      expect(meta.hasAlpha).toBe(true);
+      expect((await pixel(out.body, 160, 120))[3]).toBeLessThan(5);
+    }
+  });
+
+  it.runIf(real)('real alpha-blackbug.png: transparent corners land on white in JPEG, stay transparent in PNG', async () => {
+    const input = fixture('alpha-blackbug.png');
+    expect((await pixel(input, 0, 0))[3]).toBe(0);
+    const jpeg = await renderImage(input, req({ width: 512, format: 'jpeg' }), LIMITS);
+    expect([jpeg.width, jpeg.height]).toEqual([512, 384]);
+    for (const v of await pixel(jpeg.body, 2, 2)) expect(v).toBeGreaterThanOrEqual(250);
+    const png = await renderImage(input, req({ width: 512 }), LIMITS);
+    expect(png.contentType).toBe('image/png');
+    expect((await pixel(png.body, 2, 2))[3]).toBe(0);
+  });
+
+  it.runIf(real)('real alpha-5.webp: JPEG output is opaque, WebP keeps alpha', async () => {
+    const jpeg = await renderImage(fixture('alpha-5.webp'), req({ width: 100, format: 'jpeg' }), LIMITS);
+    expect((await sharp(jpeg.body).metadata()).channels).toBe(3);
+    const webp = await renderImage(fixture('alpha-5.webp'), req({ width: 100 }), LIMITS);
+    expect(webp.contentType).toBe('image/webp');
+    expect((await sharp(webp.body).metadata()).hasAlpha).toBe(true);
+  });
+});
+
+describe('formats', () => {
+  it('an animated GIF becomes a PNG of its first frame by default', async () => {
+    const input = gen('gen-anim.gif');
+    const out = await renderImage(input, req({ width: 60 }), LIMITS);
+    expect(out.contentType).toBe('image/png');
+    const meta = await sharp(out.body).metadata();
+    expect([meta.format, meta.width, meta.height, meta.pages ?? 1]).toEqual(['png', 60, 45, 1]);
+    const frame0 = await sharp(input, { page: 0 }).png().toBuffer();
+    const frame1 = await sharp(input, { page: 1 }).png().toBuffer();
+    expect(await difference(out.body, frame0)).toBeLessThan(await difference(out.body, frame1));
+  });
+
+  it.runIf(real)('real animated-rotating-squares.gif: first frame, PNG, never enlarged', async () => {
+    const input = fixture('animated-rotating-squares.gif');
+    const out = await renderImage(input, req({ width: 200 }), LIMITS);
+    const meta = await sharp(out.body).metadata();
+    expect([meta.format, out.width, out.height]).toEqual(['png', 80, 80]);
+    const frame0 = await sharp(input, { page: 0 }).png().toBuffer();
+    expect(await difference(out.body, frame0)).toBeLessThan(3);
+  });
+
+  it.runIf(real)('real crash-test.gif can be asked for as WebP', async () => {
+    const out = await renderImage(fixture('crash-test.gif'), req({ width: 400, format: 'webp' }), LIMITS);
+    expect([out.contentType, out.width, out.height]).toEqual(['image/webp', 400, 267]);
+  });
+
+  it.each<[string, 'jpeg' | 'png' | 'webp' | undefined, string]>([
+    ['gen-photo-1001x667.webp', undefined, 'webp'],
+    ['gen-photo-777x555.png', undefined, 'png'],
+    ['gen-photo-1920x1280.jpg', undefined, 'jpeg'],
+    ['gen-photo-1920x1280.jpg', 'webp', 'webp'],
+    ['gen-photo-777x555.png', 'jpeg', 'jpeg'],
+    ['gen-photo-1001x667.webp', 'png', 'png'],
+  ])('%s with format=%s gives %s', async (name, format, expected) => {
+    const out = await renderImage(gen(name), req({ width: 100, format }), LIMITS);
+    expect(out.contentType).toBe(`image/${expected}`);
+    expect((await sharp(out.body).metadata()).format).toBe(expected);
+  });
+
+  it('quality changes the encoded size (q is honoured)', async () => {
+    const low = await renderImage(gen('gen-photo-1920x1280.jpg'), req({ width: 640, quality: 20 }), LIMITS);
+    const high = await renderImage(gen('gen-photo-1920x1280.jpg'), req({ width: 640, quality: 95 }), LIMITS);
+    expect(high.body.length).toBeGreaterThan(low.body.length * 1.5);
+  });
+
+  it('strips EXIF, XMP and ICC that the original carries', async () => {
+    const input = await sharp(gen('gen-photo-777x555.png'))
+      .jpeg()
+      .withMetadata({ orientation: 1 })
+      .withIccProfile('p3')
+      .withXmp('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>')
+      .toBuffer();
+    const inMeta = await sharp(input).metadata();
+    expect(inMeta.exif).toBeDefined();
+    expect(inMeta.icc).toBeDefined();
+    expect(inMeta.xmp).toBeDefined();
+    for (const format of ['jpeg', 'png', 'webp'] as const) {
+      await expectNoMetadata((await renderImage(input, req({ width: 100, format }), LIMITS)).body);
+    }
+  });
+});
+
+describe('sizes are exactly the planned ones', () => {
+  const boxes: Array<Partial<ResizeRequest>> = [
+    { width: 300 },
+    { width: 640 },
+    { height: 77 },
+    { width: 333, height: 250 },
+    { width: 101, height: 77 },
+    { width: 97, height: 131 },
+    { width: 200, height: 200, fit: 'cover' },
+    { width: 97, height: 131, fit: 'cover' },
+    { width: 4096 },
+  ];
+  const names = ['gen-photo-2999x2001.jpg', 'gen-photo-1001x667.webp', 'gen-photo-777x555.png'];
+
+  for (const fastShrinkOnLoad of [true, false]) {
+    it.each(names.flatMap((name) => boxes.map((box) => [name, box] as const)))(`%s %o (fastShrinkOnLoad ${fastShrinkOnLoad})`, async (name, box) => {
+      const g = generated[name]!;
+      const plan = planResize({ width: g.width, height: g.height }, { width: box.width, height: box.height, fit: box.fit ?? 'inside' });
+      const want = plan.crop ? [plan.crop.width, plan.crop.height] : [plan.resize.width, plan.resize.height];
+      const out = await renderImage(gen(name), req(box), { ...LIMITS, fastShrinkOnLoad });
+      const meta = await sharp(out.body).metadata();
+      expect([out.width, out.height]).toEqual(want);
+      expect([meta.width, meta.height]).toEqual(want);
+    });
+  }
+
+  describe.runIf(real)('real photographs', () => {
+    it.each(['photo-elephants-3840x2160.jpg', 'photo-flower-1600x1203.jpg', 'photo-1024x772.webp'])('%s', async (name) => {
+      const input = fixture(name);
+      const { width, height } = await sharp(input).metadata();
+      for (const box of boxes) {
+        const plan = planResize({ width: width!, height: height! }, { width: box.width, height: box.height, fit: box.fit ?? 'inside' });
+        const out = await renderImage(input, req(box), LIMITS);
+        expect([out.width, out.height]).toEqual(plan.crop ? [plan.crop.width, plan.crop.height] : [plan.resize.width, plan.resize.height]);
+      }
+    });
+  });
+
+  it('cover crops the centre: a left/right split source keeps both halves evenly', async () => {
+    // 400x100: left half black, right half white; cover into 100x100 keeps the middle 100 columns.
+    const raw = Buffer.alloc(400 * 100 * 3);
+    for (let y = 0; y < 100; y++) for (let x = 200; x < 400; x++) raw.fill(255, (y * 400 + x) * 3, (y * 400 + x) * 3 + 3);
+    const input = await sharp(raw, { raw: { width: 400, height: 100, channels: 3 } }).png().toBuffer();
+    const out = await renderImage(input, req({ width: 100, height: 100, fit: 'cover' }), LIMITS);
+    expect([out.width, out.height]).toEqual([100, 100]);
+    expect((await pixel(out.body, 10, 50))[0]).toBeLessThan(10);
+    expect((await pixel(out.body, 90, 50))[0]).toBeGreaterThan(245);
+  });
+});
+
+describe('refusals', () => {
+  it('generated truncated JPEG: 415 unsupported_image, not a half image', async () => {
+    const err = await renderError(gen('gen-truncated.jpg'), req({ width: 100 }));
+    expect([err.status, err.code]).toEqual([415, 'unsupported_image']);
+    expect(err.message).toContain('could not be decoded');
+  });
+
+  it.runIf(real)('real bad-truncated.jpg: 415 unsupported_image', async () => {
+    const err = await renderError(fixture('bad-truncated.jpg'), req({ width: 100 }));
+    expect([err.status, err.code]).toEqual([415, 'unsupported_image']);
+  });
+
+  it.each([
+    ['text', Buffer.from('hello, not an image')],
+    ['svg', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')],
+    ['empty', Buffer.alloc(0)],
+    ['a JPEG header and nothing else', Buffer.from('ffd8ffe000104a46494600', 'hex')],
+  ])('%s: 415 naming the accepted formats', async (_name, input) => {
+    const err = await renderError(input, req({ width: 10 }));
+    expect([err.status, err.code]).toEqual([415, 'unsupported_image']);
+    expect(err.message).toContain('JPEG, PNG, WebP or GIF');
+  });
+
+  it('over the pixel limit: 413 from the header, before decoding', async () => {
+    // A PNG whose header claims 10000x10000 (100 MP) with almost no pixel data behind it.
+    const chunk = (type: string, data: Buffer) => {
+      const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(body));
+      return Buffer.concat([len, body, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(10000, 0);
+    ihdr.writeUInt32BE(10000, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8);
+    const png = Buffer.concat([
+      Buffer.from('89504e470d0a1a0a', 'hex'),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(Buffer.alloc(1000))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
+    expect(png.length).toBeLessThan(200);
+    const err = await renderError(png, req({ width: 100 }));
+    expect([err.status, err.code]).toEqual([413, 'image_too_large']);
+    expect(err.message).toContain('50 megapixels');
+  });
+
+  it('honours a lower pixel limit', async () => {
+    const err = await renderError(gen('gen-photo-777x555.png'), req({ width: 100 }), { ...LIMITS, maxInputPixels: 100_000 });
+    expect([err.status, err.code]).toEqual([413, 'image_too_large']);
+  });
+
+  it('cover of a very thin original past libvips coordinates: 400 naming fit, not a decode failure', async () => {
+    const thin = await sharp({ create: { width: 1, height: 10000, channels: 3, background: '#808080' } }).png().toBuffer();
+    const err = await renderError(thin, req({ width: 4096, height: 4096, fit: 'cover' }));
+    expect([err.status, err.code]).toEqual([400, 'invalid_parameter']);
+    expect(err.message).toContain('invalid parameter fit');
+  });
+});

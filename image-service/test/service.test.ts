@@ -1,0 +1,219 @@
+/**
+ * The service's behaviour under concurrency and faults, through app.request(): coalescing,
+ * shedding, deadlines (in the queue, in storage, across a shared flight) and storage failures.
+ * Slowness is made with gates that the test opens, not with sleeps, so nothing here is timed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateImages } from '../../support/fixtures.ts';
+import { ImageError } from '../src/errors.ts';
+import type { ImageRequest } from '../src/params.ts';
+import { FsSourceStore, type SourceObject, type SourceStore } from '../src/storage/index.ts';
+import { buildHarness, gatedStore, until } from './harness.ts';
+
+let root: string;
+beforeAll(async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'service-test-'));
+  await generateImages(root);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const IMG = '/image/files/gen-photo-1920x1280.jpg';
+const resize = (width: number): ImageRequest => ({ kind: 'resize', resize: { width, height: undefined, fit: 'inside', quality: 85, format: undefined } });
+
+async function errorOf(res: Response): Promise<{ status: number; error: string; message: string; retryAfter: string | null }> {
+  const body = (await res.json()) as { error: string; message: string };
+  return { status: res.status, ...body, retryAfter: res.headers.get('retry-after') };
+}
+
+describe('coalescing', () => {
+  it('20 identical concurrent requests: one fetch, one resize, 19 coalesced, identical answers', async () => {
+    const gated = gatedStore(new FsSourceStore(root));
+    const h = buildHarness(gated.store);
+    const pending = Array.from({ length: 20 }, (_, i) => h.app.request(`${IMG}?w=300${i % 2 ? '&q=85' : ''}${i % 3 ? '&utm=1' : ''}`));
+    await until(async () => (await h.metric('image_coalesced_requests_total')) === 19, '19 requests joined the flight');
+    gated.release();
+    const responses = await Promise.all(pending);
+    const bodies = await Promise.all(responses.map(async (r) => Buffer.from(await r.arrayBuffer())));
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(new Set(responses.map((r) => r.headers.get('etag'))).size).toBe(1);
+    for (const b of bodies) expect(b.equals(bodies[0]!)).toBe(true);
+    expect(await h.metric('image_resizes_total')).toBe(1);
+    expect(await h.metric('image_coalesced_requests_total')).toBe(19);
+    expect(gated.opens()).toBe(1);
+  });
+
+  it('different variants do not coalesce', async () => {
+    const gated = gatedStore(new FsSourceStore(root));
+    const h = buildHarness(gated.store, { concurrency: 4 });
+    const pending = [h.app.request(`${IMG}?w=300`), h.app.request(`${IMG}?w=301`), h.app.request(`${IMG}?w=300&format=webp`)];
+    await until(() => gated.waiting() === 3, 'three fetches started');
+    gated.release();
+    expect((await Promise.all(pending)).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await h.metric('image_resizes_total')).toBe(3);
+    expect(await h.metric('image_coalesced_requests_total')).toBe(0);
+  });
+
+  it('a request that joins a flight keeps its own deadline: the starter timing out does not fail it', async () => {
+    const gated = gatedStore(new FsSourceStore(root));
+    const h = buildHarness(gated.store);
+    const starter = new AbortController();
+    const joiner = new AbortController();
+    const first = h.service.handle('gen-photo-1920x1280.jpg', resize(200), { ifNoneMatch: undefined, head: false, signal: starter.signal });
+    const second = h.service.handle('gen-photo-1920x1280.jpg', resize(200), { ifNoneMatch: undefined, head: false, signal: joiner.signal });
+    starter.abort(new DOMException('deadline', 'TimeoutError'));
+    await expect(first).rejects.toMatchObject({ code: 'timeout', status: 504 });
+    gated.release();
+    const result = await second;
+    expect(result.status).toBe(200);
+    expect(await h.metric('image_resizes_total')).toBe(1);
+    expect(await h.metric('image_coalesced_requests_total')).toBe(1);
+  });
+
+  it('a flight every caller has left is abandoned: it leaves the queue and never resizes', async () => {
+    const gated = gatedStore(new FsSourceStore(root));
+    const h = buildHarness(gated.store, { concurrency: 1, queueLimit: 4 });
+    const busy = h.app.request(`${IMG}?w=100`); // holds the only slot at the gate
+    await until(() => gated.waiting() === 1, 'the slot is taken');
+    const a = new AbortController();
+    const b = new AbortController();
+    const ctx = (signal: AbortSignal) => ({ ifNoneMatch: undefined, head: false, signal });
+    const pa = h.service.handle('gen-photo-1920x1280.jpg', resize(50), ctx(a.signal));
+    const pb = h.service.handle('gen-photo-1920x1280.jpg', resize(50), ctx(b.signal));
+    await until(() => h.limiter.queued === 1, 'one flight queued for two callers');
+    a.abort();
+    expect(h.limiter.queued).toBe(1); // b still waits
+    b.abort();
+    await expect(pa).rejects.toMatchObject({ code: 'timeout' });
+    await expect(pb).rejects.toMatchObject({ code: 'timeout' });
+    await until(() => h.limiter.queued === 0, 'the abandoned flight left the queue');
+    // A new identical request starts afresh instead of joining the abandoned flight.
+    const fresh = h.app.request('/image/files/gen-photo-1920x1280.jpg?w=50');
+    gated.release();
+    expect((await busy).status).toBe(200);
+    expect((await fresh).status).toBe(200);
+    expect(await h.metric('image_resizes_total')).toBe(2);
+    expect(await h.metric('image_coalesced_requests_total')).toBe(1);
+  });
+});
+
+describe('shedding and deadlines', () => {
+  it('concurrency 1, queue 1: the third request gets 503 overloaded with Retry-After at once; the first two finish', async () => {
+    const gated = gatedStore(new FsSourceStore(root));
+    const h = buildHarness(gated.store, { concurrency: 1, queueLimit: 1 });
+    const first = h.app.request(`${IMG}?w=101`);
+    await until(() => gated.waiting() === 1, 'first holds the slot');
+    const second = h.app.request(`${IMG}?w=102`);
+    await until(() => h.limiter.queued === 1, 'second is queued');
+    const third = await h.app.request(`${IMG}?w=103`);
+    expect(third.status).toBe(503);
+    expect(third.headers.get('content-type')).toMatch(/^application\/json/);
+    const err = await errorOf(third);
+    expect(err).toMatchObject({ error: 'overloaded', retryAfter: '1' });
+    expect(err.message).toContain('retry later');
+    // Identical to a flight already queued: it joins it instead of being shed.
+    const joined = h.app.request(`${IMG}?w=102`);
+    await until(async () => (await h.metric('image_coalesced_requests_total')) === 1, 'joined the queued flight');
+    gated.release();
+    expect((await Promise.all([first, second, joined])).map((r) => r.status)).toEqual([200, 200, 200]);
+    const metrics = await (await h.app.request('/metrics')).text();
+    expect(metrics).toContain('image_http_requests_total{route="image",method="GET",status="503"} 1');
+  });
+
+  it('a request whose deadline passes while it waits in the queue gets 504 timeout', async () => {
+    const gated = gatedStore(new FsSourceStore(root));
+    const h = buildHarness(gated.store, { concurrency: 1, queueLimit: 1, service: { requestTimeoutMs: 200 } });
+    const first = h.app.request(`${IMG}?w=111`);
+    await until(() => gated.waiting() === 1, 'first holds the slot');
+    const queued = await h.app.request(`${IMG}?w=112`);
+    expect(await errorOf(queued)).toMatchObject({ status: 504, error: 'timeout' });
+    expect(h.limiter.queued).toBe(0);
+    // The first one also outlived its deadline (its fetch is still held at the gate).
+    expect(await errorOf(await first)).toMatchObject({ status: 504, error: 'timeout' });
+    gated.release();
+    await until(() => h.limiter.active === 0, 'the slot comes back once the held work ends');
+    expect((await h.app.request(`${IMG}?w=113`)).status).toBe(200);
+  });
+});
+
+/** A store whose opens and bodies misbehave in a chosen way; bytes come from a real file. */
+function faultyStore(fault: 'hang' | 'stall-body' | 'unreachable' | 'error-mid-body' | 'slow-body'): SourceStore {
+  const bytes = readFileSync(path.join(root, 'gen-photo-1920x1280.jpg'));
+  const info = { size: bytes.length, lastModified: new Date('2024-01-01T00:00:00Z'), version: 'v1', contentType: 'image/jpeg' };
+  return {
+    description: `faulty:${fault}`,
+    async ping() {},
+    open(_key, signal): Promise<SourceObject> {
+      if (fault === 'unreachable') return Promise.reject(new ImageError('storage_unavailable', 'storage unavailable', { cause: new Error('ECONNREFUSED') }));
+      if (fault === 'hang') {
+        // Like an HTTP client: nothing until the signal aborts, then an AbortError.
+        return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')), { once: true }));
+      }
+      const body = new PassThrough();
+      // Like the real adapters (fs read streams, the S3 SDK): an aborted signal cuts the body too.
+      signal.addEventListener('abort', () => body.destroy(new DOMException('aborted', 'AbortError')), { once: true });
+      if (fault === 'stall-body') body.write(bytes.subarray(0, 1000)); // then nothing, ever
+      if (fault === 'error-mid-body') {
+        body.write(bytes.subarray(0, 1000));
+        setImmediate(() => body.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
+      }
+      if (fault === 'slow-body') {
+        // Arrives after the storage timeout has passed: only the open is bounded by it, not a download.
+        let offset = 0;
+        const step = () => {
+          if (offset >= bytes.length) return void body.end();
+          body.write(bytes.subarray(offset, offset + 64 * 1024));
+          offset += 64 * 1024;
+          setTimeout(step, 40);
+        };
+        setTimeout(step, 40);
+      }
+      return Promise.resolve({ info, body: body as Readable, discard: () => body.destroy() });
+    },
+  };
+}
+
+describe('storage faults', () => {
+  it('storage slower than STORAGE_TIMEOUT_MS: 504 timeout, for resizes and downloads', async () => {
+    const h = buildHarness(faultyStore('hang'), { service: { storageTimeoutMs: 50 } });
+    expect(await errorOf(await h.app.request('/image/files/a.jpg?w=10'))).toMatchObject({ status: 504, error: 'timeout' });
+    expect(await errorOf(await h.app.request('/image/files/a.jpg'))).toMatchObject({ status: 504, error: 'timeout' });
+    expect(h.limiter.active).toBe(0);
+  });
+
+  it('a body that stalls past STORAGE_TIMEOUT_MS: 504 timeout, and the slot comes back', async () => {
+    const h = buildHarness(faultyStore('stall-body'), { concurrency: 1, service: { storageTimeoutMs: 50 } });
+    expect(await errorOf(await h.app.request('/image/files/a.jpg?w=10'))).toMatchObject({ status: 504, error: 'timeout' });
+    expect(h.limiter.active).toBe(0);
+    expect(await h.metric('image_resizes_total')).toBe(0);
+  });
+
+  it('storage unreachable: 502 storage_unavailable', async () => {
+    const h = buildHarness(faultyStore('unreachable'));
+    expect(await errorOf(await h.app.request('/image/files/a.jpg?w=10'))).toMatchObject({ status: 502, error: 'storage_unavailable' });
+    expect(await errorOf(await h.app.request('/image/files/a.jpg'))).toMatchObject({ status: 502, error: 'storage_unavailable' });
+  });
+
+  it('a connection lost mid-body: 502 storage_unavailable, not a 500', async () => {
+    const h = buildHarness(faultyStore('error-mid-body'));
+    expect(await errorOf(await h.app.request('/image/files/a.jpg?w=10'))).toMatchObject({ status: 502, error: 'storage_unavailable' });
+  });
+
+  it('a download that takes longer than STORAGE_TIMEOUT_MS arrives whole (the deadline bounds the open only)', async () => {
+    const h = buildHarness(faultyStore('slow-body'), { service: { storageTimeoutMs: 30 } });
+    const res = await h.app.request('/image/files/a.jpg');
+    expect(res.status).toBe(200);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(body.equals(readFileSync(path.join(root, 'gen-photo-1920x1280.jpg')))).toBe(true);
+  });
+
+  it('the source fetch time is recorded by outcome', async () => {
+    const h = buildHarness(faultyStore('unreachable'));
+    await h.app.request('/image/files/a.jpg?w=10');
+    const text = await (await h.app.request('/metrics')).text();
+    expect(text).toContain('image_source_fetch_seconds_count{outcome="error"} 1');
+  });
+});

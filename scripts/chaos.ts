@@ -1,0 +1,638 @@
+/**
+ * `npm run chaos`: faults and overload against the real stack, each measured as requests sent,
+ * client-visible errors and requests lost, printed as a table with a verdict per scenario.
+ *
+ *   CHAOS_SHORT=1        a few seconds per scenario (what support/test/chaos.int.test.ts runs)
+ *   CHAOS_ONLY=a,b       run only these scenarios (names as in the table)
+ *   CHAOS_JSON=file      also write the results as JSON (the test reads it)
+ *
+ * Exit code 0 when every verdict is PASS, 1 otherwise. Loopback only; every load is bounded in
+ * time and count. Columns:
+ * - requests: requests the load generator sent (retries on a reused keep-alive connection are
+ *   the same request and are counted once, in the notes);
+ * - client-visible errors: answers a client would take as a failure (any 5xx, a refused
+ *   connection, or no answer), including the ones a scenario provokes on purpose (a 503 when
+ *   shedding load, a 504 when storage is slow): the verdict says whether they were the right ones;
+ * - lost: requests that went out and got no complete answer at all (reset, cut, or hung);
+ * - peak RSS: the image service's VmHWM (kernel high-water mark of its resident memory).
+ */
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
+import { benchPhotos, projectRoot } from '../support/fixtures.ts';
+import { quantile, runLoad, type LoadReport, type RequestResult } from '../support/keepalive-load.ts';
+import { cpuSeconds, peakRssMb } from '../support/proc-stats.ts';
+import { loadavg } from 'node:os';
+import { startImageService, startVersitygw, type RunningS3, type RunningService } from '../support/services.ts';
+
+export interface ScenarioResult {
+  name: string;
+  requests: number;
+  clientErrors: number;
+  lost: number;
+  peakRssMb: number | undefined;
+  verdict: 'PASS' | 'FAIL';
+  /** Figures behind the verdict. */
+  notes: string;
+  checks: Array<{ what: string; ok: boolean }>;
+}
+
+interface Timing {
+  /** Load duration of one scenario phase. */
+  loadMs: number;
+}
+
+interface Context {
+  short: boolean;
+  t: Timing;
+  workDir: string;
+  /** Originals (photos) in a file store directory, shared by the scenarios. */
+  storageDir: string;
+  photos: string[];
+}
+
+type Scenario = { name: string; run: (ctx: Context) => Promise<ScenarioResult> };
+
+/** Peak RSS budget of the image service under every scenario, overload included. */
+export const RSS_BUDGET_MB = 400;
+
+// --- scenario helpers ------------------------------------------------------------------------------
+
+class Checks {
+  readonly list: Array<{ what: string; ok: boolean }> = [];
+  check(what: string, ok: boolean): boolean {
+    this.list.push({ what, ok });
+    return ok;
+  }
+  get ok(): boolean {
+    return this.list.every((c) => c.ok);
+  }
+  failed(): string {
+    return this.list
+      .filter((c) => !c.ok)
+      .map((c) => `FAILED: ${c.what}`)
+      .join('; ');
+  }
+}
+
+function isClientError(r: RequestResult): boolean {
+  return r.outcome !== 'answered' || r.status >= 500;
+}
+
+function result(name: string, load: { sent: number; results: RequestResult[] }, checks: Checks, rss: number | undefined, notes: string): ScenarioResult {
+  const lost = load.results.filter((r) => r.outcome === 'lost').length;
+  return {
+    name,
+    requests: load.sent,
+    clientErrors: load.results.filter(isClientError).length,
+    lost,
+    peakRssMb: rss,
+    verdict: checks.ok ? 'PASS' : 'FAIL',
+    notes: checks.ok ? notes : `${checks.failed()} | ${notes}`,
+    checks: checks.list,
+  };
+}
+
+function merge(...loads: LoadReport[]): { sent: number; results: RequestResult[] } {
+  return { sent: loads.reduce((n, l) => n + l.sent, 0), results: loads.flatMap((l) => l.results) };
+}
+
+function summarise(results: RequestResult[]): string {
+  const counts = new Map<string, number>();
+  for (const r of results) {
+    const key = r.outcome === 'answered' ? String(r.status) : (r.error ?? r.outcome);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${n}x${k}`)
+    .join(' ');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function poll(check: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<number | undefined> {
+  const started = performance.now();
+  while (performance.now() - started < timeoutMs) {
+    try {
+      if (await check()) return performance.now() - started;
+    } catch {
+      /* not yet */
+    }
+    await sleep(everyMs);
+  }
+  return undefined;
+}
+
+async function gauge(service: RunningService, name: string): Promise<number> {
+  const text = await (await fetch(`${service.url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** Samples a function every `everyMs` until stopped; returns the maximum seen. */
+function sampleMax(sample: () => Promise<number>, everyMs = 100): { stop: () => Promise<number> } {
+  let max = Number.NEGATIVE_INFINITY;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        max = Math.max(max, await sample());
+      } catch {
+        /* the process may be gone for a moment */
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
+}
+
+/** 200s completed within [t0, t0 + windowMs]. */
+function okWithin(load: LoadReport, t0: number, windowMs: number): number {
+  return load.results.filter((r) => r.status === 200 && r.endedAt <= t0 + windowMs).length;
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+// --- the storage rig: versitygw behind a delaying proxy, an image service on S3 through it ---------
+
+interface StorageRig {
+  s3: RunningS3;
+  proxy: DelayProxy;
+  service: RunningService;
+  storageTimeoutMs: number;
+  requestTimeoutMs: number;
+  concurrency: number;
+  queueLimit: number;
+  stop(): Promise<void>;
+}
+
+async function startStorageRig(ctx: Context): Promise<StorageRig> {
+  const s3 = await startVersitygw();
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  await client.send(new CreateBucketCommand({ Bucket: 'originals' }));
+  for (const p of ctx.photos) {
+    await client.send(new PutObjectCommand({ Bucket: 'originals', Key: p, Body: readFileSync(path.join(ctx.storageDir, p)), ContentType: p.endsWith('.webp') ? 'image/webp' : 'image/jpeg' }));
+  }
+  client.destroy();
+  const proxy = await startDelayProxy({ target: { host: '127.0.0.1', port: s3.port } });
+  const rig = { storageTimeoutMs: 500, requestTimeoutMs: 2500, concurrency: 2, queueLimit: 16 };
+  const service = await startImageService({
+    ...s3.clientEnv,
+    STORAGE_URL: 's3://originals',
+    S3_ENDPOINT: proxy.url,
+    STORAGE_TIMEOUT_MS: String(rig.storageTimeoutMs),
+    REQUEST_TIMEOUT_MS: String(rig.requestTimeoutMs),
+    CONCURRENCY: String(rig.concurrency),
+    QUEUE_LIMIT: String(rig.queueLimit),
+  });
+  return {
+    s3,
+    proxy,
+    service,
+    ...rig,
+    async stop() {
+      await service.stop();
+      await proxy.close();
+      await s3.stop();
+    },
+  };
+}
+
+let storageRig: StorageRig | undefined;
+async function rigFor(ctx: Context): Promise<StorageRig> {
+  storageRig ??= await startStorageRig(ctx);
+  await storageRig.proxy.setMode({ kind: 'pass' });
+  return storageRig;
+}
+
+const variant = (ctx: Context, i: number) => `${ctx.photos[i % ctx.photos.length]}?w=${120 + (i % 600)}`;
+
+// --- scenarios ---------------------------------------------------------------------------------------
+
+const scenarios: Scenario[] = [
+  {
+    name: 'sigkill-share-50',
+    async run(ctx) {
+      const checks = new Checks();
+      const runDir = path.join(ctx.workDir, 'stack-sigkill');
+      const stack = await (await import('../support/stack.ts')).startStack({ storageDir: ctx.storageDir, runDir, share: 50, serviceEnv: { CONCURRENCY: '2' } });
+      let restarted: RunningService | undefined;
+      try {
+        const front = stack.frontDoor.url;
+        let rss = peakRssMb(stack.service.process.pid);
+        const load = ctx.t.loadMs * 1.5;
+        const started = performance.now();
+        let killedAt = 0;
+        let restartedAt = 0;
+        const fault = (async () => {
+          await sleep(load / 3);
+          rss = Math.max(rss ?? 0, peakRssMb(stack.service.process.pid) ?? 0);
+          process.kill(stack.service.process.pid, 'SIGKILL');
+          killedAt = performance.now() - started;
+          await stack.service.process.exited;
+          await sleep(load / 3 - (performance.now() - started - killedAt));
+          restarted = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2' }, { port: stack.service.port });
+          restartedAt = performance.now() - started;
+        })();
+        const report = await runLoad({ target: (i) => `${front}/image/files/${variant(ctx, i)}`, connections: 6, durationMs: load, timeoutMs: 15_000 });
+        await fault;
+        const during = report.results.filter((r) => r.startedAt - started > killedAt && r.endedAt - started < restartedAt);
+        const fellBack = during.filter((r) => r.headers['x-image-fallback'] === '1' || r.headers['x-image-backend'] === 'legacy').length;
+
+        // The share comes back once the service does: fresh variants, half of them to "new".
+        let newShare = 0;
+        const backAfter = await poll(async () => {
+          const probe = await runLoad({ target: (i) => `${front}/image/files/${ctx.photos[i % ctx.photos.length]}?w=${1000 + Math.floor(Math.random() * 3000)}`, connections: 4, durationMs: 10_000, maxRequests: 40 });
+          newShare = probe.results.filter((r) => r.status === 200 && r.headers['x-image-backend'] === 'new' && r.headers['x-image-fallback'] !== '1').length / probe.sent;
+          return newShare >= 0.3;
+        }, 20_000, 500);
+        rss = Math.max(rss ?? 0, restarted ? (peakRssMb(restarted.process.pid) ?? 0) : 0);
+
+        checks.check('zero client-visible errors (every request answered 2xx)', report.results.every((r) => r.outcome === 'answered' && r.status === 200));
+        checks.check('requests ran during the outage and were served by legacy', during.length > 0 && fellBack === during.length);
+        checks.check('the share returned to new after the restart', backAfter !== undefined);
+        return result(
+          'sigkill-share-50',
+          report,
+          checks,
+          rss,
+          `killed at ${fmt(killedAt / 1000, 1)}s, back at ${fmt(restartedAt / 1000, 1)}s; ${during.length} requests in the outage, ${fellBack} served by legacy; ` +
+            `new share back to ${fmt(newShare * 100)}% ${backAfter === undefined ? 'never' : `${fmt(backAfter / 1000, 1)}s after restart`}; ${report.retried} retried on a reused connection; ${summarise(report.results)}`,
+        );
+      } finally {
+        await restarted?.stop();
+        await stack.stop();
+      }
+    },
+  },
+
+  {
+    name: 'storage-slow',
+    async run(ctx) {
+      const checks = new Checks();
+      const rig = await rigFor(ctx);
+      await rig.proxy.setMode({ kind: 'delay', ms: 3000 });
+      rig.proxy.resetStats();
+      const inFlight = sampleMax(() => gauge(rig.service, 'image_resizes_in_flight'));
+      const queued = sampleMax(() => gauge(rig.service, 'image_resize_queue_depth'));
+      const connections = 24;
+      const report = await runLoad({
+        // One in four a plain download (no slot, straight to storage), the rest resizes.
+        target: (i) => `${rig.service.url}/image/files/${i % 4 === 0 ? ctx.photos[i % ctx.photos.length] : variant(ctx, i)}`,
+        connections,
+        durationMs: ctx.t.loadMs,
+        timeoutMs: 15_000,
+      });
+      const maxInFlight = await inFlight.stop();
+      const maxQueued = await queued.stop();
+      const storageConnections = rig.proxy.stats().maxOpen;
+      const answered = report.results.filter((r) => r.outcome === 'answered');
+      const worst = Math.max(...report.results.map((r) => r.ms));
+      const downloads = report.results.filter((r) => !r.url.includes('?'));
+      const worstDownload = Math.max(...downloads.map((r) => r.ms));
+
+      await rig.proxy.setMode({ kind: 'pass' });
+      const recovered = await poll(async () => (await fetch(`${rig.service.url}/image/files/${variant(ctx, 7)}`)).status === 200, 5000);
+
+      checks.check('every answer is 504 timeout or 503 overloaded', answered.every((r) => r.status === 504 || r.status === 503));
+      checks.check('no request hung or was cut (lost 0, refused 0)', report.lost === 0 && report.refused === 0);
+      checks.check(`every answer within the request deadline (${rig.requestTimeoutMs} ms + 1 s)`, worst < rig.requestTimeoutMs + 1000);
+      checks.check(`downloads answered within the storage deadline (${rig.storageTimeoutMs} ms + 1 s)`, worstDownload < rig.storageTimeoutMs + 1000);
+      checks.check(`resizes in flight <= ${rig.concurrency}, queue <= ${rig.queueLimit}`, maxInFlight <= rig.concurrency && maxQueued <= rig.queueLimit);
+      checks.check(`storage connections <= client connections + slots (${connections + rig.concurrency})`, storageConnections <= connections + rig.concurrency);
+      checks.check('serves again once storage is fast', recovered !== undefined);
+      return result(
+        'storage-slow',
+        report,
+        checks,
+        peakRssMb(rig.service.process.pid),
+        `storage +3 s per chunk; ${summarise(report.results)}; worst ${fmt(worst)} ms (downloads ${fmt(worstDownload)} ms); ` +
+          `max ${maxInFlight} resizes in flight, ${maxQueued} queued, ${storageConnections} storage connections; recovered in ${fmt(recovered ?? Number.NaN)} ms`,
+      );
+    },
+  },
+
+  {
+    name: 'storage-down',
+    async run(ctx) {
+      const checks = new Checks();
+      const rig = await rigFor(ctx);
+      await rig.proxy.setMode({ kind: 'refuse' });
+      const report = await runLoad({
+        target: (i) => `${rig.service.url}/image/files/${i % 4 === 0 ? ctx.photos[i % ctx.photos.length] : variant(ctx, i)}`,
+        connections: 8,
+        durationMs: ctx.t.loadMs / 2,
+        timeoutMs: 15_000,
+        keepBodies: true,
+      });
+      const ready = await fetch(`${rig.service.url}/readyz`);
+      const readyBody = (await ready.json()) as { error?: string };
+      const codes = new Set(report.results.map((r) => (r.body ? (JSON.parse(r.body.toString() || '{}') as { error?: string }).error : undefined)));
+      const p99 = quantile(report.results.map((r) => r.ms), 0.99);
+      await rig.proxy.setMode({ kind: 'pass' });
+      const readyAgain = await poll(async () => (await fetch(`${rig.service.url}/readyz`)).status === 200, 5000);
+      const servedAgain = (await fetch(`${rig.service.url}/image/files/${variant(ctx, 3)}`)).status === 200;
+
+      checks.check('every answer is 502 storage_unavailable', report.results.every((r) => r.status === 502) && codes.size === 1 && codes.has('storage_unavailable'));
+      checks.check('answered at once (p99 < 1 s), nothing lost', p99 < 1000 && report.lost === 0 && report.refused === 0);
+      checks.check('/readyz 503 storage_unavailable while down', ready.status === 503 && readyBody.error === 'storage_unavailable');
+      checks.check('/readyz 200 and images served once storage is back', readyAgain !== undefined && servedAgain);
+      return result(
+        'storage-down',
+        report,
+        checks,
+        peakRssMb(rig.service.process.pid),
+        `storage refuses connections; ${summarise(report.results)}; p99 ${fmt(p99)} ms; /readyz ${ready.status} then 200 after ${fmt(readyAgain ?? Number.NaN)} ms`,
+      );
+    },
+  },
+
+  {
+    name: 'overload-5x',
+    async run(ctx) {
+      const checks = new Checks();
+      const service = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2', QUEUE_LIMIT: '32' });
+      try {
+        // Every phase asks for the same mix of variants, so their throughputs compare; identical
+        // requests are never in flight together, so nothing coalesces. Large outputs (800-1599 px
+        // wide): a resize costs tens of milliseconds, as on a real site, against well under one for
+        // a 503. (With tiny thumbnails on 2 cores shared with this load generator, the HTTP cost of
+        // shedding 5x the load is no longer small beside the resizes: see docs/security.md.)
+        const target = (i: number) => `${service.url}/image/files/${ctx.photos[i % ctx.photos.length]}?w=${800 + (i % 800)}`;
+        await runLoad({ target, connections: 2, durationMs: 5000, maxRequests: 8 }); // warm-up
+        // Saturation and overload alternate (S O S O), so that whatever else the machine is doing
+        // weighs on both alike; throughputs count the 200s completed inside each window (not the
+        // queue's drain after it). The service's CPU seconds per 200 show the cost of shedding.
+        const phaseMs = ctx.t.loadMs / 2;
+        const sat = { ok: 0, ms: 0, cpu: 0 };
+        const over = { ok: 0, ms: 0, cpu: 0 };
+        const overloads: LoadReport[] = [];
+        let rate = 0;
+        for (let round = 0; round < 2; round++) {
+          for (const phase of ['saturation', 'overload'] as const) {
+            const cpu0 = cpuSeconds(service.process.pid) ?? 0;
+            const t0 = performance.now();
+            const load =
+              phase === 'saturation'
+                ? await runLoad({ target, connections: 8, durationMs: phaseMs, timeoutMs: 15_000 })
+                : await runLoad({ target, connections: 2000, rate, durationMs: phaseMs, timeoutMs: 15_000 });
+            const acc = phase === 'saturation' ? sat : over;
+            acc.ok += okWithin(load, t0, phaseMs);
+            acc.ms += phaseMs;
+            acc.cpu += (cpuSeconds(service.process.pid) ?? 0) - cpu0;
+            if (phase === 'saturation' && round === 0) rate = 5 * (acc.ok / (phaseMs / 1000));
+            if (phase === 'overload') overloads.push(load);
+          }
+        }
+        const satRps = sat.ok / (sat.ms / 1000);
+        const admittedRps = over.ok / (over.ms / 1000);
+        const overload = merge(...overloads);
+        const shed = overload.results.filter((r) => r.status === 503);
+        const shedP99 = quantile(shed.map((r) => r.ms), 0.99);
+        const other = overload.results.filter((r) => r.status !== 200 && r.status !== 503);
+        const alive = service.process.child.exitCode === null;
+        const rss = peakRssMb(service.process.pid);
+
+        const drained = await poll(async () => (await gauge(service, 'image_resizes_in_flight')) === 0 && (await gauge(service, 'image_resize_queue_depth')) === 0, 10_000);
+        const t0 = performance.now();
+        const after = await runLoad({ target, connections: 8, durationMs: phaseMs, timeoutMs: 15_000 });
+        const afterRps = okWithin(after, t0, phaseMs) / (phaseMs / 1000);
+
+        checks.check('503s were sent (the load really was over capacity)', shed.length > 0);
+        checks.check('every 503 is overloaded with Retry-After', shed.every((r) => r.headers['retry-after'] !== undefined));
+        checks.check('shedding is quick: p99 of 503s < 250 ms', shedP99 < 250);
+        checks.check('nothing but 200 and 503, nothing lost', other.length === 0);
+        checks.check('admitted throughput >= 90% of saturation', admittedRps >= 0.9 * satRps);
+        checks.check('no crash', alive);
+        checks.check(`peak RSS < ${RSS_BUDGET_MB} MB`, (rss ?? Infinity) < RSS_BUDGET_MB);
+        checks.check('full recovery: queue drained, >= 80% of saturation throughput afterwards, no errors', drained !== undefined && afterRps >= 0.8 * satRps && after.results.every((r) => r.status === 200));
+        return result(
+          'overload-5x',
+          overload,
+          checks,
+          rss,
+          `saturation ${fmt(satRps, 1)} rps (closed loop, 8 connections); offered ${fmt(rate, 1)} rps (open loop); admitted ${fmt(admittedRps, 1)} rps = ${fmt((admittedRps / satRps) * 100)}%; ` +
+            `service CPU per 200: ${fmt((sat.cpu / sat.ok) * 1000)} ms saturated, ${fmt((over.cpu / over.ok) * 1000)} ms overloaded; ` +
+            `${shed.length} shed (503, p99 ${fmt(shedP99)} ms); ${summarise(overload.results)}; afterwards ${fmt(afterRps, 1)} rps; load average ${loadavg()[0]!.toFixed(1)}`,
+        );
+      } finally {
+        await service.stop();
+      }
+    },
+  },
+
+  {
+    name: 'reloads-20',
+    async run(ctx) {
+      const checks = new Checks();
+      const stack = await (await import('../support/stack.ts')).startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-reloads'), share: 50, serviceEnv: { CONCURRENCY: '2' } });
+      try {
+        const front = stack.frontDoor.url;
+        const stop = new AbortController();
+        const reloads = (async () => {
+          let done = 0;
+          const gap = Math.max(50, ctx.t.loadMs / 22);
+          await sleep(gap);
+          for (let n = 0; n < 20; n++) {
+            await stack.frontDoor.apply();
+            done++;
+            await sleep(gap);
+          }
+          stop.abort();
+          return done;
+        })();
+        const report = await runLoad({ target: (i) => `${front}/image/files/${variant(ctx, i)}`, connections: 8, durationMs: ctx.t.loadMs * 3, timeoutMs: 15_000, stop: stop.signal });
+        const applied = await reloads;
+        checks.check('20 reloads applied', applied === 20);
+        checks.check('zero failed requests (every answer 200, none lost or refused)', report.results.every((r) => r.outcome === 'answered' && r.status === 200));
+        return result(
+          'reloads-20',
+          report,
+          checks,
+          peakRssMb(stack.service.process.pid),
+          `${applied} x gateway apply under 8 keep-alive connections; ${summarise(report.results)}; ${report.retried} retried after nginx closed an idle keep-alive connection`,
+        );
+      } finally {
+        await stack.stop();
+      }
+    },
+  },
+
+  {
+    name: 'php-fpm-down',
+    async run(ctx) {
+      const checks = new Checks();
+      const stack = await (await import('../support/stack.ts')).startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-fpm'), share: 100, serviceEnv: { CONCURRENCY: '2' } });
+      try {
+        const front = stack.frontDoor.url;
+        await stack.legacy.stopFpm();
+        const legacyProbes = await Promise.all([
+          fetch(`${front}/image/health`),
+          fetch(`${front}/image/files`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ files: ['x.jpg'] }) }),
+          (() => {
+            const form = new FormData();
+            form.append('file', new Blob([Buffer.from('not really an image')]), 'x.jpg');
+            return fetch(`${front}/image/files`, { method: 'POST', body: form });
+          })(),
+          fetch(`${front}/no/such/path`),
+        ]);
+        const probeAnswers = await Promise.all(
+          legacyProbes.map(async (r) => {
+            const text = await r.text();
+            let json = false;
+            try {
+              JSON.parse(text);
+              json = true;
+            } catch {
+              json = false;
+            }
+            return { status: r.status, json: json && (r.headers.get('content-type') ?? '').includes('application/json') };
+          }),
+        );
+        const report = await runLoad({ target: (i) => `${front}/image/files/${variant(ctx, i)}`, connections: 6, durationMs: ctx.t.loadMs, timeoutMs: 15_000 });
+        const fromNew = report.results.filter((r) => r.status === 200 && r.headers['x-image-backend'] === 'new').length;
+        await stack.legacy.startFpm();
+        const back = await poll(async () => (await fetch(`${front}/image/health`)).status === 200, 10_000);
+
+        checks.check('legacy routes answer a JSON 502 from nginx', probeAnswers.every((a) => a.status === 502 && a.json));
+        checks.check('the hot route at share 100 is unaffected (all 200 from new)', fromNew === report.sent && report.sent > 0);
+        checks.check('legacy answers again once PHP-FPM is back', back !== undefined);
+        return result(
+          'php-fpm-down',
+          report,
+          checks,
+          peakRssMb(stack.service.process.pid),
+          `legacy routes while down: ${probeAnswers.map((a) => `${a.status}${a.json ? ' JSON' : ' not JSON'}`).join(', ')}; hot route: ${summarise(report.results)}, ${fromNew} from new; legacy back after ${fmt(back ?? Number.NaN)} ms`,
+        );
+      } finally {
+        await stack.stop();
+      }
+    },
+  },
+
+  {
+    name: 'sigterm-under-load',
+    async run(ctx) {
+      const checks = new Checks();
+      const shutdownTimeoutMs = 10_000;
+      const service = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) });
+      try {
+        const started = performance.now();
+        let signalledAt = 0;
+        let rss: number | undefined;
+        const exit = (async () => {
+          await sleep(ctx.t.loadMs / 2);
+          rss = peakRssMb(service.process.pid);
+          signalledAt = performance.now();
+          service.process.child.kill('SIGTERM');
+          const code = await service.process.exited;
+          return { code, ms: performance.now() - signalledAt };
+        })();
+        // The load stops a moment after the exit: long enough to see new connections refused.
+        const stop = new AbortController();
+        void exit.then(() => setTimeout(() => stop.abort(), 300));
+        const report = await runLoad({ target: (i) => `${service.url}/image/files/${variant(ctx, i)}`, connections: 8, durationMs: ctx.t.loadMs * 3, timeoutMs: shutdownTimeoutMs + 5000, stop: stop.signal });
+        const exited = await exit;
+        const inFlight = report.results.filter((r) => r.startedAt < signalledAt && r.endedAt > signalledAt);
+        const after = report.results.filter((r) => r.startedAt > signalledAt + exited.ms);
+
+        checks.check('requests in flight at SIGTERM all finished with 200', inFlight.length > 0 && inFlight.every((r) => r.status === 200));
+        checks.check('nothing lost (no reset or cut answer)', report.lost === 0);
+        checks.check('new connections after the exit are refused cleanly (ECONNREFUSED)', after.length > 0 && after.every((r) => r.outcome === 'refused'));
+        checks.check('no 5xx', report.results.every((r) => r.status < 500));
+        checks.check(`exited 0 within SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs} ms)`, exited.code === 0 && exited.ms < shutdownTimeoutMs);
+        return result(
+          'sigterm-under-load',
+          report,
+          checks,
+          rss,
+          `SIGTERM at ${fmt((signalledAt - started) / 1000, 1)}s with ${inFlight.length} in flight; exited ${exited.code} after ${fmt(exited.ms)} ms; ${summarise(report.results)} (refusals: what nginx falls back on); ${report.retried} retried`,
+        );
+      } finally {
+        await service.stop();
+      }
+    },
+  },
+];
+
+// --- running and printing ------------------------------------------------------------------------------
+
+export function renderTable(results: ScenarioResult[]): string {
+  const head = ['scenario', 'requests', 'client-visible errors', 'lost', 'peak RSS', 'verdict'];
+  const rows = results.map((r) => [r.name, String(r.requests), String(r.clientErrors), String(r.lost), r.peakRssMb === undefined ? '-' : `${r.peakRssMb.toFixed(0)} MB`, r.verdict]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const out = [line(head), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line), ''];
+  for (const r of results) out.push(`- ${r.name}: ${r.notes}`);
+  return out.join('\n');
+}
+
+async function prepare(short: boolean): Promise<Context> {
+  const workDir = mkdtempSync(path.join(projectRoot, 'var', 'run', 'chaos-'));
+  const storageDir = path.join(workDir, 'originals');
+  mkdirSync(storageDir, { recursive: true });
+  const cache = path.join(projectRoot, 'var', 'cache', 'photos');
+  // Four photos, leaving out the largest file: each resize should cost far more than the HTTP
+  // around it (so shedding's own cost shows as what it is), yet short runs still need a few dozen
+  // requests per second for steady figures.
+  const bySize = (await benchPhotos(cache)).sort((a, b) => statSync(a).size - statSync(b).size);
+  const sources = bySize.slice(0, Math.max(1, bySize.length - 1)).slice(-4);
+  const photos: string[] = [];
+  for (const [i, file] of sources.entries()) {
+    const name = `chaos-${i}${path.extname(file)}`;
+    copyFileSync(file, path.join(storageDir, name));
+    photos.push(name);
+  }
+  return { short, t: { loadMs: short ? 4000 : 20_000 }, workDir, storageDir, photos };
+}
+
+export async function runChaos(env: Record<string, string | undefined> = process.env): Promise<ScenarioResult[]> {
+  const short = env.CHAOS_SHORT === '1' || env.CHAOS_SHORT === 'true';
+  const only = env.CHAOS_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = only?.filter((n) => !scenarios.some((s) => s.name === n)) ?? [];
+  if (unknown.length) throw new Error(`CHAOS_ONLY: unknown scenario(s) ${unknown.join(', ')}; expected some of ${scenarios.map((s) => s.name).join(', ')}`);
+  mkdirSync(path.join(projectRoot, 'var', 'run'), { recursive: true });
+  const ctx = await prepare(short);
+  const results: ScenarioResult[] = [];
+  try {
+    for (const s of scenarios) {
+      if (only && !only.includes(s.name)) continue;
+      process.stderr.write(`chaos: ${s.name} ...\n`);
+      const started = performance.now();
+      try {
+        results.push(await s.run(ctx));
+      } catch (err) {
+        results.push({ name: s.name, requests: 0, clientErrors: 0, lost: 0, peakRssMb: undefined, verdict: 'FAIL', notes: `the scenario itself failed: ${err instanceof Error ? err.message : String(err)}`, checks: [] });
+      }
+      process.stderr.write(`chaos: ${s.name} ${results.at(-1)!.verdict} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+  } finally {
+    await storageRig?.stop();
+    storageRig = undefined;
+    rmSync(ctx.workDir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const results = await runChaos();
+  process.stdout.write(`${renderTable(results)}\n`);
+  if (process.env.CHAOS_JSON) writeFileSync(process.env.CHAOS_JSON, JSON.stringify(results, null, 2));
+  process.exit(results.every((r) => r.verdict === 'PASS') ? 0 : 1);
+}
