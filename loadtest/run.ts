@@ -164,7 +164,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (code !== 0) return code;
     }
 
-    // k6 sees this process's environment too (P99_MS, MODE, ...); what is set there wins over
+    // k6 sees this process's environment too (P99_MS, SHADOW_MODE, ...); what is set there wins over
     // the short defaults.
     const k6env: Record<string, string> = { ...DEFAULTS[script] };
     for (const name of Object.keys(k6env)) if (env[name]) k6env[name] = env[name]!;

@@ -7,7 +7,7 @@
  *          -e REQUESTS=var/loadtest/requests.json loadtest/shadow.js
  *
  * Settings (__ENV): LEGACY_URL, NEW_URL (required); REQUESTS (required: JSON list of paths);
- * RATE req/s per target (5); DURATION per target (20s); MODE sequential|parallel (sequential:
+ * RATE req/s per target (5); DURATION per target (20s); SHADOW_MODE sequential|parallel (sequential:
  * on a small machine both backends share the cores, and running them together bills the slower
  * one's CPU to the other's latency); GAP between the two in sequential mode (3s); MAX_VUS per target (50); TIMEOUT per request (10s);
  * P95_MS (2000), P99_MS (4000), MAX_FAIL_RATE (0.01), MIN_CHECK_RATE (0.99), each overridable per
@@ -29,8 +29,8 @@ const urls = { legacy: baseUrl(env, 'LEGACY_URL'), new: baseUrl(env, 'NEW_URL') 
 const health = { legacy: text(env, 'LEGACY_HEALTH', '/image/health'), new: text(env, 'NEW_HEALTH', '/healthz') };
 const rate = number(env, 'RATE', 5, { min: 0.1, max: 10000 });
 const duration = seconds(env, 'DURATION', 20);
-const mode = text(env, 'MODE', 'sequential');
-if (mode !== 'sequential' && mode !== 'parallel') throw new Error(`MODE: expected 'sequential' or 'parallel', got '${mode}'`);
+const mode = text(env, 'SHADOW_MODE', 'sequential');
+if (mode !== 'sequential' && mode !== 'parallel') throw new Error(`SHADOW_MODE: expected 'sequential' or 'parallel', got '${mode}'`);
 const maxVUs = number(env, 'MAX_VUS', 50, { min: 1, max: 5000, integer: true });
 const timeout = `${seconds(env, 'TIMEOUT', 10)}s`;
 const requests = loadRequestList(env);

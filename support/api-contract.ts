@@ -119,6 +119,7 @@ async function seedOriginals(dir: string): Promise<string[]> {
     .composite([{ input: { create: { width: 200, height: 200, channels: 3, background: '#0000ff' } }, left: 200, top: 0 }])
     .png()
     .toFile(path.join(dir, 'halves-400x200.png'));
+  await sharp({ create: { width: 120, height: 90, channels: 3, background: '#777777' } }).toColourspace('b-w').jpeg().toFile(path.join(dir, 'grey-120x90.jpg'));
   writeFileSync(path.join(dir, 'notes.txt'), 'these are not the pixels you are looking for\n');
   writeFileSync(path.join(dir, 'drawing.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="red"/></svg>');
   writeFileSync(path.join(dir, 'not-really.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 0x5a)]));
@@ -369,6 +370,12 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
         expect(meta.space).toBe('srgb');
         expect(meta.channels).toBe(3);
         expect(meta.icc).toBeUndefined();
+      });
+
+      it('turns a greyscale original into 3-channel sRGB', async () => {
+        const res = await image('grey-120x90.jpg', 'w=60');
+        const meta = await sharp(res.body).metadata();
+        expect([meta.format, meta.space, meta.channels]).toEqual(['jpeg', 'srgb', 3]);
       });
 
       it('flattens alpha onto white for JPEG', async () => {

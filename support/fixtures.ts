@@ -44,7 +44,7 @@ export function photoSvg(width: number, height: number, seed: number): Buffer {
   );
 }
 
-export async function photoRaw(width: number, height: number, seed: number): Promise<sharp.Sharp> {
+export async function photoRaw(width: number, height: number, seed: number): Promise<ReturnType<typeof sharp>> {
   // Fine grain on top of the shapes, like sensor noise in a real photo.
   const base = await sharp(photoSvg(width, height, seed)).removeAlpha().raw().toBuffer();
   const rnd = mulberry32(seed ^ 0x9e3779b9);

@@ -261,9 +261,10 @@ function garbleScan(jpeg: Buffer): Buffer {
 }
 
 async function sixteenBitPng(width: number, height: number): Promise<Buffer> {
-  const raw = Buffer.alloc(width * height * 3 * 2);
-  for (let i = 0; i < width * height * 3; i++) raw.writeUInt16LE((i * 257 * 7) % 65536, i * 2);
-  return sharp(raw, { raw: { width, height, channels: 3, depth: 'ushort' } }).toColourspace('rgb16').png().toBuffer();
+  // A Uint16Array input is read as 16 bits per sample.
+  const raw = new Uint16Array(width * height * 3);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 257 * 7) % 65536;
+  return sharp(raw, { raw: { width, height, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
 }
 
 async function manyFrameGif(frames: number, width: number, height: number): Promise<Buffer> {

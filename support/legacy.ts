@@ -119,7 +119,6 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
   chmodSync(runDir, 0o755);
   const root = process.getuid?.() === 0;
   const srgbProfile = path.join(runDir, 'srgb.icc');
-  await writeSrgbProfile(srgbProfile);
 
   const fpmConf = path.join(runDir, 'php-fpm.conf');
   const nginxConf = path.join(runDir, 'nginx.conf');
@@ -144,42 +143,47 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
     if (ownRunDir) rmSync(runDir, { recursive: true, force: true });
   };
 
-  // A free port can be taken by someone else before nginx binds it: then try another one
-  // (unless the caller asked for this port).
   let port = 0;
-  for (let attempt = 1; ; attempt++) {
-    port = options.port ?? (await freePort());
-    const instance = randomBytes(8).toString('hex');
-    const configs = renderLegacyConfigs({
-      run_dir: runDir,
-      legacy_dir: legacyDir,
-      storage_dir: storageDir,
-      srgb_profile: srgbProfile,
-      port,
-      children: options.children ?? os.availableParallelism(),
-      max_input_bytes: 50 * 1024 * 1024,
-      max_input_pixels: 50_000_000,
-      instance,
-      root,
-    });
-    writeFileSync(fpmConf, configs.fpm);
-    writeFileSync(nginxConf, configs.nginx);
-    try {
+  try {
+    await writeSrgbProfile(srgbProfile);
+    for (let attempt = 1; ; attempt++) {
+      port = options.port ?? (await freePort());
+      const instance = randomBytes(8).toString('hex');
+      const configs = renderLegacyConfigs({
+        run_dir: runDir,
+        legacy_dir: legacyDir,
+        storage_dir: storageDir,
+        srgb_profile: srgbProfile,
+        port,
+        children: options.children ?? os.availableParallelism(),
+        max_input_bytes: 50 * 1024 * 1024,
+        max_input_pixels: 50_000_000,
+        instance,
+        root,
+      });
+      writeFileSync(fpmConf, configs.fpm);
+      writeFileSync(nginxConf, configs.nginx);
       checkConfig(fpmBin, ['-t', ...fpmArgs], 'php-fpm');
       checkConfig(nginxBin, ['-t', '-q', '-p', `${runDir}/`, '-c', nginxConf], 'nginx');
       await startFpm();
       nginx = startProcess('legacy-nginx', nginxBin, ['-p', `${runDir}/`, '-c', nginxConf]);
-      await waitForOwnHealth(`http://127.0.0.1:${port}/image/health`, instance, nginx);
-      break;
-    } catch (err) {
-      const clash = nginx !== undefined && /Address already in use/.test(nginx.output());
-      await nginx?.stop();
-      nginx = undefined;
-      if (clash && options.port === undefined && attempt < 5) continue;
-      const logs = readLogs(runDir);
-      await stop();
-      throw new Error(`${err instanceof Error ? err.message : String(err)}${logs}`);
+      try {
+        await waitForOwnHealth(`http://127.0.0.1:${port}/image/health`, instance, nginx);
+        break;
+      } catch (err) {
+        // A free port can be taken by someone else before nginx binds it: then try another one
+        // (unless the caller asked for this port).
+        const clash = /Address already in use/.test(nginx.output());
+        await nginx.stop();
+        nginx = undefined;
+        if (clash && options.port === undefined && attempt < 5) continue;
+        throw err;
+      }
     }
+  } catch (err) {
+    const logs = readLogs(runDir);
+    await stop();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${logs}`);
   }
 
   return {

@@ -18,22 +18,33 @@ export interface RunningService {
 
 /** Starts the image service as users run it (node + tsx, the same env defaults as `npm start`). */
 export async function startImageService(env: Record<string, string> = {}, options: { port?: number } = {}): Promise<RunningService> {
-  const port = options.port ?? (await freePort());
-  const proc = startProcess('image-service', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      MALLOC_ARENA_MAX: '2',
-      UV_THREADPOOL_SIZE: '4',
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      ...env,
-      PORT: String(port),
-    },
-  });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, { process: proc, timeoutMs: 30_000 });
-  return { url, port, process: proc, stop: () => proc.stop() };
+  // freePort() is only a hint: another process may take the port before the service binds it. The
+  // pid in /healthz tells whether the server answering is ours; if not, try another port.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const proc = startProcess('image-service', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        MALLOC_ARENA_MAX: '2',
+        UV_THREADPOOL_SIZE: '4',
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        ...env,
+        PORT: String(port),
+      },
+    });
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHttp(`${url}/healthz`, { process: proc, timeoutMs: 30_000 });
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { pid?: number };
+      if (health.pid === proc.pid) return { url, port, process: proc, stop: () => proc.stop() };
+      throw new Error(`port ${port} is answered by pid ${health.pid}, not by the image service started as pid ${proc.pid}`);
+    } catch (err) {
+      await proc.stop();
+      if (options.port !== undefined || attempt >= 3) throw err;
+    }
+  }
 }
 
 export interface RunningS3 {

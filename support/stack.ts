@@ -129,16 +129,17 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     started.length = 0;
   };
   try {
-    const [legacy, service] = await Promise.all([
-      startLegacy({ storageDir: options.storageDir, port: ports.legacy, runDir: path.join(runDir, 'legacy'), ...(options.legacyChildren ? { children: options.legacyChildren } : {}) }).then((l) => {
-        started.push(l);
-        return l;
-      }),
-      startImageService({ STORAGE_URL: pathToFileURL(path.resolve(options.storageDir)).href, ...options.serviceEnv }, { port: ports.service }).then((s) => {
-        started.push(s);
-        return s;
-      }),
+    // allSettled, not all: when one fails, the other must have finished starting before it is stopped.
+    const [legacyResult, serviceResult] = await Promise.allSettled([
+      startLegacy({ storageDir: options.storageDir, port: ports.legacy, runDir: path.join(runDir, 'legacy'), ...(options.legacyChildren ? { children: options.legacyChildren } : {}) }),
+      startImageService({ STORAGE_URL: pathToFileURL(path.resolve(options.storageDir)).href, ...options.serviceEnv }, { port: ports.service }),
     ]);
+    if (legacyResult.status === 'fulfilled') started.push(legacyResult.value);
+    if (serviceResult.status === 'fulfilled') started.push(serviceResult.value);
+    if (legacyResult.status === 'rejected') throw legacyResult.reason;
+    if (serviceResult.status === 'rejected') throw serviceResult.reason;
+    const legacy = legacyResult.value;
+    const service = serviceResult.value;
     const frontDoor = await startFrontDoor({ cutoverFile, runDir: path.join(runDir, 'frontdoor'), addresses, echo: options.echo ?? false });
     started.push(frontDoor);
     return { frontDoor, legacy, service, cutoverFile, runDir, stop: stopAll };

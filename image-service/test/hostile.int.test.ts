@@ -82,7 +82,7 @@ function rawRequest(port: number, target: string | Buffer, method = 'GET'): Prom
         const i = line.indexOf(':');
         headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
       }
-      let body = all.subarray(end + 4);
+      let body: Buffer = all.subarray(end + 4);
       if (headers['transfer-encoding'] === 'chunked') body = dechunk(body);
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body });
     });

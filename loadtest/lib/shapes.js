@@ -8,12 +8,13 @@
 export const GRACEFUL_STOP_S = 10;
 
 /**
- * VUs an arrival-rate scenario needs: rate x the latency we expect at worst, with a floor. maxVUs
- * caps the requests in flight, so an overloaded target cannot make k6 itself run away.
+ * VUs an arrival-rate scenario needs: rate x two seconds (a slow legacy resize), with a floor.
+ * Pre-allocated, because k6 drops an iteration that finds no idle VU while it initialises another.
+ * maxVUs caps the requests in flight, so an overloaded target cannot make k6 itself run away.
  * @param {number} rate requests per second @param {number} maxVUs
  */
 export function vusFor(rate, maxVUs) {
-  const pre = Math.max(2, Math.min(maxVUs, Math.ceil(rate * 0.5)));
+  const pre = Math.min(maxVUs, Math.max(4, Math.ceil(rate * 2)));
   return { preAllocatedVUs: pre, maxVUs: Math.max(pre, maxVUs) };
 }
 

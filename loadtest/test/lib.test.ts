@@ -94,9 +94,10 @@ describe('list', () => {
 
 describe('shapes', () => {
   it('sizes VUs from the rate, within the cap', () => {
-    expect(vusFor(1, 50)).toEqual({ preAllocatedVUs: 2, maxVUs: 50 });
-    expect(vusFor(40, 50)).toEqual({ preAllocatedVUs: 20, maxVUs: 50 });
+    expect(vusFor(1, 50)).toEqual({ preAllocatedVUs: 4, maxVUs: 50 });
+    expect(vusFor(10, 50)).toEqual({ preAllocatedVUs: 20, maxVUs: 50 });
     expect(vusFor(400, 50)).toEqual({ preAllocatedVUs: 50, maxVUs: 50 });
+    expect(vusFor(10, 3)).toEqual({ preAllocatedVUs: 3, maxVUs: 3 });
   });
   it('builds a constant-arrival-rate scenario', () => {
     expect(constantRate({ rate: 5, seconds: 20, startSeconds: 23, maxVUs: 50, exec: 'hit', tags: { target: 'new' } })).toMatchObject({

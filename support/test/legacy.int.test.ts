@@ -268,6 +268,13 @@ describe('legacy backend: section 2 and failure modes', () => {
     });
   });
 
+  it('refuses a key segment longer than the file system allows with 400 invalid_key, as the new service’s file store does', async () => {
+    const res = await rawRequest(legacy.url, `/image/files/${'a'.repeat(256)}.jpg?w=10`);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'invalid_key' });
+    expect((await rawRequest(legacy.url, `/image/files/${'a'.repeat(251)}.jpg?w=10`)).status).toBe(404);
+  });
+
   describe('limits that come from ImageMagick', () => {
     it("answers 413 image_too_large, not 500, for an original over ImageMagick's 16K-pixel policy cap", async () => {
       await sharp({ create: { width: 17_000, height: 10, channels: 3, background: '#000' } }).png().toFile(path.join(storageDir, 'too-wide.png'));
@@ -345,12 +352,13 @@ describe('legacy runner (support/legacy.ts)', () => {
     try {
       expect(readFileSync(path.join(runDir, 'php-fpm.conf'), 'utf8')).toContain('pm.max_children = 1');
       expect(readFileSync(path.join(runDir, 'nginx.conf'), 'utf8')).not.toMatch(/^\s*fastcgi_keep_conn\s+on/m);
+      await legacy.stop();
+      expect(statSync(path.join(runDir, 'log')).isDirectory()).toBe(true);
     } finally {
       await legacy.stop();
+      rmSync(path.dirname(runDir), { recursive: true, force: true });
+      rmSync(storage, { recursive: true, force: true });
     }
-    expect(statSync(path.join(runDir, 'log')).isDirectory()).toBe(true);
-    rmSync(path.dirname(runDir), { recursive: true, force: true });
-    rmSync(storage, { recursive: true, force: true });
   });
 
   it('renders the templates with every placeholder filled, and refuses values that would break them', () => {

@@ -185,13 +185,13 @@ export function queryRunningPlan(runDir: string, timeoutMs = 1000): Promise<Runn
   });
 }
 
-/** Polls the control socket until the workers report `digest`. */
-export async function waitForDigest(runDir: string, digest: string, timeoutMs: number, isAlive: () => boolean = () => true): Promise<boolean> {
+/** Polls the control socket until the workers report `digest`; false on timeout, when nginx died, or when `failed()` says so. */
+export async function waitForDigest(runDir: string, digest: string, timeoutMs: number, isAlive: () => boolean = () => true, failed: () => boolean = () => false): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const running = await queryRunningPlan(runDir);
     if (running?.digest === digest) return true;
-    if (!isAlive()) return false;
+    if (!isAlive() || failed()) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
@@ -309,7 +309,10 @@ export async function applyCutover(options: ApplyOptions): Promise<ApplyResult> 
     const errorLogOffset = sizeOf(paths.errorLog);
     process.kill(master, 'SIGHUP');
     const alive = () => runningMasterPid(paths.runDir) === master;
-    if (await waitForDigest(paths.runDir, rendered.digest, options.verifyTimeoutMs ?? 10_000, alive)) {
+    // A master that cannot use the new config says so at [emerg] and keeps its old workers:
+    // no need to wait for the timeout then.
+    const refused = () => /\[emerg\]/.test(readFrom(paths.errorLog, errorLogOffset));
+    if (await waitForDigest(paths.runDir, rendered.digest, options.verifyTimeoutMs ?? 10_000, alive, refused)) {
       return { status: 'reloaded', digest: rendered.digest, plan, previous: before?.plan };
     }
     // nginx kept its old workers (it logs why) or the new ones never answered: put the old file
@@ -321,7 +324,7 @@ export async function applyCutover(options: ApplyOptions): Promise<ApplyResult> 
     }
     throw new GatewayError(
       'reload_failed',
-      `nginx did not start serving the new config within ${options.verifyTimeoutMs ?? 10_000} ms; the previous config is back in place${log ? `. nginx's error log says:\n${log}` : ''}`,
+      `nginx did not start serving the new config (within ${options.verifyTimeoutMs ?? 10_000} ms); the previous config is back in place and still serving${log ? `. nginx's error log says:\n${log}` : ''}`,
     );
   } finally {
     release();

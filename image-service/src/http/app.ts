@@ -95,7 +95,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.get('/healthz', (c) => {
     c.set('route', 'healthz');
-    return c.json({ status: 'ok' });
+    // The pid lets a supervisor check that the process answering on its port is the one it
+    // started (a race on a just-freed port is otherwise invisible). /healthz is never exposed
+    // through the front door.
+    return c.json({ status: 'ok', pid: process.pid });
   });
 
   app.get('/readyz', async (c) => {

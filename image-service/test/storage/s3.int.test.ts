@@ -1,4 +1,5 @@
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3SourceStore } from '../../src/storage/s3.ts';
 import { startVersitygw, type RunningS3 } from '../../../support/services.ts';
@@ -53,6 +54,23 @@ describe('S3SourceStore against a real server', () => {
     const store = storeFor('contract-1', 'originals');
     const signal = AbortSignal.abort(new Error('deadline'));
     await expect(store.open('dir/sub/a.png', signal)).rejects.toMatchObject({ code: 'timeout', status: 504 });
+  });
+
+  it('reports timeout (504) when the server accepts but never answers, within the deadline it was given', async () => {
+    // A hung storage server: the TCP connection opens, no HTTP answer ever comes.
+    const sockets = new Set<Socket>();
+    const hung = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+    try {
+      const port = (hung.address() as AddressInfo).port;
+      const store = storeFor('any', '', `http://127.0.0.1:${port}`);
+      await expect(store.open('a.jpg', AbortSignal.timeout(300))).rejects.toMatchObject({ code: 'timeout', status: 504 });
+      await expect(store.ping(AbortSignal.timeout(300))).rejects.toMatchObject({ code: 'timeout' });
+      store.destroy();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => hung.close(r));
+    }
   });
 
   it('reads the stored content type', async () => {
