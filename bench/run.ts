@@ -73,6 +73,7 @@ async function main(): Promise<number> {
     const storageDir = path.join(work, 'originals');
     mkdirSync(storageDir, { recursive: true });
     const photos = await benchPhotos(path.join(work, 'generated'));
+    if (photos.length === 0) throw new Error('no photographs to benchmark: the fixtures folder has no photo-*.jpg/webp');
     const files: Record<string, string> = {};
     for (const file of photos) {
       copyFileSync(file, path.join(storageDir, path.basename(file)));
@@ -122,7 +123,8 @@ async function main(): Promise<number> {
         ? 'BENCH_FIXED_RPS'
         : `${Math.round(settings.fixedFraction * 100)}% of the ${legacyRows.length > 0 ? 'slower legacy row' : 'slowest subject'}'s saturation throughput`;
     const L = workload.paths.length;
-    const fixedTotal = Math.ceil((settings.rounds * fixedRate * settings.seconds) / L) * L;
+    // Whole passes over the list again (the same mix for everyone), as many as fit the rounds.
+    const fixedTotal = Math.max(1, Math.round((settings.rounds * fixedRate * settings.seconds) / L)) * L;
     const slices = roundSlices(fixedTotal, settings.rounds);
     log(`fixed load: ${fixedRate.toFixed(2)} req/s (${fixedBasis}), ${fixedTotal} requests per subject over ${settings.rounds} rounds`);
 
@@ -142,7 +144,8 @@ async function main(): Promise<number> {
     }
 
     const results: BenchResults = (() => {
-      const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess));
+      const variantOf = (i: number) => workload.paths[i % L]!.split('?')[1] ?? '';
+      const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf));
       const { ratios, targets } = evaluate(summaries);
       return {
         machine: { ...machine, loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100) },

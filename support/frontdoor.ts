@@ -2,11 +2,11 @@
  * The front door as the tests, benchmarks and the stack run it: nginx with its own prefix in a
  * run directory, configured from a cutover file by the same code as `gateway apply`.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressOverrides } from '../gateway/src/config.ts';
 import { listenUrl } from '../gateway/src/cutover/plan.ts';
-import { applyCutover, frontDoorPaths, installInitialConfig, runningMasterPid, waitForDigest, writeAddressOverrides } from '../gateway/src/nginx/apply.ts';
+import { applyCutover, childrenOf, frontDoorPaths, installInitialConfig, runningMasterPid, waitForDigest, writeAddressOverrides } from '../gateway/src/nginx/apply.ts';
 import { startProcess, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
 
@@ -21,6 +21,8 @@ export interface RunningFrontDoor {
   apply(): Promise<void>;
   /** nginx master + workers (old workers still draining after a reload included), for CPU/RSS accounting. */
   pids(): number[];
+  /** Resolves with nginx's exit code when the master exits (stopped or crashed). */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<Running
       await applyCutover({ cutoverFile, runDir: paths.runDir, nginxBin });
     },
     pids: () => (alive() ? [nginx.pid, ...childrenOf(nginx.pid)] : []),
+    exited: nginx.exited,
     stop: () => nginx.stop(),
   };
 }
@@ -78,20 +81,4 @@ function readTail(file: string): string {
   } catch {
     return '';
   }
-}
-
-/** Direct children of a process (nginx's workers), from /proc. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Field 4 is the parent pid; field 2 (the name) may contain spaces, so count from ')'.
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
 }

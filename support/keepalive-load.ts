@@ -16,6 +16,7 @@
  * retries are counted, never hidden.
  */
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface LoadOptions {
   /** Absolute URL of the i-th request. */
@@ -158,10 +159,17 @@ interface Sent {
   retryable: boolean;
 }
 
+/**
+ * Responses each socket has carried. `request.reusedSocket` misses a kept-alive socket that the
+ * agent hands straight to a queued request, so "reused" is judged by this count instead.
+ */
+const served = new WeakMap<Socket, number>();
+
 function send(agent: Agent | undefined, url: string, options: LoadOptions, timeoutMs: number): Promise<Sent> {
   return new Promise((resolve) => {
     let settled = false;
     let answered = false;
+    let socket: Socket | undefined;
     const done = (s: Sent) => {
       if (settled) return;
       settled = true;
@@ -174,9 +182,10 @@ function send(agent: Agent | undefined, url: string, options: LoadOptions, timeo
       res.on('data', (c: Buffer) => {
         if (options.keepBodies) chunks.push(c);
       });
-      res.on('end', () =>
-        done({ status: res.statusCode ?? 0, outcome: 'answered', headers: res.headers, body: options.keepBodies ? Buffer.concat(chunks) : undefined, retryable: false }),
-      );
+      res.on('end', () => {
+        if (socket) served.set(socket, (served.get(socket) ?? 0) + 1);
+        done({ status: res.statusCode ?? 0, outcome: 'answered', headers: res.headers, body: options.keepBodies ? Buffer.concat(chunks) : undefined, retryable: false });
+      });
       res.on('error', (err) => done({ status: 0, outcome: 'lost', error: codeOf(err), headers: res.headers, retryable: false }));
       res.on('aborted', () => done({ status: 0, outcome: 'lost', error: 'aborted mid-response', headers: res.headers, retryable: false }));
     });
@@ -184,10 +193,12 @@ function send(agent: Agent | undefined, url: string, options: LoadOptions, timeo
       req.destroy();
       done({ status: 0, outcome: 'lost', error: 'client timeout', headers: {}, retryable: false });
     }, timeoutMs);
+    req.on('socket', (s) => (socket = s));
     req.on('error', (err) => {
       const code = codeOf(err);
       if (code === 'ECONNREFUSED') return done({ status: 0, outcome: 'refused', error: code, headers: {}, retryable: false });
-      done({ status: 0, outcome: 'lost', error: code, headers: {}, retryable: !answered && req.reusedSocket && agent !== undefined });
+      const reused = req.reusedSocket || (socket !== undefined && (served.get(socket) ?? 0) > 0);
+      done({ status: 0, outcome: 'lost', error: code, headers: {}, retryable: !answered && reused && agent !== undefined });
     });
     req.end();
   });

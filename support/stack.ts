@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressOverrides } from '../gateway/src/config.ts';
 import { setYamlValue } from '../gateway/src/cutover/edit.ts';
-import { parseCutover, type CutoverRoute } from '../gateway/src/cutover/schema.ts';
+import { parseCutover, type CutoverFile, type CutoverRoute } from '../gateway/src/cutover/schema.ts';
 import { projectRoot } from './fixtures.ts';
 import { startFrontDoor, type RunningFrontDoor } from './frontdoor.ts';
 import { startLegacy, type RunningLegacy } from './legacy.ts';
@@ -50,11 +50,33 @@ export interface StackOptions {
   legacyChildren?: number;
   /** Print nginx's stderr (npm start). Default false. */
   echo?: boolean;
+  /** Host the front door listens on. Default 127.0.0.1 (0.0.0.0 in a container). */
+  listenHost?: string;
 }
 
 export const shippedCutoverFile = path.join(projectRoot, 'nginx/cutover.yaml');
 
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+
+/**
+ * PURE: the ports a stack on `file` uses, and the address overrides its front door needs when
+ * they (or the listen host) differ from the file's: recorded in the run dir, so that
+ * `gateway apply` renders with them too.
+ */
+export function stackAddresses(
+  file: CutoverFile,
+  ports: { front?: number | undefined; legacy?: number | undefined; service?: number | undefined } = {},
+  listenHost = '127.0.0.1',
+): { ports: { front: number; legacy: number; service: number }; addresses: AddressOverrides } {
+  const backend = file.routes[0]?.backend ?? '127.0.0.1:8082';
+  const resolved = { front: ports.front ?? portOf(file.listen), legacy: ports.legacy ?? portOf(file.legacy), service: ports.service ?? portOf(backend) };
+  const addresses: AddressOverrides = {};
+  const listen = `${listenHost}:${resolved.front}`;
+  if (listen !== file.listen) addresses.listen = listen;
+  if (resolved.legacy !== portOf(file.legacy)) addresses.legacy = `127.0.0.1:${resolved.legacy}`;
+  if (file.routes.some((r) => portOf(r.backend) !== resolved.service)) addresses.backend = `127.0.0.1:${resolved.service}`;
+  return { ports: resolved, addresses };
+}
 
 /**
  * The derived cutover file: the shipped one (comments and all) with this stack's addresses, the
@@ -91,16 +113,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
 
   if (options.cutoverFile) {
     cutoverFile = path.resolve(options.cutoverFile);
-    const file = parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile);
-    const backend = file.routes[0]?.backend ?? '127.0.0.1:8082';
-    ports = {
-      front: options.ports?.front ?? portOf(file.listen),
-      legacy: options.ports?.legacy ?? portOf(file.legacy),
-      service: options.ports?.service ?? portOf(backend),
-    };
-    if (ports.front !== portOf(file.listen)) addresses.listen = `127.0.0.1:${ports.front}`;
-    if (ports.legacy !== portOf(file.legacy)) addresses.legacy = `127.0.0.1:${ports.legacy}`;
-    if (file.routes.some((r) => portOf(r.backend) !== ports.service)) addresses.backend = `127.0.0.1:${ports.service}`;
+    ({ ports, addresses } = stackAddresses(parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile), options.ports, options.listenHost));
   } else {
     ports = {
       front: options.ports?.front ?? (await freePort()),
@@ -111,7 +124,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     writeFileSync(
       cutoverFile,
       deriveCutoverText(readFileSync(shippedCutoverFile, 'utf8'), {
-        listen: `127.0.0.1:${ports.front}`,
+        listen: `${options.listenHost ?? '127.0.0.1'}:${ports.front}`,
         legacy: `127.0.0.1:${ports.legacy}`,
         backend: `127.0.0.1:${ports.service}`,
         share: options.share ?? 0,

@@ -22,6 +22,8 @@ export interface PhaseResult {
   elapsedS: number;
   /** Latency of each successful counted request, ms. */
   latenciesMs: number[];
+  /** The request index of each entry of latenciesMs (which original and variant it was). */
+  indices: number[];
   /** Requests (counted or filler) completed inside the window, for CPU per request. */
   completedInWindow: number;
   /** Open loop: requests not sent because maxInFlight were already waiting. */
@@ -39,6 +41,10 @@ const now = () => performance.now();
  */
 export async function closedLoop(exec: Exec, o: { first: number; count: number; concurrency: number; onWindowClose?: () => void }): Promise<PhaseResult> {
   const r = emptyResult();
+  if (o.count <= 0) {
+    o.onWindowClose?.();
+    return r;
+  }
   let next = o.first;
   const end = o.first + o.count;
   let countedDone = 0;
@@ -54,7 +60,7 @@ export async function closedLoop(exec: Exec, o: { first: number; count: number; 
       if (!windowOpen) return;
       r.completedInWindow++;
       if (!counted) continue;
-      record(r, out, now() - t0);
+      record(r, out, now() - t0, i);
       if (++countedDone === o.count) {
         finished = now();
         windowOpen = false;
@@ -91,7 +97,7 @@ export async function openLoop(exec: Exec, o: { first: number; count: number; ra
     }
     const p: Promise<void> = safe(exec, o.first + k).then((out) => {
       r.completedInWindow++;
-      record(r, out, now() - due);
+      record(r, out, now() - due, o.first + k);
       inflight.delete(p);
     });
     inflight.add(p);
@@ -102,13 +108,14 @@ export async function openLoop(exec: Exec, o: { first: number; count: number; ra
 }
 
 function emptyResult(): PhaseResult {
-  return { ok: 0, errors: 0, errorSamples: [], elapsedS: 0, latenciesMs: [], completedInWindow: 0, dropped: 0 };
+  return { ok: 0, errors: 0, errorSamples: [], elapsedS: 0, latenciesMs: [], indices: [], completedInWindow: 0, dropped: 0 };
 }
 
-function record(r: PhaseResult, out: Outcome, ms: number): void {
+function record(r: PhaseResult, out: Outcome, ms: number, index: number): void {
   if (out.ok) {
     r.ok++;
     r.latenciesMs.push(ms);
+    r.indices.push(index);
   } else {
     r.errors++;
     addSample(r, out.error ?? 'failed');

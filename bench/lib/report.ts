@@ -57,12 +57,17 @@ export interface SubjectResult {
   /** CPU (in cores) that other processes of the machine used during this subject's windows: noise. */
   background_cores: number | null;
   part?: { name: string; cpu_s_per_req: number | null; peak_rss_mb: number | null };
+  /** p50 at the fixed load per variant of the mix (where a subject's advantage comes from), ms. */
+  by_variant: Record<string, { requests: number; p50_ms: number | null }>;
   error_samples: string[];
 }
 
 const r = (v: number | undefined | null, d: number): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : round(v, d));
 
-export function summarizeSubject(m: SubjectMeasurements, fixedRate: number | null, inProcess: boolean): SubjectResult {
+/**
+ * @param variantOf the variant (query) of request number i, for the per-variant breakdown
+ */
+export function summarizeSubject(m: SubjectMeasurements, fixedRate: number | null, inProcess: boolean, variantOf: (index: number) => string = () => 'all'): SubjectResult {
   const rpsRounds = m.saturation.map((p) => (p.result.elapsedS > 0 ? p.result.ok / p.result.elapsedS : 0));
   const rps = median(rpsRounds);
   const cpuPerReq = (ps: PhaseMeasurement[]) => median(ps.filter((p) => p.result.completedInWindow > 0).map((p) => p.usage.cpuS / p.result.completedInWindow));
@@ -106,6 +111,7 @@ export function summarizeSubject(m: SubjectMeasurements, fixedRate: number | nul
     },
     generator_cpu_ms_per_req: inProcess ? null : r(median(m.saturation.filter((p) => p.result.completedInWindow > 0).map((p) => (1000 * p.generatorCpuS) / p.result.completedInWindow)), 3),
     background_cores: r(background, 2),
+    by_variant: byVariant(m.fixed, variantOf),
     error_samples: [...new Set(all.flatMap((p) => p.result.errorSamples))].slice(0, 5),
   };
   if (m.part) {
@@ -117,6 +123,19 @@ export function summarizeSubject(m: SubjectMeasurements, fixedRate: number | nul
     };
   }
   return result;
+}
+
+function byVariant(phases: readonly PhaseMeasurement[], variantOf: (index: number) => string): SubjectResult['by_variant'] {
+  const groups = new Map<string, number[]>();
+  for (const p of phases) {
+    p.result.indices.forEach((index, k) => {
+      const v = variantOf(index);
+      const list = groups.get(v) ?? [];
+      list.push(p.result.latenciesMs[k]!);
+      groups.set(v, list);
+    });
+  }
+  return Object.fromEntries([...groups].map(([v, lat]) => [v, { requests: lat.length, p50_ms: summarizeLatencies(lat).p50_ms }]));
 }
 
 export interface TargetCheck {
@@ -230,6 +249,11 @@ export function renderMarkdown(res: BenchResults): string {
     const part = s.part ? ` (of which ${s.part.name}: ${f(s.part.cpu_s_per_req, 4)} CPU s/req, ${f(s.part.peak_rss_mb, 0)} MB peak RSS)` : '';
     const gen = s.generator_cpu_ms_per_req === null ? '' : `; generator ${f(s.generator_cpu_ms_per_req, 2)} ms CPU/req`;
     lines.push(`- **${s.name}**: ${s.description}; ${s.processes}${part}; PSS peak ${f(s.peak_pss_mb, 0)} MB; rounds ${s.rps_rounds.map((v) => f(v)).join(' / ')} req/s${gen}.`);
+  }
+  const variants = [...new Set(res.subjects.flatMap((s) => Object.keys(s.by_variant)))];
+  if (variants.length > 1) {
+    lines.push('', 'p50 at the fixed load by variant (ms): where the difference comes from.', '', `| variant | ${res.subjects.map((s) => s.name).join(' | ')} |`, `|---|${res.subjects.map(() => '---:').join('|')}|`);
+    for (const v of variants) lines.push(`| ${v} | ${res.subjects.map((s) => f(s.by_variant[v]?.p50_ms)).join(' | ')} |`);
   }
   lines.push('', '## Against the targets', '', '| target | measured | goal | formula | |', '|---|---:|---:|---|---|');
   for (const t of res.targets) lines.push(`| ${t.name} | ${f(t.value, 3)} | ${t.goal} | ${t.formula} | ${t.pass === null ? 'n/a' : t.pass ? 'pass' : 'FAIL'} |`);

@@ -32,6 +32,13 @@ describe('closedLoop', () => {
     expect(res.completedInWindow).toBeGreaterThanOrEqual(20);
   });
 
+  it('returns at once for zero requests (and still closes the window)', async () => {
+    let closed = 0;
+    const res = await closedLoop(async () => ({ ok: true }), { first: 0, count: 0, concurrency: 4, onWindowClose: () => closed++ });
+    expect(res.ok).toBe(0);
+    expect(closed).toBe(1);
+  });
+
   it('counts failures apart, with a few distinct samples, and turns a throw into a failure', async () => {
     const exec: Exec = async (i) => {
       if (i === 3) throw new Error('boom');

@@ -5,7 +5,7 @@ import type { SubjectName } from '../lib/settings.ts';
 
 const phase = (o: Partial<PhaseResult> & { ok: number; elapsedS: number }, cpuS: number, rssMb: number, round = 0): PhaseMeasurement => ({
   round,
-  result: { errors: 0, errorSamples: [], latenciesMs: Array.from({ length: o.ok }, (_, i) => i + 1), completedInWindow: o.ok, dropped: 0, ...o },
+  result: { errors: 0, errorSamples: [], latenciesMs: Array.from({ length: o.ok }, (_, i) => i + 1), indices: Array.from({ length: o.ok }, (_, i) => i), completedInWindow: o.ok, dropped: 0, ...o },
   usage: { cpuS, peakRssMb: rssMb, peakPssMb: rssMb / 2, machineBusyS: cpuS + 0.5 },
   generatorCpuS: 0.1,
 });
@@ -41,13 +41,18 @@ describe('summarizeSubject', () => {
     expect(s.background_cores).toBe(0.04);
     expect(s.generator_cpu_ms_per_req).toBe(2);
   });
+  it('breaks the fixed-load p50 down by variant', () => {
+    const v = summarizeSubject(m, 3.5, false, (i) => (i % 2 === 0 ? 'w=300' : 'w=1280'));
+    expect(v.by_variant['w=300']).toEqual({ requests: 50, p50_ms: 49 });
+    expect(v.by_variant['w=1280']).toEqual({ requests: 50, p50_ms: 50 });
+  });
   it('has no generator figure for an in-process subject', () => {
     expect(summarizeSubject({ ...m, name: 'sharp-limit' }, 3.5, true).generator_cpu_ms_per_req).toBeNull();
   });
 });
 
 const subject = (name: SubjectName, o: Partial<SubjectResult>): SubjectResult =>
-  ({ name, description: '', processes: '', rps: null, rps_rounds: [], p50_ms: null, p95_ms: null, p99_ms: null, cpu_s_per_req: null, cpu_s_per_req_fixed: null, peak_rss_mb: null, peak_pss_mb: null, mb_per_rps: null, fixed: { rate_rps: 3, requests: 0, errors: 0, dropped: 0, max_ms: null }, saturation_latency: { requests: 0, errors: 0, p50_ms: null, p95_ms: null, p99_ms: null }, generator_cpu_ms_per_req: null, background_cores: 0, error_samples: [], ...o }) as SubjectResult;
+  ({ by_variant: {}, name, description: '', processes: '', rps: null, rps_rounds: [], p50_ms: null, p95_ms: null, p99_ms: null, cpu_s_per_req: null, cpu_s_per_req_fixed: null, peak_rss_mb: null, peak_pss_mb: null, mb_per_rps: null, fixed: { rate_rps: 3, requests: 0, errors: 0, dropped: 0, max_ms: null }, saturation_latency: { requests: 0, errors: 0, p50_ms: null, p95_ms: null, p99_ms: null }, generator_cpu_ms_per_req: null, background_cores: 0, error_samples: [], ...o }) as SubjectResult;
 
 describe('evaluate', () => {
   const base = [

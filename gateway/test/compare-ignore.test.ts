@@ -19,7 +19,7 @@ describe('globToRegExp', () => {
 });
 
 describe('entryMatches', () => {
-  const entry = (e: Partial<IgnoreEntry>): IgnoreEntry => ({ category: 'header', reason: 'why', ...e }) as IgnoreEntry;
+  const entry = (e: Omit<Partial<IgnoreEntry>, 'params'> & { params?: Record<string, string> }): IgnoreEntry => ({ category: 'header', reason: 'why', ...e }) as IgnoreEntry;
   it.each([
     ['path glob + category', entry({ path: '/image/files/cmyk/**' }), cc, true],
     ['category must match', entry({ path: '/image/files/cmyk/**' }), px, false],

@@ -71,6 +71,7 @@ describe('cutover schema: errors name the field and what was expected', () => {
     ['unknown top-level field', file({ lisen: '1' }), "(file): unknown field 'lisen'; expected only listen, legacy, shadow_sink, routes"],
     ['duplicate route name', { routes: [route(), route({ path: '/other/' })] }, "routes[1].name: expected a unique name ('images' is also routes[0].name)"],
     ['duplicate route path', { routes: [route(), route({ name: 'more' })] }, "routes[1].path: expected a unique path ('/image/files/' is also routes[0].path)"],
+    ['nested route paths', { routes: [route(), route({ name: 'thumbs', path: '/image/files/thumbs/' })] }, "routes[1].path: expected a path that does not overlap routes[0].path ('/image/files/')"],
     [
       'shadowing a route that matches DELETE',
       file({ shadow_sink: '127.0.0.1:8083' }, { methods: ['GET', 'DELETE'], shadow_sample: 5 }),

@@ -151,6 +151,9 @@ describe('renderNginxConfig: which requests may reach new', () => {
       expect.arrayContaining(['set $fd_route $fd_images_route;', 'set $fd_backend legacy;', 'error_page 418 = @fd_images_new;', 'if ($fd_images_target = new) {', 'proxy_pass http://fd_legacy;']),
     );
   });
+  it('the prefix without its slash (POST/DELETE /image/files) is an exact location on legacy, not nginx\'s 301', () => {
+    expect(directives(block(render(plan()), 'location = /image/files {'))).toEqual(expect.arrayContaining(['set $fd_backend legacy;', 'proxy_pass http://fd_legacy;']));
+  });
   it('everything else goes to legacy', () => {
     expect(directives(block(render(plan()), 'location / {'))).toEqual(expect.arrayContaining(['set $fd_backend legacy;', 'proxy_pass http://fd_legacy;']));
   });
@@ -278,6 +281,14 @@ routes:
     expect(text).toContain('location ^~ /thumbs/ {');
     expect(text).toContain('location @fd_images_fallback {');
     expect(text).not.toContain('location @fd_thumbs_fallback {');
+  });
+});
+
+describe('variables exist whatever the routes', () => {
+  it('the request variables are declared even with no routes (nginx -t refuses unknown variables)', () => {
+    const text = render(planCutover(parseCutover('routes: []')));
+    expect(directives(block(text, 'location @fd_declare {'))).toEqual(['set $fd_route "";', 'set $fd_backend "";', 'set $fd_fallback "";', 'return 404;']);
+    expect(text).not.toContain('error_page 404 = @fd_declare');
   });
 });
 

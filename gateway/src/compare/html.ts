@@ -67,7 +67,7 @@ function signalsLine(r: PairResult, thresholds: Report['thresholds']): string {
 
 function caseCard(r: PairResult, thresholds: Report['thresholds']): string {
   const img = (src: string | undefined, label: string) =>
-    src ? `<figure><img src="${escapeHtml(src)}" alt="${label}" loading="lazy"><figcaption>${label}</figcaption></figure>` : `<figure class="none"><div>no image</div><figcaption>${label}</figcaption></figure>`;
+    src ? `<figure><img src="${escapeHtml(src)}" alt="${label}" decoding="async"><figcaption>${label}</figcaption></figure>` : `<figure class="none"><div>no image</div><figcaption>${label}</figcaption></figure>`;
   const findings = r.findings.map((f) => `<li><b>${f.category}</b> <code>${escapeHtml(f.rule)}</code> ${escapeHtml(f.detail)}</li>`).join('');
   const intended = r.intended.map((f) => `<li class="muted"><b>${f.category}</b> <code>${escapeHtml(f.rule)}</code> ${escapeHtml(f.detail)} — intended: ${escapeHtml(f.reason)}</li>`).join('');
   return `<article class="case" id="case-${escapeHtml(r.id)}" data-category="${r.category ?? ''}">

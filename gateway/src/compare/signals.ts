@@ -133,11 +133,11 @@ export function ssimGray(a: ArrayLike<number>, b: ArrayLike<number>, width: numb
   return count === 0 ? 1 : total / count;
 }
 
-/** Mean SSIM of the luma of two same-sized RGB images. */
-export function ssimLuma(a: RgbImage, b: RgbImage, options: SsimOptions = {}): number {
+/** Mean SSIM of the luma of two same-sized RGB images (pass their luma when already computed). */
+export function ssimLuma(a: RgbImage, b: RgbImage, options: SsimOptions = {}, lumas?: [Uint8Array, Uint8Array]): number {
   assertSameSize(a, b);
-  let ga: ArrayLike<number> = luma(a);
-  let gb: ArrayLike<number> = luma(b);
+  let ga: ArrayLike<number> = lumas?.[0] ?? luma(a);
+  let gb: ArrayLike<number> = lumas?.[1] ?? luma(b);
   let { width, height } = a;
   if ((options.downsample ?? 'original') === 'original') {
     const f = Math.round(Math.min(width, height) / (options.maxSize ?? 256));
@@ -238,32 +238,37 @@ export function colourSignals(a: RgbImage, b: RgbImage, block = BLOCK): { blockM
  * across block boundaries over the mean step inside blocks, each plus one grey level so that flat
  * images do not divide by almost nothing. About 1 for an image without a grid.
  */
-export function gridStrength(gray: ArrayLike<number>, width: number, height: number, block = 8): number {
+export function gridStrength(gray: Uint8Array, width: number, height: number): number {
   let edge = 0, edgeN = 0, inner = 0, innerN = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width;
+    // Horizontal steps: x is a block boundary when x % 8 === 0 (bit test: cheaper than %).
+    let prev = gray[row]!;
     for (let x = 1; x < width; x++) {
-      const d = Math.abs(gray[row + x]! - gray[row + x - 1]!);
-      if (x % block === 0) {
+      const v = gray[row + x]!;
+      const d = v > prev ? v - prev : prev - v;
+      if ((x & 7) === 0) {
         edge += d;
         edgeN++;
-      } else {
-        inner += d;
-        innerN++;
-      }
+      } else inner += d;
+      prev = v;
     }
-  }
-  for (let y = 1; y < height; y++) {
-    const row = y * width;
-    const isEdge = y % block === 0;
-    for (let x = 0; x < width; x++) {
-      const d = Math.abs(gray[row + x]! - gray[row - width + x]!);
-      if (isEdge) {
-        edge += d;
-        edgeN++;
+    innerN += width - 1 - (((width - 1) >> 3));
+    // Vertical steps between this row and the one above.
+    if (y > 0) {
+      const up = row - width;
+      let sum = 0;
+      for (let x = 0; x < width; x++) {
+        const p = gray[row + x]!;
+        const q = gray[up + x]!;
+        sum += p > q ? p - q : q - p;
+      }
+      if ((y & 7) === 0) {
+        edge += sum;
+        edgeN += width;
       } else {
-        inner += d;
-        innerN++;
+        inner += sum;
+        innerN += width;
       }
     }
   }
@@ -272,16 +277,18 @@ export function gridStrength(gray: ArrayLike<number>, width: number, height: num
 }
 
 /** The compression signal: max(ga / gb, gb / ga) of the two grid strengths (symmetric: either side may be the blocky one). */
-export function blockinessRatio(a: RgbImage, b: RgbImage): number {
+export function blockinessRatio(a: RgbImage, b: RgbImage, lumas?: [Uint8Array, Uint8Array]): number {
   assertSameSize(a, b);
-  const ga = gridStrength(luma(a), a.width, a.height);
-  const gb = gridStrength(luma(b), b.width, b.height);
+  const ga = gridStrength(lumas?.[0] ?? luma(a), a.width, a.height);
+  const gb = gridStrength(lumas?.[1] ?? luma(b), b.width, b.height);
   return round(Math.max(ga / gb, gb / ga), 4);
 }
 
 /** All signals. */
 export function computeSignals(a: RgbImage, b: RgbImage, options: SsimOptions = {}): Signals {
-  return { ssim: round(ssimLuma(a, b, options), 5), ...colourSignals(a, b), blockiness: blockinessRatio(a, b) };
+  assertSameSize(a, b);
+  const lumas: [Uint8Array, Uint8Array] = [luma(a), luma(b)];
+  return { ssim: round(ssimLuma(a, b, options, lumas), 5), ...colourSignals(a, b), blockiness: blockinessRatio(a, b, lumas) };
 }
 
 function assertSameSize(a: RgbImage, b: RgbImage): void {

@@ -112,7 +112,15 @@ export const cutoverSchema = z
       else names.set(route.name, i);
       const pathAt = paths.get(route.path);
       if (pathAt !== undefined) ctx.addIssue({ code: 'custom', path: ['routes', i, 'path'], message: `expected a unique path ('${route.path}' is also routes[${pathAt}].path)` });
-      else paths.set(route.path, i);
+      else {
+        // Nested prefixes would fight over the slash-less path (nginx redirects it to the inner one).
+        for (const [other, at] of paths) {
+          if (route.path.startsWith(other) || other.startsWith(route.path)) {
+            ctx.addIssue({ code: 'custom', path: ['routes', i, 'path'], message: `expected a path that does not overlap routes[${at}].path ('${other}')` });
+          }
+        }
+        paths.set(route.path, i);
+      }
       if (route.shadow_sample > 0) {
         const unsafe = route.methods.filter((m) => !REPLAYABLE_METHODS.includes(m));
         if (unsafe.length > 0) {

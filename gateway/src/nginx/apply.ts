@@ -10,7 +10,7 @@
  * it, so the file on disk and the running config agree again.
  */
 import { execFile } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, readSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, readSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -249,6 +249,58 @@ function acquireLock(paths: FrontDoorPaths): () => void {
   throw new GatewayError('apply_in_progress', `could not take the lock ${paths.lockFile}`);
 }
 
+/** Direct children of a process (an nginx master's workers), from /proc; [] where there is none. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 is the parent pid; field 2 (the name) may contain spaces, so count from ')'.
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+function processTitle(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+  } catch {
+    return undefined; // exited
+  }
+}
+
+/**
+ * Waits until each of the old workers has exited or has begun its graceful shutdown. nginx sets
+ * the title "worker process is shutting down" right before it closes the worker's idle
+ * keep-alive connections, so after this an idle client connection to an old worker is closed
+ * (the client has its FIN) instead of about to be. Busy connections finish their request and
+ * close with "Connection: close". Bounded: an old worker stuck elsewhere does not stall apply.
+ */
+async function waitForOldWorkersShuttingDown(oldWorkers: number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const pending = oldWorkers.filter((pid) => {
+      const title = processTitle(pid);
+      return title !== undefined && /worker process/.test(title) && !/shutting down/.test(title);
+    });
+    if (pending.length === 0) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  // Let a client in this very process (tests, support/frontdoor.ts) read those FINs before its
+  // next request picks a pooled connection.
+  await new Promise((r) => setTimeout(r, 50));
+}
+
 /** What an apply did. */
 export interface ApplyResult {
   status: 'reloaded';
@@ -307,12 +359,14 @@ export async function applyCutover(options: ApplyOptions): Promise<ApplyResult> 
     if (current !== undefined) writeFileAtomic(paths.prevConf, current);
     renameSync(tmp, paths.conf);
     const errorLogOffset = sizeOf(paths.errorLog);
+    const oldWorkers = childrenOf(master);
     process.kill(master, 'SIGHUP');
     const alive = () => runningMasterPid(paths.runDir) === master;
     // A master that cannot use the new config says so at [emerg] and keeps its old workers:
     // no need to wait for the timeout then.
     const refused = () => /\[emerg\]/.test(readFrom(paths.errorLog, errorLogOffset));
     if (await waitForDigest(paths.runDir, rendered.digest, options.verifyTimeoutMs ?? 10_000, alive, refused)) {
+      await waitForOldWorkersShuttingDown(oldWorkers, 2000);
       return { status: 'reloaded', digest: rendered.digest, plan, previous: before?.plan };
     }
     // nginx kept its old workers (it logs why) or the new ones never answered: put the old file

@@ -172,6 +172,7 @@ function renderRoute(route: RoutePlan, templates: Templates): { http: string; lo
   const location = fillTemplate(templates.routeLocation, {
     name: route.name,
     path: route.path,
+    path_without_slash: route.path.replace(/\/+$/, ''),
     mirror,
     legacy_proxy: indent(legacyProxyLines(), 12),
     timeout_ms: String(route.timeoutMs),
