@@ -44,7 +44,8 @@ const starts = mode === 'parallel' ? [0, 0] : sequentialStarts([duration, durati
 
 export const options = {
   summaryTrendStats: SUMMARY_TREND_STATS,
-  // Each request is its own resize: nothing to gain from k6 holding response bodies for later.
+  // Both scenarios walk the list from its start (iterationInTest counts per scenario): the same
+  // requests in the same order for each target.
   scenarios: Object.fromEntries(
     targets.map((t, i) => [t, constantRate({ rate, seconds: duration, startSeconds: starts[i], maxVUs, exec: 'hit', tags: { target: t }, env: { TARGET: t } })]),
   ),

@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressOverrides } from '../gateway/src/config.ts';
 import { listenUrl } from '../gateway/src/cutover/plan.ts';
-import { applyCutover, childrenOf, frontDoorPaths, installInitialConfig, runningMasterPid, waitForDigest, writeAddressOverrides } from '../gateway/src/nginx/apply.ts';
+import { applyCutover, childrenOf, installInitialConfig, prepareRunDir, runningMasterPid, waitForDigest, writeAddressOverrides } from '../gateway/src/nginx/apply.ts';
 import { startProcess, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
 
@@ -41,7 +41,7 @@ export interface FrontDoorOptions {
 export async function startFrontDoor(options: FrontDoorOptions): Promise<RunningFrontDoor> {
   const nginxBin = findTool('nginx');
   const cutoverFile = path.resolve(options.cutoverFile);
-  const paths = frontDoorPaths(options.runDir);
+  const paths = prepareRunDir(options.runDir);
   const already = runningMasterPid(paths.runDir);
   if (already !== undefined) throw new Error(`a front door already runs in ${paths.runDir} (nginx master ${already}); stop it first`);
   writeAddressOverrides(paths.runDir, options.addresses ?? {});

@@ -50,18 +50,20 @@ export async function loadWorkload(): Promise<Workload> {
 export interface TuningEnv {
   UV_THREADPOOL_SIZE?: string;
   MALLOC_ARENA_MAX?: string;
+  MALLOC_MMAP_THRESHOLD_?: string;
   SHARP_CONCURRENCY?: string;
   FAST_SHRINK_ON_LOAD?: string;
   CONCURRENCY?: string;
 }
 
 /** The same defaults `npm run start -w image-service` applies (see image-service/package.json). */
-export const START_DEFAULTS: TuningEnv = { UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2' };
+export const START_DEFAULTS: TuningEnv = { UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
+const TUNING_NAMES = ['UV_THREADPOOL_SIZE', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'SHARP_CONCURRENCY', 'FAST_SHRINK_ON_LOAD', 'CONCURRENCY'] as const;
 
 /** The environment of a child: this process's, minus the tuning variables, plus `tuning` (undefined = unset). */
 export function childEnv(tuning: TuningEnv, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['UV_THREADPOOL_SIZE', 'MALLOC_ARENA_MAX', 'SHARP_CONCURRENCY', 'FAST_SHRINK_ON_LOAD', 'CONCURRENCY'] as const) {
+  for (const name of TUNING_NAMES) {
     delete env[name];
     const value = tuning[name];
     if (value !== undefined) env[name] = value;

@@ -12,8 +12,9 @@
  * w=640, w=1280, w=200&h=200&fit=cover, each as jpeg and webp.
  *
  * Settings (environment): the service's own tuning variables, passed to the service and the raw
- * child alike (UV_THREADPOOL_SIZE default 4, MALLOC_ARENA_MAX default 2, SHARP_CONCURRENCY,
- * FAST_SHRINK_ON_LOAD, CONCURRENCY: as `npm start` sets them), and the benchmark's:
+ * child alike (UV_THREADPOOL_SIZE default 4, MALLOC_ARENA_MAX default 2, MALLOC_MMAP_THRESHOLD_
+ * default 1048576, SHARP_CONCURRENCY, FAST_SHRINK_ON_LOAD, CONCURRENCY: as `npm start` sets
+ * them), and the benchmark's:
  *   BENCH_ROUNDS (3), BENCH_ROUND_SECONDS (8), BENCH_WARMUP_SECONDS (3), BENCH_OPEN_SECONDS (30),
  *   BENCH_CONNECTIONS (2 x CPUs), BENCH_LONG=1 (7 rounds of 15 s, 60 s open loop),
  *   BENCH_JSON=file (also write the figures as JSON).
@@ -163,7 +164,7 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
       `CONCURRENCY=${r.concurrency}, ${r.options.connections} connections, ${r.options.rounds} rounds of ${r.options.roundSeconds} s`,
   );
   lines.push(
-    `settings: UV_THREADPOOL_SIZE=${t.UV_THREADPOOL_SIZE ?? '(unset: 4)'} MALLOC_ARENA_MAX=${t.MALLOC_ARENA_MAX ?? '(unset)'} ` +
+    `settings: UV_THREADPOOL_SIZE=${t.UV_THREADPOOL_SIZE ?? '(unset: 4)'} MALLOC_ARENA_MAX=${t.MALLOC_ARENA_MAX ?? '(unset)'} MALLOC_MMAP_THRESHOLD_=${t.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'} ` +
       `SHARP_CONCURRENCY=${t.SHARP_CONCURRENCY ?? '(default 1)'} FAST_SHRINK_ON_LOAD=${t.FAST_SHRINK_ON_LOAD ?? '(default true)'}; ` +
       `node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; ${os.availableParallelism()} CPUs, load average at start ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
   );
@@ -214,6 +215,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
     tuning: {
       UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? START_DEFAULTS.UV_THREADPOOL_SIZE,
       MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? START_DEFAULTS.MALLOC_ARENA_MAX,
+      MALLOC_MMAP_THRESHOLD_: env.MALLOC_MMAP_THRESHOLD_ ?? START_DEFAULTS.MALLOC_MMAP_THRESHOLD_,
       SHARP_CONCURRENCY: env.SHARP_CONCURRENCY,
       FAST_SHRINK_ON_LOAD: env.FAST_SHRINK_ON_LOAD,
       CONCURRENCY: env.CONCURRENCY,

@@ -41,7 +41,7 @@ sharp.concurrency(config.sharpConcurrency);
 // which never happens here; it would just hold memory.
 sharp.cache(false);
 
-const store = createSourceStore(config.storage);
+const store = await createSourceStore(config.storage);
 const limiter = new Limiter({ concurrency: config.concurrency, queueLimit: config.queueLimit, retryAfterSeconds: config.retryAfterSeconds });
 const metrics = createMetrics({ defaultMetrics: true, limiter });
 const service = new ImageService({
@@ -76,6 +76,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
       sharpConcurrency: sharp.concurrency(),
       uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (libuv default)',
       mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? '(glibc default)',
+      mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? '(glibc default: dynamic)',
     },
     'image-service listening',
   );

@@ -24,6 +24,8 @@ export interface PipelineLimits {
   fastShrinkOnLoad: boolean;
 }
 
+const WEBP_EFFORT = 2;
+
 export interface RenderedImage {
   body: Buffer;
   contentType: string;
@@ -77,7 +79,10 @@ export async function renderImage(input: Buffer, req: ResizeRequest, limits: Pip
         pipeline = pipeline.jpeg({ quality: req.quality, mozjpeg: false, chromaSubsampling: '4:2:0' });
         break;
       case 'webp':
-        pipeline = pipeline.webp({ quality: req.quality });
+        // effort 2 instead of libwebp's default 4: measured here on a 1920x1280 photo resized to
+        // 1280 px, effort 4 took 101 ms of CPU and effort 2 took 50 ms, for a file 3% larger (and
+        // still a third smaller than ImageMagick's at the same quality).
+        pipeline = pipeline.webp({ quality: req.quality, effort: WEBP_EFFORT });
         break;
       case 'png':
         pipeline = pipeline.png({ compressionLevel: 6, adaptiveFiltering: false });

@@ -149,7 +149,7 @@ export class ImageService {
       const opened = await this.#open(key, signal, true);
       source = opened.source;
       try {
-        input = await readAll(source.body, this.#options.maxInputBytes, opened.storage.signal);
+        input = await readAll(source.body, source.info.size, this.#options.maxInputBytes, opened.storage.signal);
       } finally {
         opened.storage.release();
       }
@@ -225,22 +225,31 @@ function tooManyBytes(size: number, max: number): ImageError {
 
 /**
  * Reads a stream into one buffer, refusing more than `max` bytes even if the store's size was
- * wrong. A read cut by the storage deadline is a 504; any other failure mid-body is the store's (502).
+ * wrong. The buffer is allocated once at the stored size and the chunks are copied in as they
+ * come, so an original is held once, not twice (chunks + concatenation), while it is read. A
+ * read cut by the storage deadline is a 504; any other failure mid-body is the store's (502).
  */
-async function readAll(body: Readable, max: number, signal: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+async function readAll(body: Readable, expectedSize: number, max: number, signal: AbortSignal): Promise<Buffer> {
+  let buffer = Buffer.allocUnsafe(Math.min(Math.max(expectedSize, 0), max));
   let total = 0;
   const onAbort = () => body.destroy(deadlineError(signal));
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   try {
     for await (const chunk of body) {
-      total += (chunk as Buffer).length;
-      if (total > max) {
+      const bytes = chunk as Buffer;
+      if (total + bytes.length > max) {
         body.destroy();
-        throw tooManyBytes(total, max);
+        throw tooManyBytes(total + bytes.length, max);
       }
-      chunks.push(chunk as Buffer);
+      if (total + bytes.length > buffer.length) {
+        // The store under-reported the size: grow (rare; S3 and the directory both know it).
+        const grown = Buffer.allocUnsafe(Math.min(max, Math.max(buffer.length * 2, total + bytes.length)));
+        buffer.copy(grown, 0, 0, total);
+        buffer = grown;
+      }
+      bytes.copy(buffer, total);
+      total += bytes.length;
     }
   } catch (err) {
     if (err instanceof ImageError) throw err;
@@ -249,5 +258,5 @@ async function readAll(body: Readable, max: number, signal: AbortSignal): Promis
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
-  return Buffer.concat(chunks, total);
+  return total === buffer.length ? buffer : buffer.subarray(0, total);
 }

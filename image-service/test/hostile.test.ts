@@ -333,6 +333,12 @@ describe('signed URLs (SIGNING_SECRET)', () => {
     expect(res.code).toBe('invalid_key');
   });
 
+  it('the documented example (docs/security.md) signs to the documented value', () => {
+    const parsed = parseImageRequest(queryPairs('w=640&format=webp'));
+    if (!parsed.ok) throw parsed.error;
+    expect(signRequest('example-secret-0123456789', 'photos/cat.jpg', parsed.value)).toBe('4Cw6isbw7ppEzfH09l4wx7Ea_CH9dd4LmCCHpvYo6H4');
+  });
+
   it('is off by default: unsigned URLs are served', async () => {
     expect((await outcome(await raw(buildApp(), '/image/files/ok.jpg?w=100'))).status).toBe(200);
   });

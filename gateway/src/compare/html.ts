@@ -62,7 +62,7 @@ function signalsLine(r: PairResult, thresholds: Report['thresholds']): string {
   if (!r.signals) return '<span class="muted">signals: n/a (no two images of equal size)</span>';
   const s = r.signals;
   const cls = (bad: boolean) => (bad ? 'bad' : 'ok');
-  return `<span class="${cls(s.ssim < thresholds.ssimMin)}">structure: SSIM ${s.ssim.toFixed(4)} (min ${thresholds.ssimMin})</span> · <span class="${cls(s.blockMaxDiff > thresholds.blockMaxDiff)}">colour: block max diff ${s.blockMaxDiff.toFixed(1)} (max ${thresholds.blockMaxDiff})</span> · <span class="${cls(s.deltaE > thresholds.deltaEMax)}">mean ΔE ${s.deltaE.toFixed(2)} (max ${thresholds.deltaEMax})</span>`;
+  return `<span class="${cls(s.ssim < thresholds.ssimMin)}">structure: SSIM ${s.ssim.toFixed(4)} (min ${thresholds.ssimMin})</span> · <span class="${cls(s.blockMaxDiff > thresholds.blockMaxDiff)}">colour: block max diff ${s.blockMaxDiff.toFixed(1)} (max ${thresholds.blockMaxDiff})</span> · <span class="${cls(s.deltaE > thresholds.deltaEMax)}">mean ΔE ${s.deltaE.toFixed(2)} (max ${thresholds.deltaEMax})</span> · <span class="${cls(s.blockiness > thresholds.blockinessMax)}">compression: blockiness ${s.blockiness.toFixed(2)}× (max ${thresholds.blockinessMax})</span>`;
 }
 
 function caseCard(r: PairResult, thresholds: Report['thresholds']): string {
@@ -156,11 +156,12 @@ ${input}
 <tr><td>new/legacy</td><td></td><td>${ratio.p50}×</td><td>${ratio.p95}×</td><td>${ratio.p99}×</td><td>${ratio.max}×</td><td></td><td></td></tr></table>
 ${latencyHistogramSvg(report.latency.histogram)}
 <h2>Signals</h2>
-<p>Over ${sig.ssim.count} image pairs of equal size. Thresholds: SSIM ≥ ${report.thresholds.ssimMin}, block max diff ≤ ${report.thresholds.blockMaxDiff}, mean ΔE ≤ ${report.thresholds.deltaEMax}.</p>
+<p>Over ${sig.ssim.count} image pairs of equal size. Thresholds: SSIM ≥ ${report.thresholds.ssimMin}, block max diff ≤ ${report.thresholds.blockMaxDiff}, mean ΔE ≤ ${report.thresholds.deltaEMax}, blockiness ≤ ${report.thresholds.blockinessMax}×.</p>
 <table><tr><th>signal</th><th>min</th><th>p01</th><th>p05</th><th>p50</th><th>max</th></tr>
 <tr><td>structure: luma SSIM</td><td>${sig.ssim.min}</td><td>${sig.ssim.p01}</td><td>${sig.ssim.p05}</td><td>${sig.ssim.p50}</td><td>${sig.ssim.max}</td></tr>
 <tr><td>colour: block max diff</td><td>${sig.blockMaxDiff.min}</td><td>${sig.blockMaxDiff.p01}</td><td>${sig.blockMaxDiff.p05}</td><td>${sig.blockMaxDiff.p50}</td><td>${sig.blockMaxDiff.max}</td></tr>
-<tr><td>colour: mean ΔE</td><td>${sig.deltaE.min}</td><td>${sig.deltaE.p01}</td><td>${sig.deltaE.p05}</td><td>${sig.deltaE.p50}</td><td>${sig.deltaE.max}</td></tr></table>
+<tr><td>colour: mean ΔE</td><td>${sig.deltaE.min}</td><td>${sig.deltaE.p01}</td><td>${sig.deltaE.p05}</td><td>${sig.deltaE.p50}</td><td>${sig.deltaE.max}</td></tr>
+<tr><td>compression: blockiness</td><td>${sig.blockiness.min}</td><td>${sig.blockiness.p01}</td><td>${sig.blockiness.p05}</td><td>${sig.blockiness.p50}</td><td>${sig.blockiness.max}</td></tr></table>
 <h2>By parameter combination</h2>
 <table><tr><th>route</th><th>w</th><th>h</th><th>fit</th><th>format</th><th>total</th><th>matched</th><th>intended</th><th>mismatched</th><th>parity</th><th>categories</th><th>p50 legacy / new</th></tr>${breakdown}</table>
 <h2 id="mismatches">Mismatches (${report.mismatched}${report.mismatchesOmitted ? `, ${report.mismatchesOmitted} not listed` : ''})</h2>

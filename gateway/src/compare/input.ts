@@ -101,7 +101,7 @@ export interface InputSummary {
   /** Replayable requests found (before dedupe and sampling). */
   accepted: number;
   refused: Record<RefusalReason, number>;
-  /** Refused lines per method (what a DELETE in the log turned into). */
+  /** Lines refused for their method, per method (what a DELETE in the log turned into). */
   refusedMethods: Record<string, number>;
   /** The first few refusals, verbatim, to show what was left out and why. */
   refusedExamples: string[];
@@ -145,7 +145,7 @@ export function planReplay(lines: Iterable<string>, options: PlanOptions = {}): 
     if (o.kind === 'skip') continue;
     if (o.kind === 'refused') {
       summary.refused[o.reason]++;
-      if (o.method) summary.refusedMethods[o.method] = (summary.refusedMethods[o.method] ?? 0) + 1;
+      if (o.reason === 'method' && o.method) summary.refusedMethods[o.method] = (summary.refusedMethods[o.method] ?? 0) + 1;
       if (summary.refusedExamples.length < 10) summary.refusedExamples.push(o.detail);
       continue;
     }

@@ -84,8 +84,8 @@ export interface Report {
   };
   /** Per parameter combination, most mismatches first. */
   breakdown: BreakdownRow[];
-  /** Distributions of both signals over compared image pairs (structure and colour). */
-  signals: { ssim: SignalDistribution; blockMaxDiff: SignalDistribution; deltaE: SignalDistribution };
+  /** Distributions of the signals over compared image pairs (structure, colour, compression). */
+  signals: { ssim: SignalDistribution; blockMaxDiff: SignalDistribution; deltaE: SignalDistribution; blockiness: SignalDistribution };
   /** The worst mismatches (status and errors first, then the largest pixel differences), with both signals. */
   worst: PairResult[];
   /** Mismatched requests, worst first, at most `maxCases`; `mismatchesOmitted` counts the rest. */
@@ -112,7 +112,7 @@ const zeroCategories = (): Record<Category, number> => Object.fromEntries(CATEGO
 export function severity(r: PairResult): number {
   const rank = r.category ? CATEGORIES.length - CATEGORIES.indexOf(r.category) : 0;
   const s = r.signals;
-  const pixels = s ? (1 - s.ssim) + s.blockMaxDiff / 255 + s.deltaE / 100 : 0;
+  const pixels = s ? (1 - s.ssim) + s.blockMaxDiff / 255 + s.deltaE / 100 + (s.blockiness - 1) / 4 : 0;
   return rank * 10 + Math.min(9, pixels);
 }
 
@@ -137,6 +137,7 @@ export class ReportBuilder {
   private readonly ssims: number[] = [];
   private readonly blocks: number[] = [];
   private readonly deltas: number[] = [];
+  private readonly blockiness: number[] = [];
   private mismatchCases: PairResult[] = [];
   private mismatchesSeen = 0;
   private intendedCases: PairResult[] = [];
@@ -166,6 +167,7 @@ export class ReportBuilder {
       this.ssims.push(r.signals.ssim);
       this.blocks.push(r.signals.blockMaxDiff);
       this.deltas.push(r.signals.deltaE);
+      this.blockiness.push(r.signals.blockiness);
     }
     const p = r.params;
     const combo = { route: r.route, w: p.w ?? '-', h: p.h ?? '-', fit: p.fit ?? '-', format: p.format ?? '-' };
@@ -235,7 +237,7 @@ export class ReportBuilder {
         histogram: { edgesMs: [...LATENCY_EDGES_MS], legacy: histogram(this.legacyTotal), new: histogram(this.newTotal) },
       },
       breakdown,
-      signals: { ssim: distribution(this.ssims), blockMaxDiff: distribution(this.blocks), deltaE: distribution(this.deltas) },
+      signals: { ssim: distribution(this.ssims), blockMaxDiff: distribution(this.blocks), deltaE: distribution(this.deltas), blockiness: distribution(this.blockiness) },
       worst: sorted.slice(0, this.worstCount),
       mismatches: sorted,
       mismatchesOmitted: this.mismatchesSeen - sorted.length,

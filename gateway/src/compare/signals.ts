@@ -235,45 +235,42 @@ export function colourSignals(a: RgbImage, b: RgbImage, block = BLOCK): { blockM
 
 /**
  * Strength of an 8x8 block grid in a grey raster: the mean absolute step between neighbours
- * across block boundaries over the mean step inside blocks, each plus one grey level so that flat
- * images do not divide by almost nothing. About 1 for an image without a grid.
+ * across block boundaries (x or y a multiple of 8) over the mean step across block middles (4
+ * mod 8), each plus one grey level so that flat images do not divide by almost nothing. About 1
+ * for an image without a grid. Sampling the middles rather than every inner step gives the same
+ * reference at a quarter of the work.
  */
 export function gridStrength(gray: Uint8Array, width: number, height: number): number {
-  let edge = 0, edgeN = 0, inner = 0, innerN = 0;
+  let edge = 0, edgeN = 0, mid = 0, midN = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    // Horizontal steps: x is a block boundary when x % 8 === 0 (bit test: cheaper than %).
-    let prev = gray[row]!;
-    for (let x = 1; x < width; x++) {
-      const v = gray[row + x]!;
-      const d = v > prev ? v - prev : prev - v;
+    // Horizontal steps into columns 4, 8, 12, ...
+    for (let x = 4; x < width; x += 4) {
+      const d = Math.abs(gray[row + x]! - gray[row + x - 1]!);
       if ((x & 7) === 0) {
         edge += d;
         edgeN++;
-      } else inner += d;
-      prev = v;
+      } else {
+        mid += d;
+        midN++;
+      }
     }
-    innerN += width - 1 - (((width - 1) >> 3));
-    // Vertical steps between this row and the one above.
-    if (y > 0) {
+    // Vertical steps into rows 4, 8, 12, ...
+    if (y >= 4 && (y & 3) === 0) {
       const up = row - width;
       let sum = 0;
-      for (let x = 0; x < width; x++) {
-        const p = gray[row + x]!;
-        const q = gray[up + x]!;
-        sum += p > q ? p - q : q - p;
-      }
+      for (let x = 0; x < width; x++) sum += Math.abs(gray[row + x]! - gray[up + x]!);
       if ((y & 7) === 0) {
         edge += sum;
         edgeN += width;
       } else {
-        inner += sum;
-        innerN += width;
+        mid += sum;
+        midN += width;
       }
     }
   }
-  if (edgeN === 0 || innerN === 0) return 1;
-  return (edge / edgeN + 1) / (inner / innerN + 1);
+  if (edgeN === 0 || midN === 0) return 1;
+  return (edge / edgeN + 1) / (mid / midN + 1);
 }
 
 /** The compression signal: max(ga / gb, gb / ga) of the two grid strengths (symmetric: either side may be the blocky one). */

@@ -24,6 +24,6 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   ssimMin: 0.92,
   blockMaxDiff: 32,
   deltaEMax: 2,
-  blockinessMax: 1.35,
+  blockinessMax: 1.3,
   ssim: { windowSize: 11, downsample: 'original', maxSize: 256 },
 };
