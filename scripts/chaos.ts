@@ -380,11 +380,11 @@ const scenarios: Scenario[] = [
       const service = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2', QUEUE_LIMIT: '32' });
       try {
         // Every phase asks for the same mix of variants, so their throughputs compare; identical
-        // requests are never in flight together, so nothing coalesces. Large outputs (1200-1999 px
-        // wide): a resize costs ~50-100 ms of CPU, against ~0.5-1 ms for a 503. (Shedding is not
-        // free: with small thumbnails on 2 cores, four 503s per admitted request cost a noticeable
-        // share of the CPU; see docs/security.md, "Overload".)
-        const target = (i: number) => `${service.url}/image/files/${ctx.photos[i % ctx.photos.length]}?w=${1200 + (i % 800)}`;
+        // requests are never in flight together, so nothing coalesces. Large WebP outputs (1200-1999
+        // px wide): a resize costs ~100 ms of CPU, against ~0.5-3 ms for a 503 (Shedding is not free:
+        // with small thumbnails on 2 cores, four 503s per admitted request cost a noticeable share
+        // of the CPU; see docs/security.md, "Faults and overload".)
+        const target = (i: number) => `${service.url}/image/files/${ctx.photos[i % ctx.photos.length]}?w=${1200 + (i % 800)}&format=webp`;
         await runLoad({ target, connections: 2, durationMs: 5000, maxRequests: 8 }); // warm-up
         // Saturation and overload alternate (S O S O), so that whatever else the machine is doing
         // weighs on both alike; throughputs count the 200s completed inside each window (not the

@@ -22,6 +22,7 @@ const VARIANTS: Array<[string, TuningEnv]> = [
   ['UV_THREADPOOL_SIZE=8', { ...CHOSEN, UV_THREADPOOL_SIZE: '8' }],
   ['MALLOC_ARENA_MAX unset', { ...CHOSEN, MALLOC_ARENA_MAX: undefined }],
   ['MALLOC_MMAP_THRESHOLD_ unset', { ...CHOSEN, MALLOC_MMAP_THRESHOLD_: undefined }],
+  ['MALLOC_MMAP_THRESHOLD_=8388608', { ...CHOSEN, MALLOC_MMAP_THRESHOLD_: '8388608' }],
   ['both malloc settings unset (glibc)', { ...CHOSEN, MALLOC_ARENA_MAX: undefined, MALLOC_MMAP_THRESHOLD_: undefined }],
   ['SHARP_CONCURRENCY=0 (one per core)', { ...CHOSEN, SHARP_CONCURRENCY: '0' }],
   ['FAST_SHRINK_ON_LOAD=false', { ...CHOSEN, FAST_SHRINK_ON_LOAD: 'false' }],

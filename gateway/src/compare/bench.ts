@@ -75,8 +75,10 @@ await runPool(jobs, concurrency, async (p) => {
 });
 const elapsed = (performance.now() - started) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+// Pairs per CPU-second does not depend on what else runs on the machine (wall-clock pairs/s does).
 process.stdout.write(
-  `bench: ${done} pairs at ${width} px in ${elapsed.toFixed(1)} s = ${(done / elapsed).toFixed(1)} pairs/s ` +
-    `(concurrency ${concurrency}, ${os.availableParallelism()} cores, CPU ${((cpu.user + cpu.system) / 1e6 / elapsed).toFixed(2)} cores busy; ` +
+  `bench: ${done} pairs at ${width} px in ${elapsed.toFixed(1)} s = ${(done / elapsed).toFixed(1)} pairs/s, ${(done / cpuSeconds).toFixed(1)} pairs per CPU-second ` +
+    `(concurrency ${concurrency}, ${os.availableParallelism()} cores, this process kept ${(cpuSeconds / elapsed).toFixed(2)} cores busy; load average ${os.loadavg()[0]!.toFixed(1)}; ` +
     `${pairs.length} distinct pairs from ${values.legacy ? 'the real backends' : 'sharp lanczos3 vs mitchell'}; ${mismatches} judged mismatches)\n`,
 );

@@ -6,6 +6,7 @@
  * the rest. Each comparison fetches both backends directly, exactly as replay does (pair.ts),
  * appends one JSON line to the results file, and updates the Prometheus metrics on /metrics.
  */
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -60,6 +61,7 @@ export function createShadowSink(o: ShadowSinkOptions): ShadowSink {
   const outDir = path.dirname(outFile);
   const imagesDir = o.imagesDir ?? path.join(outDir, `${path.basename(outFile).replace(/\.jsonl$/, '')}-images`);
   const artifacts = createArtifactWriter({ dir: imagesDir, relativeTo: outDir, max: o.maxImages ?? 200 });
+  mkdirSync(outDir, { recursive: true });
   const jsonl: JsonlWriter = openJsonl(outFile, { append: true });
   const ctx = { sender, legacyUrl: o.legacyUrl, newUrl: o.newUrl, thresholds: o.thresholds, ignore: o.ignore ?? [], order: 'random' as const, random: mulberry32(Date.now() & 0x7fffffff) };
 

@@ -244,7 +244,7 @@ describe('/healthz, /readyz, /metrics', () => {
   it('/healthz: 200 alive', async () => {
     const res = await get('/healthz');
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', pid: process.pid });
   });
 
   it('/readyz: 200 when storage is reachable', async () => {
