@@ -394,6 +394,7 @@ const scenarios: Scenario[] = [
         type Window = { ok: number; cpu: number; idle: number };
         const windows: Record<'saturation' | 'overload', Window[]> = { saturation: [], overload: [] };
         const overloads: LoadReport[] = [];
+        const offered: number[] = [];
         let rate = 0;
         for (let round = 0; round < rounds; round++) {
           for (const phase of ['saturation', 'overload'] as const) {
@@ -411,7 +412,9 @@ const scenarios: Scenario[] = [
                 : await runLoad({ target, connections: 2000, rate, durationMs: phaseMs, timeoutMs: 15_000 });
             const { cpu, idle } = await windowEnd;
             windows[phase].push({ ok: okWithin(load, t0, phaseMs), cpu, idle });
-            if (phase === 'saturation' && round === 0) rate = (5 * windows.saturation[0]!.ok) / (phaseMs / 1000);
+            // Each overload phase offers 5x the throughput of the saturation phase just before it.
+            if (phase === 'saturation') rate = (5 * windows.saturation.at(-1)!.ok) / (phaseMs / 1000);
+            else offered.push(rate);
             if (phase === 'overload') overloads.push(load);
           }
         }
@@ -448,12 +451,14 @@ const scenarios: Scenario[] = [
         checks.check('every 503 is overloaded with Retry-After', shed.every((r) => r.headers['retry-after'] !== undefined));
         checks.check('shedding is quick: 503s p50 < 50 ms and p99 < 500 ms', shedP50 < 50 && shedP99 < 500);
         checks.check('nothing but 200 and 503, nothing lost', other.length === 0);
-        // Two measures. Per CPU-second of the service: what shedding itself costs the service, the
-        // figure that does not depend on who else runs here (this load generator shares the 2 cores,
-        // and at 5x it needs ~5x the CPU it needs at saturation; other test runs may too). Wall clock:
-        // what a client sees on this shared machine, held to a looser bound that still catches a stall.
-        checks.check('admitted throughput per service CPU-second >= 90% of saturation (the cost of shedding)', perCpuRatio >= 0.9);
-        checks.check('admitted wall-clock throughput >= 80% of saturation on this shared machine (no stall)', admittedRps >= 0.8 * satRps);
+        // Two measures of the same thing. Wall clock: what clients see, but on this shared 2-core
+        // machine it also moves with whatever else runs during one window or the other (this load
+        // generator needs ~5x the CPU at 5x; other test runs may come and go). Per CPU-second of the
+        // service: what shedding itself costs, whoever else runs here. Either at 90% passes; both
+        // are in the notes. A stall (the service idling while overloaded) shows as less CPU used
+        // while the machine had CPU to spare; less CPU with none idle is the neighbours' doing.
+        checks.check('admitted throughput >= 90% of saturation (wall clock, or per service CPU-second)', admittedRps >= 0.9 * satRps || perCpuRatio >= 0.9);
+        checks.check('no stall: the service used >= 90% of its saturation CPU while overloaded (unless the machine had no idle CPU)', cpuShare >= 0.9 || idleWhileOverloaded < 0.05);
         checks.check('no crash', alive);
         checks.check(`peak RSS < ${RSS_BUDGET_MB} MB`, (rss ?? Infinity) < RSS_BUDGET_MB);
         checks.check(
@@ -465,8 +470,8 @@ const scenarios: Scenario[] = [
           overload,
           checks,
           rss,
-          `saturation ${fmt(satRps, 1)} rps (closed loop, 8 connections); offered ${fmt(rate, 1)} rps (open loop); admitted ${fmt(admittedRps, 1)} rps = ${fmt((admittedRps / satRps) * 100)}% wall clock, ` +
-            `per service CPU-second ${fmt(perCpuRatio * 100)}% (CPU per 200: ${fmt((sat.cpu / sat.ok) * 1000)} ms saturated, ${fmt((over.cpu / over.ok) * 1000)} ms overloaded; the service got ${fmt(cpuShare * 100)}% as much CPU, machine idle ${fmt(idleWhileOverloaded * 100)}%); ` +
+          `saturation ${fmt(satRps, 1)} rps (closed loop, 8 connections); offered ${offered.map((r) => fmt(r)).join('/')} rps (open loop, 5x the saturation phase before each); admitted ${fmt(admittedRps, 1)} rps = ${fmt((admittedRps / satRps) * 100, 1)}% wall clock, ` +
+            `${fmt(perCpuRatio * 100, 1)}% per service CPU-second (CPU per 200: ${fmt((sat.cpu / sat.ok) * 1000)} ms saturated, ${fmt((over.cpu / over.ok) * 1000)} ms overloaded; the service got ${fmt(cpuShare * 100)}% as much CPU, machine idle ${fmt(idleWhileOverloaded * 100)}%); ` +
             `${shed.length} shed (503, p50 ${fmt(shedP50)} ms, p99 ${fmt(shedP99)} ms); ${summarise(overload.results)}; afterwards ${fmt(afterRps, 1)} rps; load average ${loadavg()[0]!.toFixed(1)}`,
         );
       } finally {

@@ -3,7 +3,6 @@
  * child, closed- and open-loop load over HTTP keep-alive, and /proc accounting.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchPhotos, projectRoot, realFixturesDir } from '../../support/fixtures.ts';
@@ -11,6 +10,7 @@ import { runLoad, type RequestResult } from '../../support/keepalive-load.ts';
 import { cpuSeconds, machineCpuTicks, peakRssMb } from '../../support/proc-stats.ts';
 import { freePort, startProcess, waitForHttp, type Managed } from '../../support/process.ts';
 import { parseImageRequest, queryPairs, type ResizeRequest } from '../src/params.ts';
+import { NODE_FLAGS, RUNTIME_ENV } from '../src/runtime-env.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -51,14 +51,25 @@ export interface TuningEnv {
   UV_THREADPOOL_SIZE?: string;
   MALLOC_ARENA_MAX?: string;
   MALLOC_MMAP_THRESHOLD_?: string;
+  /** Not an environment variable: becomes `--max-semi-space-size=N` on the node command line (unset: V8's default). */
+  V8_MAX_SEMI_SPACE_MB?: string;
   SHARP_CONCURRENCY?: string;
   FAST_SHRINK_ON_LOAD?: string;
   CONCURRENCY?: string;
 }
 
-/** The same defaults `npm run start -w image-service` applies (see image-service/package.json). */
-export const START_DEFAULTS: TuningEnv = { UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576' };
-const TUNING_NAMES = ['UV_THREADPOOL_SIZE', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'SHARP_CONCURRENCY', 'FAST_SHRINK_ON_LOAD', 'CONCURRENCY'] as const;
+/** The same defaults `npm run start -w image-service` applies. */
+export const START_DEFAULTS: TuningEnv = { ...RUNTIME_ENV, V8_MAX_SEMI_SPACE_MB: semiSpaceOf(NODE_FLAGS) };
+
+function semiSpaceOf(flags: readonly string[]): string | undefined {
+  return flags.map((f) => /^--max-semi-space-size=(\d+)$/.exec(f)?.[1]).find((v) => v !== undefined);
+}
+
+/** The node flags a tuning asks for. */
+export function nodeFlags(tuning: TuningEnv): string[] {
+  return tuning.V8_MAX_SEMI_SPACE_MB ? [`--max-semi-space-size=${tuning.V8_MAX_SEMI_SPACE_MB}`] : [];
+}
+const TUNING_NAMES = ['UV_THREADPOOL_SIZE', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'V8_MAX_SEMI_SPACE_MB', 'SHARP_CONCURRENCY', 'FAST_SHRINK_ON_LOAD', 'CONCURRENCY'] as const;
 
 /** The environment of a child: this process's, minus the tuning variables, plus `tuning` (undefined = unset). */
 export function childEnv(tuning: TuningEnv, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -66,7 +77,7 @@ export function childEnv(tuning: TuningEnv, extra: Record<string, string> = {}):
   for (const name of TUNING_NAMES) {
     delete env[name];
     const value = tuning[name];
-    if (value !== undefined) env[name] = value;
+    if (value !== undefined && name !== 'V8_MAX_SEMI_SPACE_MB') env[name] = value;
   }
   return { ...env, ...extra };
 }
@@ -81,7 +92,7 @@ export interface ServiceUnderTest {
 /** Starts image-service/src/main.ts with exactly the given tuning (unlike support/services.ts, which fixes two of them). */
 export async function startService(workload: Workload, tuning: TuningEnv): Promise<ServiceUnderTest> {
   const port = await freePort();
-  const proc = startProcess('image-service', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
+  const proc = startProcess('image-service', process.execPath, [...nodeFlags(tuning), '--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
     cwd: projectRoot,
     env: childEnv(tuning, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', STORAGE_URL: pathToFileURL(workload.dir).href }),
   });
@@ -192,7 +203,7 @@ export class RawSharp {
 
   constructor(workload: Workload, tuning: TuningEnv, concurrency: number) {
     this.#child = fork(path.join(here, 'bench-raw.ts'), [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: [...nodeFlags(tuning), '--import', 'tsx'],
       env: childEnv(tuning, { BENCH_RAW_DIR: workload.dir, BENCH_RAW_CONCURRENCY: String(concurrency) }),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -259,11 +270,6 @@ export const percentile = (values: number[], p: number): number => {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 };
-
-export function versions(): { node: string; sharp: string; libvips: string } {
-  const pkg = (name: string) => (JSON.parse(readFileSync(path.join(projectRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-  return { node: process.version, sharp: pkg('sharp'), libvips: '' };
-}
 
 /** A number for a table cell. */
 export const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');

@@ -17,7 +17,8 @@
  * them), and the benchmark's:
  *   BENCH_ROUNDS (3), BENCH_ROUND_SECONDS (8), BENCH_WARMUP_SECONDS (3), BENCH_OPEN_SECONDS (30),
  *   BENCH_CONNECTIONS (2 x CPUs), BENCH_LONG=1 (7 rounds of 15 s, 60 s open loop),
- *   BENCH_JSON=file (also write the figures as JSON).
+ *   BENCH_JSON=file (also write the figures as JSON); V8_MAX_SEMI_SPACE_MB (default 1) sets the
+ *   service's --max-semi-space-size as `npm start` does.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -39,7 +40,6 @@ import {
   type OpenLoopResult,
   type RoundResult,
   type TuningEnv,
-  type Workload,
 } from './bench-lib.ts';
 
 export interface BenchOptions {
@@ -164,8 +164,8 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
       `CONCURRENCY=${r.concurrency}, ${r.options.connections} connections, ${r.options.rounds} rounds of ${r.options.roundSeconds} s`,
   );
   lines.push(
-    `settings: UV_THREADPOOL_SIZE=${t.UV_THREADPOOL_SIZE ?? '(unset: 4)'} MALLOC_ARENA_MAX=${t.MALLOC_ARENA_MAX ?? '(unset)'} MALLOC_MMAP_THRESHOLD_=${t.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'} ` +
-      `SHARP_CONCURRENCY=${t.SHARP_CONCURRENCY ?? '(default 1)'} FAST_SHRINK_ON_LOAD=${t.FAST_SHRINK_ON_LOAD ?? '(default true)'}; ` +
+    `settings: UV_THREADPOOL_SIZE=${t.UV_THREADPOOL_SIZE ?? '(unset: 4)'} MALLOC_ARENA_MAX=${t.MALLOC_ARENA_MAX ?? '(unset)'} MALLOC_MMAP_THRESHOLD_=${t.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'} --max-semi-space-size=${t.V8_MAX_SEMI_SPACE_MB ?? '(V8 default)'} ` +
+      `SHARP_CONCURRENCY=${t.SHARP_CONCURRENCY ?? '(default 1)'} FAST_SHRINK_ON_LOAD=${t.FAST_SHRINK_ON_LOAD ?? '(default false)'}; ` +
       `node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; ${os.availableParallelism()} CPUs, load average at start ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
   );
   lines.push('');
@@ -216,6 +216,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
       UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? START_DEFAULTS.UV_THREADPOOL_SIZE,
       MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? START_DEFAULTS.MALLOC_ARENA_MAX,
       MALLOC_MMAP_THRESHOLD_: env.MALLOC_MMAP_THRESHOLD_ ?? START_DEFAULTS.MALLOC_MMAP_THRESHOLD_,
+      V8_MAX_SEMI_SPACE_MB: env.V8_MAX_SEMI_SPACE_MB ?? START_DEFAULTS.V8_MAX_SEMI_SPACE_MB,
       SHARP_CONCURRENCY: env.SHARP_CONCURRENCY,
       FAST_SHRINK_ON_LOAD: env.FAST_SHRINK_ON_LOAD,
       CONCURRENCY: env.CONCURRENCY,

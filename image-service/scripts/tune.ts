@@ -1,7 +1,7 @@
 /**
  * Measures the service's tuning knobs one at a time against the chosen settings, on the benchmark's
- * workload: UV_THREADPOOL_SIZE, MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, SHARP_CONCURRENCY
- * (sharp.concurrency) and FAST_SHRINK_ON_LOAD. Each round runs every variant once, in a rotated order, each in a fresh
+ * workload: UV_THREADPOOL_SIZE, MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, V8's young generation
+ * (--max-semi-space-size), SHARP_CONCURRENCY (sharp.concurrency) and FAST_SHRINK_ON_LOAD. Each round runs every variant once, in a rotated order, each in a fresh
  * service process: warm-up, saturation (closed loop), then an open loop at one fixed rate for all
  * variants. Figures are medians over rounds; "vs chosen" is the median of the per-round ratios to
  * the chosen settings' rate in the same round (interleaving cancels most of the machine's drift).
@@ -15,7 +15,14 @@ import { peakRssMb } from '../../support/proc-stats.ts';
 import { usableCpus } from '../src/cpus.ts';
 import { fmt, loadWorkload, median, openLoop, percentile, serviceRound, startService, type TuningEnv } from './bench-lib.ts';
 
-const CHOSEN: TuningEnv = { UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1048576', SHARP_CONCURRENCY: '1', FAST_SHRINK_ON_LOAD: 'true' };
+const CHOSEN: TuningEnv = {
+  UV_THREADPOOL_SIZE: '4',
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '1048576',
+  V8_MAX_SEMI_SPACE_MB: '1',
+  SHARP_CONCURRENCY: '1',
+  FAST_SHRINK_ON_LOAD: 'false',
+};
 const VARIANTS: Array<[string, TuningEnv]> = [
   ['chosen (see README)', CHOSEN],
   ['UV_THREADPOOL_SIZE=2', { ...CHOSEN, UV_THREADPOOL_SIZE: '2' }],
@@ -24,8 +31,10 @@ const VARIANTS: Array<[string, TuningEnv]> = [
   ['MALLOC_MMAP_THRESHOLD_ unset', { ...CHOSEN, MALLOC_MMAP_THRESHOLD_: undefined }],
   ['MALLOC_MMAP_THRESHOLD_=8388608', { ...CHOSEN, MALLOC_MMAP_THRESHOLD_: '8388608' }],
   ['both malloc settings unset (glibc)', { ...CHOSEN, MALLOC_ARENA_MAX: undefined, MALLOC_MMAP_THRESHOLD_: undefined }],
+  ['MALLOC_ARENA_MAX=1', { ...CHOSEN, MALLOC_ARENA_MAX: '1' }],
+  ['V8 young generation default (16 MiB)', { ...CHOSEN, V8_MAX_SEMI_SPACE_MB: undefined }],
   ['SHARP_CONCURRENCY=0 (one per core)', { ...CHOSEN, SHARP_CONCURRENCY: '0' }],
-  ['FAST_SHRINK_ON_LOAD=false', { ...CHOSEN, FAST_SHRINK_ON_LOAD: 'false' }],
+  ['FAST_SHRINK_ON_LOAD=true', { ...CHOSEN, FAST_SHRINK_ON_LOAD: 'true' }],
 ];
 
 const env = process.env;

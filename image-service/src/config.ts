@@ -43,7 +43,7 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
   MAX_INPUT_BYTES: int(1, 2 ** 40).default(50 * 1024 * 1024),
   MAX_INPUT_PIXELS: int(1, 2 ** 40).default(50_000_000),
-  FAST_SHRINK_ON_LOAD: flag.default(true),
+  FAST_SHRINK_ON_LOAD: flag.default(false),
   SHARP_CONCURRENCY: int(0, 64).default(1),
   RETRY_AFTER_SECONDS: int(1, 3600).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -72,7 +72,7 @@ export interface Config {
   maxInputBytes: number;
   /** Originals above this many pixels are refused from the header. Default 50 000 000. */
   maxInputPixels: number;
-  /** libvips shrink-on-load for JPEG/WebP. Default true (see README: measured). */
+  /** sharp's aggressive JPEG/WebP shrink-on-load. Default false: closer to ImageMagick for ~1% CPU (see README, Tuning). */
   fastShrinkOnLoad: boolean;
   /** libvips threads per image (sharp.concurrency); 0 = one per CPU core. Default 1 (see README: measured). */
   sharpConcurrency: number;

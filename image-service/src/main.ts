@@ -81,6 +81,12 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
     'image-service listening',
   );
 });
+// sharp runs each pipeline on a libuv worker: fewer workers than resize slots (plus one for file
+// reads) would silently cap the concurrency below CONCURRENCY.
+const uvThreads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+if (uvThreads < config.concurrency + 1) {
+  logger.warn({ uvThreads, concurrency: config.concurrency }, `UV_THREADPOOL_SIZE should be at least CONCURRENCY + 1 (${config.concurrency + 1})`);
+}
 // Keep-alive from nginx: idle upstream connections must outlive nginx's own keepalive_timeout,
 // or nginx races a closing socket and sees a reset.
 (server as import('node:http').Server).keepAliveTimeout = 75_000;

@@ -10,6 +10,7 @@ import { ImageError } from './errors.ts';
 import { CONTENT_TYPES, SUPPORTED_FORMATS_TEXT, sniffFormat, type SourceFormat } from './formats.ts';
 import { orientedSize, planResize } from './geometry.ts';
 import type { OutputFormat, ResizeRequest } from './params.ts';
+import type { LocalFile } from './storage/types.ts';
 
 /** libvips' VIPS_MAX_COORD: no image side, even a lazily computed one, may exceed it. */
 const MAX_INTERMEDIATE_SIDE = 10_000_000;
@@ -18,8 +19,9 @@ export interface PipelineLimits {
   /** Refuse originals with more pixels than this, from the header, before decoding. Default 50 000 000. */
   maxInputPixels: number;
   /**
-   * libvips JPEG/WebP shrink-on-load. Faster, at a small cost in parity with ImageMagick
-   * (which always decodes at full size); see the README's benchmark notes.
+   * sharp's `fastShrinkOnLoad`: shrink JPEG/WebP as far as possible while decoding. Off by default:
+   * it leaves a visible difference from ImageMagick (which decodes at full size) on WebP and
+   * progressive JPEG originals, and saved only ~1% CPU on the benchmark's workload (README, Tuning).
    */
   fastShrinkOnLoad: boolean;
 }
@@ -38,17 +40,23 @@ export function defaultOutputFormat(source: SourceFormat): OutputFormat {
   return source === 'gif' ? 'png' : source;
 }
 
-export async function renderImage(input: Buffer, req: ResizeRequest, limits: PipelineLimits): Promise<RenderedImage> {
-  const source = sniffFormat(input);
+/** The original's bytes, or a local file libvips reads itself (with its first bytes for sniffing). */
+export type PipelineInput = Buffer | LocalFile;
+
+export async function renderImage(input: PipelineInput, req: ResizeRequest, limits: PipelineLimits): Promise<RenderedImage> {
+  const source = sniffFormat(Buffer.isBuffer(input) ? input : input.head);
   if (!source) throw new ImageError('unsupported_image', `unsupported image: the original is not a ${SUPPORTED_FORMATS_TEXT} image`);
   const format = req.format ?? defaultOutputFormat(source);
 
   try {
     // failOn 'error' (which implies 'truncated'): a damaged original is a 415, never a half image.
     // limitInputPixels is checked by libvips from the header, before any pixel is decoded.
-    const image = sharp(input, { failOn: 'error', limitInputPixels: limits.maxInputPixels, pages: 1, sequentialRead: true });
+    const image = sharp(Buffer.isBuffer(input) ? input : input.path, { failOn: 'error', limitInputPixels: limits.maxInputPixels, pages: 1, sequentialRead: true });
     const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new ImageError('unsupported_image', 'unsupported image: the original has no dimensions');
+    // libvips detects the format itself; it must be the one recognised above (a local file could
+    // have been replaced in between, and libvips also reads SVG, PDF, HEIF... that are refused here).
+    if (meta.format !== source) throw new ImageError('unsupported_image', `unsupported image: the original is not a ${SUPPORTED_FORMATS_TEXT} image`);
     if (meta.width * meta.height > limits.maxInputPixels) throw tooManyPixels(meta.width, meta.height, limits.maxInputPixels);
 
     const oriented = orientedSize({ width: meta.width, height: meta.height }, meta.orientation);
@@ -105,6 +113,10 @@ function tooManyPixels(width: number, height: number, max: number): ImageError {
 function mapSharpError(err: unknown, maxPixels: number): ImageError {
   if (err instanceof ImageError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  if (/input file is missing/i.test(message)) {
+    // A local original deleted between its open and its decode.
+    return new ImageError('not_found', 'no original with this key any more', { cause: err });
+  }
   if (/pixel limit/i.test(message)) {
     return new ImageError('image_too_large', `image too large: the original has more than ${maxPixels / 1e6} megapixels`, { cause: err });
   }

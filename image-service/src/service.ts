@@ -4,13 +4,14 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { BufferPool } from './buffer-pool.ts';
 import { Coalescer } from './coalesce.ts';
 import { computeEtag, ifNoneMatchMatches } from './conditional.ts';
 import { ImageError } from './errors.ts';
 import type { Limiter } from './limiter.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { canonicalVariant, type ImageRequest, type ResizeRequest } from './params.ts';
-import { renderImage, type PipelineLimits } from './pipeline.ts';
+import { renderImage, type PipelineInput, type PipelineLimits } from './pipeline.ts';
 import type { SourceObject, SourceStore } from './storage/index.ts';
 
 export interface ImageServiceOptions extends PipelineLimits {
@@ -41,12 +42,15 @@ export class ImageService {
   readonly #metrics: ServiceMetrics;
   readonly #options: ImageServiceOptions;
   readonly #flights = new Coalescer<Rendered>();
+  readonly #buffers: BufferPool;
 
   constructor(deps: { store: SourceStore; limiter: Limiter; metrics: ServiceMetrics; options: ImageServiceOptions }) {
     this.#store = deps.store;
     this.#limiter = deps.limiter;
     this.#metrics = deps.metrics;
     this.#options = deps.options;
+    // One buffer per resize slot, and one for the read that starts as a slot frees up.
+    this.#buffers = new BufferPool({ maxFree: deps.limiter.concurrency + 1 });
   }
 
   /** A fresh deadline for one request; its time in the queue counts against it. */
@@ -143,13 +147,21 @@ export class ImageService {
 
   async #render(key: string, resize: ResizeRequest, variant: string, signal: AbortSignal): Promise<Rendered> {
     const started = performance.now();
-    let input: Buffer;
+    let input: PipelineInput;
+    let release: () => void;
     let source: SourceObject;
     try {
       const opened = await this.#open(key, signal, true);
       source = opened.source;
       try {
-        input = await readAll(source.body, source.info.size, this.#options.maxInputBytes, opened.storage.signal);
+        if (source.localFile) {
+          input = source.localFile;
+          release = () => source.discard();
+        } else {
+          const read = await readAll(source, this.#options.maxInputBytes, opened.storage.signal, this.#buffers);
+          input = read.buffer.subarray(0, read.length);
+          release = () => this.#buffers.release(read.buffer);
+        }
       } finally {
         opened.storage.release();
       }
@@ -159,7 +171,13 @@ export class ImageService {
       throw err;
     }
     this.#metrics.resizes.inc();
-    const image = await renderImage(input, resize, this.#options);
+    let image: Awaited<ReturnType<typeof renderImage>>;
+    try {
+      image = await renderImage(input, resize, this.#options);
+    } finally {
+      // libvips holds no reference to the input once the pipeline has settled, either way.
+      release();
+    }
     return {
       body: image.body,
       contentType: image.contentType,
@@ -224,13 +242,15 @@ function tooManyBytes(size: number, max: number): ImageError {
 }
 
 /**
- * Reads a stream into one buffer, refusing more than `max` bytes even if the store's size was
- * wrong. The buffer is allocated once at the stored size and the chunks are copied in as they
- * come, so an original is held once, not twice (chunks + concatenation), while it is read. A
- * read cut by the storage deadline is a 504; any other failure mid-body is the store's (502).
+ * Reads an original's stream into a pooled buffer, refusing more than `max` bytes even if the
+ * store's size was wrong. The chunks are copied in as they come, so the original is held once,
+ * not twice (chunks + concatenation). Returns the buffer (give it back to the pool) and the
+ * number of bytes read. A read cut by the storage deadline is a 504; any other failure mid-body
+ * is the store's (502).
  */
-async function readAll(body: Readable, expectedSize: number, max: number, signal: AbortSignal): Promise<Buffer> {
-  let buffer = Buffer.allocUnsafe(Math.min(Math.max(expectedSize, 0), max));
+async function readAll(source: SourceObject, max: number, signal: AbortSignal, pool: BufferPool): Promise<{ buffer: Buffer; length: number }> {
+  const body = source.body;
+  let buffer = pool.acquire(Math.min(Math.max(source.info.size, 0), max));
   let total = 0;
   const onAbort = () => body.destroy(deadlineError(signal));
   if (signal.aborted) onAbort();
@@ -244,19 +264,21 @@ async function readAll(body: Readable, expectedSize: number, max: number, signal
       }
       if (total + bytes.length > buffer.length) {
         // The store under-reported the size: grow (rare; S3 and the directory both know it).
-        const grown = Buffer.allocUnsafe(Math.min(max, Math.max(buffer.length * 2, total + bytes.length)));
+        const grown = pool.acquire(Math.min(max, Math.max(buffer.length * 2, total + bytes.length)));
         buffer.copy(grown, 0, 0, total);
+        pool.release(buffer);
         buffer = grown;
       }
       bytes.copy(buffer, total);
       total += bytes.length;
     }
+    return { buffer, length: total };
   } catch (err) {
+    pool.release(buffer);
     if (err instanceof ImageError) throw err;
     if (signal.aborted) throw deadlineError(signal);
     throw new ImageError('storage_unavailable', 'storage unavailable: the original could not be read to the end', { cause: err });
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
-  return total === buffer.length ? buffer : buffer.subarray(0, total);
 }

@@ -23,7 +23,7 @@ export interface Harness {
 export const DEFAULT_OPTIONS: ImageServiceOptions = {
   maxInputBytes: 50 * 1024 * 1024,
   maxInputPixels: 50_000_000,
-  fastShrinkOnLoad: true,
+  fastShrinkOnLoad: false,
   requestTimeoutMs: 10_000,
   storageTimeoutMs: 5_000,
 };

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOSTILE_WIDTH, writeHostileOriginals, type Expected, type HostileOriginal } from '../../support/hostile-images.ts';
@@ -43,7 +43,7 @@ afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-function buildApp(options: { policy?: AccessPolicy; store?: SourceStore; concurrency?: number; queueLimit?: number } = {}) {
+function buildApp(options: { policy?: AccessPolicy; store?: SourceStore; concurrency?: number; queueLimit?: number; logger?: Logger } = {}) {
   const store = options.store ?? new FsSourceStore(root);
   const limiter = new Limiter({ concurrency: options.concurrency ?? 2, queueLimit: options.queueLimit ?? 32, retryAfterSeconds: 1 });
   const metrics = createMetrics({ limiter });
@@ -53,7 +53,7 @@ function buildApp(options: { policy?: AccessPolicy; store?: SourceStore; concurr
     metrics,
     options: { maxInputBytes: 50 * 1024 * 1024, maxInputPixels: 50_000_000, fastShrinkOnLoad: true, requestTimeoutMs: 30_000, storageTimeoutMs: 10_000 },
   });
-  return createApp({ service, store, metrics, logger: pino({ level: 'silent' }), policy: options.policy ?? OFF });
+  return createApp({ service, store, metrics, logger: options.logger ?? pino({ level: 'silent' }), policy: options.policy ?? OFF });
 }
 
 type App = ReturnType<typeof buildApp>;
@@ -417,6 +417,33 @@ describe('X-Content-Type-Options: nosniff on every response', () => {
     }
     expect(shed.headers.get('retry-after')).toBe('1');
     expect(await outcome(await raw(shedding, '/image/files/ok.jpg?w=12'))).toMatchObject({ status: 200 });
+  });
+});
+
+describe('shedding is cheap to log', () => {
+  it('a 503 overloaded is one request line at warn, with no error object or stack trace; a real 5xx keeps its stack', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inner = new FsSourceStore(root);
+    const store: SourceStore = { description: 'gated', ping: (s) => inner.ping(s), open: async (key, signal) => (await gate, inner.open(key, signal)) };
+    const app = buildApp({ store, concurrency: 1, queueLimit: 0, logger });
+    const holding = raw(app, '/image/files/ok.jpg?w=10');
+    const shed = await raw(app, '/image/files/ok.jpg?w=11');
+    expect(shed.status).toBe(503);
+    release();
+    await (await holding).arrayBuffer();
+    const shedLines = lines.filter((l) => JSON.stringify(l).includes('w=11'));
+    expect(shedLines).toHaveLength(1);
+    expect(shedLines[0]).toMatchObject({ level: 40, status: 503, msg: 'request' });
+    expect(lines.filter((l) => l.level === 50)).toEqual([]);
+    expect(JSON.stringify(lines)).not.toMatch(/"err"|stack|overloaded/);
+
+    const broken: SourceStore = { description: 'broken', ping: async () => {}, open: async () => Promise.reject(new Error('disk on fire')) };
+    lines.length = 0;
+    expect((await raw(buildApp({ store: broken, logger }), '/image/files/ok.jpg?w=10')).status).toBe(500);
+    expect(lines.find((l) => l.code === 'internal')).toMatchObject({ level: 50, err: { message: 'disk on fire' } });
   });
 });
 

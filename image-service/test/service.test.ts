@@ -3,16 +3,17 @@
  * shedding, deadlines (in the queue, in storage, across a shared flight) and storage failures.
  * Slowness is made with gates that the test opens, not with sleeps, so nothing here is timed.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateImages } from '../../support/fixtures.ts';
 import { ImageError } from '../src/errors.ts';
-import type { ImageRequest } from '../src/params.ts';
+import type { ImageRequest, ResizeRequest } from '../src/params.ts';
+import { renderImage } from '../src/pipeline.ts';
 import { FsSourceStore, type SourceObject, type SourceStore } from '../src/storage/index.ts';
-import { buildHarness, gatedStore, until } from './harness.ts';
+import { DEFAULT_OPTIONS, buildHarness, gatedStore, until } from './harness.ts';
 
 let root: string;
 beforeAll(async () => {
@@ -97,6 +98,38 @@ describe('coalescing', () => {
     expect((await fresh).status).toBe(200);
     expect(await h.metric('image_resizes_total')).toBe(2);
     expect(await h.metric('image_coalesced_requests_total')).toBe(1);
+  });
+});
+
+describe('input buffers are reused between resizes', () => {
+  it('two different originals of the same size, read as streams one after the other in one slot: each answer is its own picture', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'service-pool-'));
+    try {
+      const { photoRaw } = await import('../../support/fixtures.ts');
+      const a = await (await photoRaw(400, 300, 21)).jpeg().toBuffer();
+      const b = await (await photoRaw(400, 300, 22)).jpeg().toBuffer();
+      const size = Math.max(a.length, b.length) + 8;
+      // Same length on disk (bytes after the JPEG end marker are ignored), so the second read lands in the first's buffer.
+      writeFileSync(path.join(dir, 'a.jpg'), Buffer.concat([a, Buffer.alloc(size - a.length)]));
+      writeFileSync(path.join(dir, 'b.jpg'), Buffer.concat([b, Buffer.alloc(size - b.length)]));
+      // Read as a stream (like S3), not by libvips from the file: that is the path that reuses buffers.
+      const files = new FsSourceStore(dir);
+      const streamOnly: SourceStore = {
+        description: 'stream only',
+        ping: (s) => files.ping(s),
+        open: async (key, s) => ({ ...(await files.open(key, s)), localFile: undefined }),
+      };
+      const h = buildHarness(streamOnly, { concurrency: 1 });
+      const w100: ResizeRequest = { width: 100, height: undefined, fit: 'inside', quality: 85, format: undefined };
+      const direct = (bytes: Buffer) => renderImage(bytes, w100, DEFAULT_OPTIONS);
+      const outA = Buffer.from(await (await h.app.request('/image/files/a.jpg?w=100')).arrayBuffer());
+      const outB = Buffer.from(await (await h.app.request('/image/files/b.jpg?w=100')).arrayBuffer());
+      expect(outA.equals((await direct(a)).body)).toBe(true);
+      expect(outB.equals((await direct(b)).body)).toBe(true);
+      expect(outA.equals(outB)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -208,6 +241,25 @@ describe('storage faults', () => {
     expect(res.status).toBe(200);
     const body = Buffer.from(await res.arrayBuffer());
     expect(body.equals(readFileSync(path.join(root, 'gen-photo-1920x1280.jpg')))).toBe(true);
+  });
+
+  it('a store that under-reports the size: the body is read whole, and refused at MAX_INPUT_BYTES however it arrives', async () => {
+    const bytes = readFileSync(path.join(root, 'gen-photo-1920x1280.jpg'));
+    const lying = (reported: number): SourceStore => ({
+      description: 'lying',
+      async ping() {},
+      async open() {
+        const body = Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000, 50_000), bytes.subarray(50_000)]);
+        return { info: { size: reported, lastModified: new Date(0), version: 'v', contentType: 'image/jpeg' }, body, discard: () => body.destroy() };
+      },
+    });
+    const fine = buildHarness(lying(10));
+    const ok = await fine.app.request('/image/files/a.jpg?w=64');
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('content-type')).toBe('image/jpeg');
+    const capped = buildHarness(lying(10), { service: { maxInputBytes: 60_000 } });
+    expect(await errorOf(await capped.app.request('/image/files/a.jpg?w=64'))).toMatchObject({ status: 413, error: 'image_too_large' });
+    expect(await capped.metric('image_resizes_total')).toBe(0);
   });
 
   it('the source fetch time is recorded by outcome', async () => {

@@ -45,6 +45,9 @@ export class FsSourceStore implements SourceStore {
         },
         body,
         discard: () => body.destroy(),
+        // libvips reads the file itself: no copy of it in a JS buffer, so no external memory for
+        // V8 to collect (measured: a full GC every few requests and ~5 ms CPU per request otherwise).
+        localFile: { path: file, head: head.subarray(0, bytesRead) },
       };
     } catch (err) {
       await handle.close().catch(() => {});

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { FsSourceStore } from './fs.ts';
 import type { SourceStore } from './types.ts';
 
-export type { SourceInfo, SourceObject, SourceStore } from './types.ts';
+export type { LocalFile, SourceInfo, SourceObject, SourceStore } from './types.ts';
 export { FsSourceStore } from './fs.ts';
 
 /** Storage settings as the config module validated them. */

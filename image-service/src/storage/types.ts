@@ -11,6 +11,12 @@ export interface SourceInfo {
   contentType: string | undefined;
 }
 
+/** A local file the decoder reads itself, and its first bytes. */
+export interface LocalFile {
+  path: string;
+  head: Buffer;
+}
+
 /** An opened original: metadata first, the body only read if the caller decides to. */
 export interface SourceObject {
   info: SourceInfo;
@@ -18,6 +24,12 @@ export interface SourceObject {
   body: Readable;
   /** Releases the body without reading it (a 304, or a refusal on size). */
   discard(): void;
+  /**
+   * Set when the original is a local file that the decoder may read itself instead of `body`
+   * (the directory store): `head` holds its first bytes, for recognising the format before any
+   * decoder sees it. Call `discard()` once the decoder is done with it.
+   */
+  localFile?: LocalFile;
 }
 
 /**

@@ -29,6 +29,17 @@ describe('FsSourceStore', () => {
     expect(b.info.contentType).toBe('application/octet-stream');
   });
 
+  it('offers the file itself to the decoder, with its first bytes', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'fs-store-'));
+    const bytes = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), Buffer.alloc(1000, 9)]);
+    mkdirSync(path.join(root, 'd'));
+    writeFileSync(path.join(root, 'd/a.png'), bytes);
+    const obj = await new FsSourceStore(root).open('d/a.png', AbortSignal.timeout(5000));
+    expect(obj.localFile?.path).toBe(path.join(root, 'd/a.png'));
+    expect(obj.localFile?.head.equals(bytes.subarray(0, 16))).toBe(true);
+    obj.discard();
+  });
+
   it('treats a directory as a missing original', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'fs-store-'));
     mkdirSync(path.join(root, 'sub'));
