@@ -35,7 +35,6 @@ import { httpSubject, startSharpLimit, type Subject } from './lib/subjects.ts';
 import { buildWorkload, type Workload } from './lib/workload.ts';
 
 /** The service's environment, as support/services.ts starts it (and as `npm start` runs it). */
-const SERVICE_ENV = { MALLOC_ARENA_MAX: '2', UV_THREADPOOL_SIZE: '4' };
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -231,7 +230,7 @@ async function startSubjects(settings: BenchSettings, workload: Workload, storag
   }
   if (want.has('new') || want.has('new-via-nginx')) {
     log('starting the image service');
-    const s = await startImageService({ ...SERVICE_ENV, STORAGE_URL: pathToFileURL(storageDir).href, LOG_LEVEL: 'warn' });
+    const s = await startImageService({ STORAGE_URL: pathToFileURL(storageDir).href, LOG_LEVEL: 'warn' });
     stops.push(() => s.stop());
     service = s;
     if (want.has('new')) {
@@ -296,7 +295,7 @@ async function startSubjects(settings: BenchSettings, workload: Workload, storag
   }
   if (want.has('sharp-limit')) {
     log(`starting sharp-limit (concurrency ${cores})`);
-    const sl = await startSharpLimit({ workload, files, concurrency: cores, limits: { maxInputPixels: 50_000_000, fastShrinkOnLoad: true }, env: SERVICE_ENV });
+    const sl = await startSharpLimit({ workload, files, concurrency: cores, limits: { maxInputPixels: 50_000_000, fastShrinkOnLoad: false }, env: {} });
     stops.push(() => sl.stop());
     out.push(sl);
   }

@@ -4,7 +4,8 @@
  *
  * Targets, in order of preference:
  * 1. LEGACY_URL / NEW_URL / FRONT_URL from the environment (your own stack);
- * 2. the stack `npm start` runs, when the addresses in nginx/cutover.yaml answer their health checks;
+ * 2. the stack `npm start` runs, when the addresses in nginx/cutover.yaml (or the other ports it was
+ *    started on, recorded in var/run/frontdoor/addresses.json) answer their health checks;
  * 3. otherwise a stack of its own (support/stack.ts: legacy, image service, front door at
  *    SHARE, default 50) on temporary directories, seeded with the sample photographs, and stopped
  *    at the end.
@@ -18,6 +19,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { readAddressOverrides } from '../gateway/src/nginx/apply.ts';
 import { requests as requestsCommand } from '../gateway/src/requests.ts';
 import { benchPhotos, projectRoot } from '../support/fixtures.ts';
 import { findTool } from '../support/tools.ts';
@@ -67,9 +69,11 @@ async function runningStack(): Promise<Omit<Targets, 'stop'> | undefined> {
   }
   const route = doc.routes?.find((r) => r.path === '/image/files/') ?? doc.routes?.[0];
   if (typeof doc.legacy !== 'string' || typeof route?.backend !== 'string') return undefined;
-  const legacy = `http://${doc.legacy}`;
-  const fresh = `http://${route.backend}`;
-  const listen = String(doc.listen ?? '127.0.0.1:8080');
+  // `npm start` on other ports (FRONT_PORT, ...) records them beside the front door's config.
+  const overrides = readAddressOverrides(path.join(projectRoot, 'var/run/frontdoor'));
+  const legacy = `http://${overrides.legacy ?? doc.legacy}`;
+  const fresh = `http://${overrides.backend ?? route.backend}`;
+  const listen = String(overrides.listen ?? doc.listen ?? '127.0.0.1:8080');
   const front = `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}`;
   if (!(await healthy(`${legacy}/image/health`)) || !(await healthy(`${fresh}/healthz`))) return undefined;
   const frontUp = await healthy(`${front}/image/health`);

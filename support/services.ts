@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { NODE_FLAGS, RUNTIME_ENV } from '../image-service/src/runtime-env.ts';
 import { projectRoot } from './fixtures.ts';
 import { freePort, startProcess, waitForHttp, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
@@ -22,12 +23,11 @@ export async function startImageService(env: Record<string, string> = {}, option
   // pid in /healthz tells whether the server answering is ours; if not, try another port.
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
-    const proc = startProcess('image-service', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
+    const proc = startProcess('image-service', process.execPath, [...NODE_FLAGS, '--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
       cwd: projectRoot,
       env: {
         ...process.env,
-        MALLOC_ARENA_MAX: '2',
-        UV_THREADPOOL_SIZE: '4',
+        ...RUNTIME_ENV,
         LOG_LEVEL: 'warn',
         HOST: '127.0.0.1',
         ...env,

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PipelineLimits } from '../../image-service/src/pipeline.ts';
+import { NODE_FLAGS, RUNTIME_ENV } from '../../image-service/src/runtime-env.ts';
 import type { SharpLimitReply, SharpLimitRequest } from '../sharp-limit.ts';
 import { closedLoop, openLoop, type PhaseResult } from './drive.ts';
 import { httpExec } from './http-exec.ts';
@@ -79,8 +80,8 @@ export interface SharpLimitSubject extends Subject {
 /** Starts the sharp-limit child and loads the originals into it. */
 export async function startSharpLimit(o: { workload: Workload; files: Record<string, string>; concurrency: number; limits: PipelineLimits; env: Record<string, string> }): Promise<SharpLimitSubject> {
   const child: ChildProcess = fork(sharpLimitScript, [], {
-    execArgv: ['--import', 'tsx'],
-    env: { ...process.env, ...o.env },
+    execArgv: [...NODE_FLAGS, '--import', 'tsx'],
+    env: { ...process.env, ...RUNTIME_ENV, ...o.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let listener: ((m: SharpLimitReply) => void) | undefined;

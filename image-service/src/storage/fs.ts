@@ -67,9 +67,10 @@ export class FsSourceStore implements SourceStore {
 
 function mapFsError(err: unknown, key: string): ImageError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+  // ENAMETOOLONG: a valid key (up to 512 characters) with a segment longer than the file system's
+  // 255 bytes cannot name a stored original, so it is missing, as on S3 and in the legacy backend.
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') {
     return new ImageError('not_found', `no original with key ${JSON.stringify(key)}`, { cause: err });
   }
-  if (code === 'ENAMETOOLONG') return new ImageError('invalid_key', 'invalid key: too long for the store', { cause: err });
   return new ImageError('storage_unavailable', 'storage unavailable', { cause: err });
 }

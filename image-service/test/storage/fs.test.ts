@@ -46,6 +46,11 @@ describe('FsSourceStore', () => {
     await expect(new FsSourceStore(root).open('sub', AbortSignal.timeout(1000))).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('treats a valid key whose segment the file system cannot hold (over 255 bytes) as missing', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'fs-store-'));
+    await expect(new FsSourceStore(root).open('a'.repeat(512), AbortSignal.timeout(1000))).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('is not ready when its directory is gone', async () => {
     await expect(new FsSourceStore('/nonexistent/originals').ping()).rejects.toMatchObject({ code: 'storage_unavailable' });
   });
