@@ -71,7 +71,7 @@ describe('parseShadowArgs', () => {
   it('defaults', () => {
     expect(parseShadowArgs(sbase)).toEqual({
       ok: true,
-      value: { listen: '127.0.0.1:8083', legacy: 'http://127.0.0.1:8081', new: 'http://127.0.0.1:8082', out: 'r.jsonl', queue: 64, concurrency: 2, timeout: 10000, 'max-images': 200 },
+      value: { listen: '127.0.0.1:8083', legacy: 'http://127.0.0.1:8081', new: 'http://127.0.0.1:8082', out: 'r.jsonl', queue: 64, concurrency: 2, timeout: 10000, 'max-images': 200, nice: 10 },
     });
   });
   it.each([
@@ -80,6 +80,8 @@ describe('parseShadowArgs', () => {
     ['queue zero', [...sbase, '--queue', '0'], '--queue: expected an integer from 1 to 100000'],
     ['missing out', sbase.slice(0, 4), '--out: expected the results file'],
     ['unknown flag', [...sbase, '--rate', '3'], "Unknown option '--rate'"],
+    ['nice out of range', [...sbase, '--nice', '20'], '--nice: expected an integer from 0 to 19'],
+    ['negative nice (would need privileges and starve serving)', [...sbase, '--nice=-5'], '--nice: expected an integer from 0 to 19'],
   ])('%s', (_name, args, message) => {
     const r = parseShadowArgs(args);
     expect(r.ok ? '' : r.errors.join('\n')).toContain(message);

@@ -3,7 +3,9 @@
  * node:util parseArgs and checked with zod; every bad flag is reported with what was expected
  * (exit 2).
  */
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseIgnoreFile } from '../compare/ignore.ts';
@@ -24,6 +26,8 @@ options:
   --timeout MS         per backend request (default 10000)
   --max-images N       mismatches that get image files (default 200)
   --images DIR         where those go (default: <results>-images beside the results file)
+  --nice N             scheduling niceness of the sink, 0..19 (default 10): its comparisons are
+                       best-effort and yield the CPU to serving where they share a machine
 `;
 
 const intIn = (flag: string, min: number, max: number) =>
@@ -59,6 +63,7 @@ const schema = z
     timeout: intIn('--timeout', 1, 600_000).default(10_000),
     'max-images': intIn('--max-images', 0, 100_000).default(200),
     images: z.string().min(1).optional(),
+    nice: intIn('--nice', 0, 19).default(10),
   })
   .strict();
 
@@ -81,6 +86,7 @@ export function parseShadowArgs(args: readonly string[]): { ok: true; value: Sha
         timeout: { type: 'string' },
         'max-images': { type: 'string' },
         images: { type: 'string' },
+        nice: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -111,6 +117,7 @@ export const shadow = {
       return 0;
     }
     const a = parsed.value;
+    const reniced = renice(a.nice);
     let ignore: ReturnType<typeof parseIgnoreFile> = [];
     if (a.ignore) {
       try {
@@ -143,7 +150,7 @@ export const shadow = {
       await sink.close(0);
       return 1;
     }
-    process.stderr.write(`gateway shadow: listening on ${address.url} (queue ${a.queue}, concurrency ${a.concurrency}); legacy ${a.legacy}, new ${a.new}; results ${a.out}; metrics ${address.url}/metrics\n`);
+    process.stderr.write(`gateway shadow: listening on ${address.url} (queue ${a.queue}, concurrency ${a.concurrency}, nice ${reniced ? a.nice : 'unchanged'}); legacy ${a.legacy}, new ${a.new}; results ${a.out}; metrics ${address.url}/metrics\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.stderr.write(`gateway shadow: ${signal}: finishing queued comparisons\n`);
@@ -158,3 +165,19 @@ export const shadow = {
     return 0;
   },
 };
+
+/**
+ * Lowers the priority of every thread of this process. On Linux, niceness is per thread and a new
+ * thread inherits its creator's: renicing the threads that exist now (the main thread, libuv's
+ * pool, libvips' workers if started) also covers every thread created later. Returns false where
+ * the system does not allow it (the sink then runs at normal priority and says so).
+ */
+function renice(nice: number): boolean {
+  try {
+    const tids = process.platform === 'linux' ? readdirSync('/proc/self/task').map(Number) : [0];
+    for (const tid of tids) os.setPriority(tid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
