@@ -206,37 +206,60 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
   });
 
   it("the front door's latency with shadowing at 100% and the sink saturated, against shadowing off", async () => {
-    // Saturate: a sink with room for one comparison, legacy's ~100+ ms resizes behind it.
-    await sink.proc.stop();
+    // Two ways to saturate the sink (one comparison at a time, a queue of one, the rest dropped):
+    // - 'mirror': its backends answer 2 s late, so it holds its queue full at almost no CPU; what
+    //   is left is the cost of nginx's mirror itself, which the sink must keep off the client path;
+    // - 'full': it compares against the real backends, so it also makes legacy and the new service
+    //   resize every comparison on these same two cores: the CPU a shadow costs where it shares
+    //   the machine (in production the sink and its load sit elsewhere or at a smaller sample).
     const port = Number(new URL(sink.url).port);
-    sink = await startSink({ legacy: stack.legacy.url, new: stack.service.url, out: path.join(work, 'mirrored', 'saturated.jsonl'), port, queue: 1, concurrency: 1 });
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const target = `${stack.frontDoor.url}/image/files/gen-exif-6.jpg?w=64`;
+    const lateLegacy = await startDelayProxy({ target: { host: '127.0.0.1', port: stack.legacy.port }, mode: { kind: 'delay', ms: 2000 } });
+    const lateNew = await startDelayProxy({ target: { host: '127.0.0.1', port: stack.service.port }, mode: { kind: 'delay', ms: 2000 } });
+    stops.push(() => lateLegacy.close(), () => lateNew.close());
+    const restartSink = async (legacy: string, fresh: string, name: string) => {
+      await sink.proc.stop();
+      sink = await startSink({ legacy, new: fresh, out: path.join(work, 'mirrored', `${name}.jsonl`), port, queue: 1, concurrency: 1 });
+    };
     const setShadow = async (sample: number) => {
       writeFileSync(stack.cutoverFile, setYamlValue(readFileSync(stack.cutoverFile, 'utf8'), ['routes', 0, 'shadow_sample'], sample));
       await stack.frontDoor.apply();
     };
-    // Shadow on and off alternate (on off on off ...), so that whatever else this shared machine
-    // does weighs on both alike; the percentiles pool the rounds of each.
-    const times = { on: [] as number[], off: [] as number[] };
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const target = `${stack.frontDoor.url}/image/files/gen-exif-6.jpg?w=64`;
+    // The modes alternate (off, mirror, full, off, ...), so that whatever else this shared machine
+    // does weighs on all alike; the percentiles pool the rounds of each.
+    const modes = ['off', 'mirror', 'full'] as const;
+    const times: Record<(typeof modes)[number], number[]> = { off: [], mirror: [], full: [] };
+    const dropped: Record<string, number> = { mirror: 0, full: 0 };
     for (let round = 0; round < 3; round++) {
-      for (const mode of ['on', 'off'] as const) {
-        await setShadow(mode === 'on' ? 100 : 0);
+      for (const mode of modes) {
+        if (mode === 'mirror') await restartSink(lateLegacy.url, lateNew.url, 'late');
+        if (mode === 'full') await restartSink(stack.legacy.url, stack.service.url, 'saturated');
+        await setShadow(mode === 'off' ? 0 : 100);
         for (let i = 0; i < 20; i++) await timedGet(agent, target);
         for (let i = 0; i < 150; i++) times[mode].push((await timedGet(agent, target)).ms);
+        if (mode !== 'off') dropped[mode]! += await metric(sink.url, 'gateway_shadow_dropped_total');
       }
     }
     agent.destroy();
-    const dropped = await metric(sink.url, 'gateway_shadow_dropped_total');
-    const shadowed = { p50: quantile(times.on, 0.5), p99: quantile(times.on, 0.99) };
-    const plain = { p50: quantile(times.off, 0.5), p99: quantile(times.off, 0.99) };
+    const stats = (t: number[]) => ({ p50: quantile(t, 0.5), p99: quantile(t, 0.99) });
+    const off = stats(times.off);
+    const mirror = stats(times.mirror);
+    const full = stats(times.full);
+    const line = (name: string, s: { p50: number; p99: number }) => `${name} p50 ${s.p50.toFixed(2)} ms p99 ${s.p99.toFixed(2)} ms (p99 x${(s.p99 / off.p99).toFixed(2)})`;
     process.stdout.write(
-      `front door, 3 x 150 sequential keep-alive GETs each, alternating: shadow 100% with the sink saturated (${dropped} dropped) p50 ${shadowed.p50.toFixed(2)} ms p99 ${shadowed.p99.toFixed(2)} ms; ` +
-        `shadow off p50 ${plain.p50.toFixed(2)} ms p99 ${plain.p99.toFixed(2)} ms; p99 ratio ${(shadowed.p99 / plain.p99).toFixed(2)}\n`,
+      `front door, 3 rounds x 150 sequential keep-alive GETs per mode, alternating: ${line('shadow off', off)}; ` +
+        `${line('shadow 100%, sink saturated by slow backends (mirror cost alone)', mirror)}, ${dropped.mirror} dropped; ` +
+        `${line('shadow 100%, sink saturated comparing against the real backends on the same cores', full)}, ${dropped.full} dropped\n`,
     );
-    expect(dropped).toBeGreaterThan(100);
-    // Generous bound on a shared two-core machine: the target is +10% at p99 (see the printed figures).
-    expect(shadowed.p50).toBeLessThan(plain.p50 * 1.5 + 5);
+    expect(dropped.mirror).toBeGreaterThan(300);
+    expect(dropped.full).toBeGreaterThan(100);
+    // Generous bounds on a shared two-core machine (the target, +10% at p99, is judged on the
+    // printed figures): a mirror that held the client until the sink answered would add the
+    // backends' 2 s to every request.
+    expect(mirror.p50).toBeLessThan(off.p50 * 1.5 + 5);
+    expect(mirror.p99).toBeLessThan(1000);
+    expect(full.p50).toBeLessThan(off.p50 * 2 + 10);
     expect(existsSync(results())).toBe(true);
   });
 });
