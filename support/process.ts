@@ -3,6 +3,7 @@
  * until a process is healthy, keep its output for the error message, stop it (and its group) for sure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Managed {
@@ -95,14 +96,50 @@ export async function waitForHttp(url: string, options: { timeoutMs?: number; pr
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port to listen on, free when checked. It is picked at random *below* the kernel's ephemeral
+ * range: a port from listen(0) lies inside that range, where any outgoing connection may take it
+ * as its local port before the server that was promised it binds (seen here: nginx failing with
+ * EADDRINUSE in the middle of a test run full of loopback connections). Below the range only
+ * another listener can take it, and handed-out ports are not handed out twice by this process.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = portRange(ephemeralRange());
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port found in ${low}-${high - 1} after 100 tries`);
+}
+
+const handedOut = new Set<number>();
+
+/** PURE: the ports [low, high) to pick from, outside the ephemeral range [first, last]. */
+export function portRange([first, last]: [number, number]): [number, number] {
+  if (first - 10_000 >= 1_000) return [10_000, first];
+  if (65_535 - last >= 1_000) return [last + 1, 65_536];
+  return [1_025, 65_536]; // an ephemeral range that leaves no room: any unprivileged port, checked
+}
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [first, last] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(first) && Number.isInteger(last)) return [first!, last!];
+  } catch {
+    // not Linux: assume its default
+  }
+  return [32_768, 60_999];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
