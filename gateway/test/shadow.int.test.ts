@@ -231,13 +231,13 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
     const modes = ['off', 'mirror', 'full'] as const;
     const times: Record<(typeof modes)[number], number[]> = { off: [], mirror: [], full: [] };
     const dropped: Record<string, number> = { mirror: 0, full: 0 };
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       for (const mode of modes) {
         if (mode === 'mirror') await restartSink(lateLegacy.url, lateNew.url, 'late');
         if (mode === 'full') await restartSink(stack.legacy.url, stack.service.url, 'saturated');
         await setShadow(mode === 'off' ? 0 : 100);
         for (let i = 0; i < 20; i++) await timedGet(agent, target);
-        for (let i = 0; i < 150; i++) times[mode].push((await timedGet(agent, target)).ms);
+        for (let i = 0; i < 200; i++) times[mode].push((await timedGet(agent, target)).ms);
         if (mode !== 'off') dropped[mode]! += await metric(sink.url, 'gateway_shadow_dropped_total');
       }
     }
@@ -248,7 +248,7 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
     const full = stats(times.full);
     const line = (name: string, s: { p50: number; p99: number }) => `${name} p50 ${s.p50.toFixed(2)} ms p99 ${s.p99.toFixed(2)} ms (p99 x${(s.p99 / off.p99).toFixed(2)})`;
     process.stdout.write(
-      `front door, 3 rounds x 150 sequential keep-alive GETs per mode, alternating: ${line('shadow off', off)}; ` +
+      `front door, 5 rounds x 200 sequential keep-alive GETs per mode, alternating: ${line('shadow off', off)}; ` +
         `${line('shadow 100%, sink saturated by slow backends (mirror cost alone)', mirror)}, ${dropped.mirror} dropped; ` +
         `${line('shadow 100%, sink saturated comparing against the real backends on the same cores', full)}, ${dropped.full} dropped\n`,
     );
