@@ -34,8 +34,6 @@ import { median, roundSlices, rotation, wholeCycles } from './lib/stats.ts';
 import { httpSubject, startSharpLimit, type Subject } from './lib/subjects.ts';
 import { buildWorkload, type Workload } from './lib/workload.ts';
 
-/** The service's environment, as support/services.ts starts it (and as `npm start` runs it). */
-
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -295,7 +293,7 @@ async function startSubjects(settings: BenchSettings, workload: Workload, storag
   }
   if (want.has('sharp-limit')) {
     log(`starting sharp-limit (concurrency ${cores})`);
-    const sl = await startSharpLimit({ workload, files, concurrency: cores, limits: { maxInputPixels: 50_000_000, fastShrinkOnLoad: false }, env: {} });
+    const sl = await startSharpLimit({ workload, files, concurrency: cores, limits: { maxInputPixels: 50_000_000, fastShrinkOnLoad: false } });
     stops.push(() => sl.stop());
     out.push(sl);
   }

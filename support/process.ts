@@ -95,7 +95,6 @@ export async function waitForHttp(url: string, options: { timeoutMs?: number; pr
   throw new Error(`timed out waiting for ${url} (${last})${options.process ? `\n${options.process.name} output:\n${options.process.output()}` : ''}`);
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
 /**
  * A port to listen on, free when checked. It is picked at random *below* the kernel's ephemeral
  * range: a port from listen(0) lies inside that range, where any outgoing connection may take it
@@ -103,6 +102,8 @@ export async function waitForHttp(url: string, options: { timeoutMs?: number; pr
  * EADDRINUSE in the middle of a test run full of loopback connections). Below the range only
  * another listener can take it, and handed-out ports are not handed out twice by this process.
  */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
   const [low, high] = portRange(ephemeralRange());
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -116,7 +117,6 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port found in ${low}-${high - 1} after 100 tries`);
 }
 
-const handedOut = new Set<number>();
 
 /** PURE: the ports [low, high) to pick from, outside the ephemeral range [first, last]. */
 export function portRange([first, last]: [number, number]): [number, number] {

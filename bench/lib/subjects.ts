@@ -78,10 +78,10 @@ export interface SharpLimitSubject extends Subject {
 }
 
 /** Starts the sharp-limit child and loads the originals into it. */
-export async function startSharpLimit(o: { workload: Workload; files: Record<string, string>; concurrency: number; limits: PipelineLimits; env: Record<string, string> }): Promise<SharpLimitSubject> {
+export async function startSharpLimit(o: { workload: Workload; files: Record<string, string>; concurrency: number; limits: PipelineLimits }): Promise<SharpLimitSubject> {
   const child: ChildProcess = fork(sharpLimitScript, [], {
     execArgv: [...NODE_FLAGS, '--import', 'tsx'],
-    env: { ...process.env, ...RUNTIME_ENV, ...o.env },
+    env: { ...process.env, ...RUNTIME_ENV },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let listener: ((m: SharpLimitReply) => void) | undefined;

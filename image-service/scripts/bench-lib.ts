@@ -10,7 +10,7 @@ import { runLoad, type RequestResult } from '../../support/keepalive-load.ts';
 import { cpuSeconds, machineCpuTicks, peakRssMb } from '../../support/proc-stats.ts';
 import { freePort, startProcess, waitForHttp, type Managed } from '../../support/process.ts';
 import { parseImageRequest, queryPairs, type ResizeRequest } from '../src/params.ts';
-import { NODE_FLAGS, RUNTIME_ENV } from '../src/runtime-env.ts';
+import { MAX_SEMI_SPACE_MB, RUNTIME_ENV } from '../src/runtime-env.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -59,11 +59,7 @@ export interface TuningEnv {
 }
 
 /** The same defaults `npm run start -w image-service` applies. */
-export const START_DEFAULTS: TuningEnv = { ...RUNTIME_ENV, V8_MAX_SEMI_SPACE_MB: semiSpaceOf(NODE_FLAGS) };
-
-function semiSpaceOf(flags: readonly string[]): string | undefined {
-  return flags.map((f) => /^--max-semi-space-size=(\d+)$/.exec(f)?.[1]).find((v) => v !== undefined);
-}
+export const START_DEFAULTS: TuningEnv = { ...RUNTIME_ENV, V8_MAX_SEMI_SPACE_MB: String(MAX_SEMI_SPACE_MB) };
 
 /** The node flags a tuning asks for. */
 export function nodeFlags(tuning: TuningEnv): string[] {

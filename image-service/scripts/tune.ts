@@ -13,16 +13,9 @@
 import os from 'node:os';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { usableCpus } from '../src/cpus.ts';
-import { fmt, loadWorkload, median, openLoop, percentile, serviceRound, startService, type TuningEnv } from './bench-lib.ts';
+import { fmt, loadWorkload, median, openLoop, percentile, serviceRound, START_DEFAULTS, startService, type TuningEnv } from './bench-lib.ts';
 
-const CHOSEN: TuningEnv = {
-  UV_THREADPOOL_SIZE: '4',
-  MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '1048576',
-  V8_MAX_SEMI_SPACE_MB: '1',
-  SHARP_CONCURRENCY: '1',
-  FAST_SHRINK_ON_LOAD: 'false',
-};
+const CHOSEN: TuningEnv = { ...START_DEFAULTS, SHARP_CONCURRENCY: '1', FAST_SHRINK_ON_LOAD: 'false' };
 const VARIANTS: Array<[string, TuningEnv]> = [
   ['chosen (see README)', CHOSEN],
   ['UV_THREADPOOL_SIZE=2', { ...CHOSEN, UV_THREADPOOL_SIZE: '2' }],

@@ -66,6 +66,9 @@ const app = createApp({
   isShuttingDown: () => shuttingDown,
 });
 
+/** libuv's worker pool, read by libuv itself at the first async operation (default 4). */
+const uvThreads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   logger.info(
     {
@@ -74,7 +77,7 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
       concurrency: config.concurrency,
       queueLimit: config.queueLimit,
       sharpConcurrency: sharp.concurrency(),
-      uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (libuv default)',
+      uvThreadpool: uvThreads,
       mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? '(glibc default)',
       mallocMmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? '(glibc default: dynamic)',
     },
@@ -83,7 +86,6 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
 });
 // sharp runs each pipeline on a libuv worker: fewer workers than resize slots (plus one for file
 // reads) would silently cap the concurrency below CONCURRENCY.
-const uvThreads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
 if (uvThreads < config.concurrency + 1) {
   logger.warn({ uvThreads, concurrency: config.concurrency }, `UV_THREADPOOL_SIZE should be at least CONCURRENCY + 1 (${config.concurrency + 1})`);
 }

@@ -21,4 +21,5 @@ export const RUNTIME_ENV = {
  * instead of V8's 16 MiB: the service makes little short-lived JS garbage (pixels live outside the
  * JS heap), and the larger one only held ~25 MB more resident at saturation, at no measurable gain.
  */
-export const NODE_FLAGS = ['--max-semi-space-size=1'] as const;
+export const MAX_SEMI_SPACE_MB = 1;
+export const NODE_FLAGS = [`--max-semi-space-size=${MAX_SEMI_SPACE_MB}`] as const;
