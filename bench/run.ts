@@ -10,6 +10,9 @@
  * For each: saturation throughput (closed loop), latency at one fixed offered load that the legacy
  * can sustain (open loop, the same rate for everyone), CPU seconds per request and peak RSS from
  * /proc. Rounds are interleaved and rotated, and figures are medians, because the machine is shared.
+ * Before the subjects start, it measures each original's decode floor (lib/floor.ts): the bounds
+ * that no implementation can beat on this workload, so a missed target reads as either "not yet" or
+ * "out of reach".
  * Writes bench/results.json and bench/results.md and prints the table.
  *
  * Settings (env): BENCH_SECONDS (8), BENCH_ROUNDS (3), BENCH_CONCURRENCY (2 x cores),
@@ -28,11 +31,13 @@ import { startImageService, type RunningService } from '../support/services.ts';
 import type { PhaseResult } from './lib/drive.ts';
 import { describeMachine } from './lib/machine.ts';
 import { ProcSampler } from './lib/proc.ts';
-import { evaluate, renderMarkdown, summarizeSubject, type BenchResults, type PhaseMeasurement, type SubjectMeasurements } from './lib/report.ts';
+import { measureDecodeFloors } from './lib/decode-floor.ts';
+import { floorBounds, floorVerdicts } from './lib/floor.ts';
+import { bestLegacy, evaluate, renderMarkdown, summarizeSubject, TARGET_P99_RATIO, TARGET_RPS_RATIO, type BenchResults, type PhaseMeasurement, type SubjectMeasurements } from './lib/report.ts';
 import { readBenchSettings, SettingsError, type BenchSettings, type SubjectName } from './lib/settings.ts';
 import { median, roundSlices, rotation, wholeCycles } from './lib/stats.ts';
 import { httpSubject, startSharpLimit, type Subject } from './lib/subjects.ts';
-import { buildWorkload, type Workload } from './lib/workload.ts';
+import { buildWorkload, splitPath, type Workload } from './lib/workload.ts';
 
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,6 +83,10 @@ async function main(): Promise<number> {
     }
     const workload = buildWorkload(photos);
     log(`${photos.length} originals x ${workload.variants.length} variants = ${workload.paths.length} request paths; ${settings.rounds} rounds of ~${settings.seconds}s; subjects: ${settings.subjects.join(', ')}`);
+
+    // Before any subject runs: the decode floors are read from this process's CPU time.
+    const floors = await measureDecodeFloors(photos);
+    log(`decode floors (ms CPU): ${floors.map((o) => `${o.key} ${o.cpu_ms}`).join(', ')}`);
 
     const subjects = await startSubjects(settings, workload, storageDir, files, stops);
 
@@ -144,6 +153,7 @@ async function main(): Promise<number> {
       const variantOf = (i: number) => workload.paths[i % L]!.split('?')[1] ?? '';
       const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf));
       const { ratios, targets } = evaluate(summaries);
+      const bounds = floorBounds(floors, workload.paths.map((p) => splitPath(p).key), cores, bestLegacy(summaries));
       return {
         machine: { ...machine, loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100) },
         config: {
@@ -166,6 +176,7 @@ async function main(): Promise<number> {
         subjects: summaries,
         ratios,
         targets,
+        decode_floor: { originals: floors, bounds, verdicts: floorVerdicts(bounds, TARGET_RPS_RATIO, TARGET_P99_RATIO) },
       };
     })();
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PhaseResult } from '../lib/drive.ts';
-import { evaluate, renderMarkdown, summarizeSubject, type PhaseMeasurement, type SubjectMeasurements, type SubjectResult } from '../lib/report.ts';
+import { floorVerdicts } from '../lib/floor.ts';
+import { evaluate, renderMarkdown, TARGET_P99_RATIO, TARGET_RPS_RATIO, summarizeSubject, type PhaseMeasurement, type SubjectMeasurements, type SubjectResult } from '../lib/report.ts';
 import type { SubjectName } from '../lib/settings.ts';
 
 const phase = (o: Partial<PhaseResult> & { ok: number; elapsedS: number }, cpuS: number, rssMb: number, round = 0): PhaseMeasurement => ({
@@ -100,5 +101,29 @@ describe('renderMarkdown', () => {
     expect(md).toMatch(/\| new \| 40\.0 \|/);
     expect(md).toMatch(/\| throughput \| 4\.000 \| >= 5 \|.*\| FAIL \|/);
     expect(md).toContain('Noise: other processes used more than a quarter of a core during legacy');
+    expect(md).not.toContain('What the workload allows');
+  });
+
+  it('adds what the workload allows when the decode floor was measured', () => {
+    const subjects = [subject('legacy', { rps: 10, p99_ms: 600 }), subject('new', { rps: 20 })];
+    const { ratios, targets } = evaluate(subjects);
+    const bounds = { cpu_s_per_req: 0.052, ceiling_rps: 38.5, ceiling_over_legacy_rps: 3.85, p99_floor_ms: 250, p99_floor_over_legacy_p99: 0.417 };
+    const md = renderMarkdown({
+      machine: {},
+      config: { variants: [] },
+      subjects,
+      ratios,
+      targets,
+      decode_floor: {
+        originals: [{ key: 'big.jpg', format: 'jpeg', width: 3840, height: 2160, method: 'eighth', cpu_ms: 251.9, wall_ms: 250 }],
+        bounds,
+        verdicts: floorVerdicts(bounds, TARGET_RPS_RATIO, TARGET_P99_RATIO),
+      },
+    });
+    expect(md).toContain('## What the workload allows');
+    expect(md).toContain('| big.jpg | jpeg | 3840x2160 | 1/8 | 251.9 | 250.0 |');
+    expect(md).toContain('at most 38.5 req/s on these cores, 3.85 x the legacy');
+    expect(md).toMatch(/\| throughput \| >= 5 \| <= 3\.85 \| out of reach \|/);
+    expect(md).toMatch(/\| tail latency at the legacy load \| <= 0\.333 \| >= 0\.417 \| out of reach \|/);
   });
 });

@@ -22,8 +22,11 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
+import { measureDecodeFloors } from '../../bench/lib/decode-floor.ts';
+import { floorBounds, type OriginalFloor } from '../../bench/lib/floor.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { usableCpus } from '../src/cpus.ts';
 import {
@@ -49,7 +52,7 @@ export interface BenchOptions {
   warmupSeconds: number;
   openSeconds: number;
   connections: number;
-  /** Measure the raw sharp rate as well (tune.ts may skip it). Default true. */
+  /** Measure the library's own figures (the raw sharp rate and the decode floors) as well (tune.ts skips them). Default true. */
   raw?: boolean;
 }
 
@@ -77,6 +80,8 @@ export interface BenchResult {
     byPhoto: Array<{ photo: string; n: number; p50: number; p99: number }>;
   };
   loadAverage: number[];
+  /** Each photo's cheapest decode, and the p99 of those over the mix: no implementation's p99 is lower. */
+  decodeFloor?: { byPhoto: OriginalFloor[]; p99FloorMs: number };
 }
 
 export async function runBench(options: BenchOptions, log: (line: string) => void = () => {}): Promise<BenchResult> {
@@ -84,6 +89,8 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const concurrency = Number(options.tuning.CONCURRENCY ?? usableCpus());
   const tuning: TuningEnv = { ...options.tuning, CONCURRENCY: String(concurrency) };
   const loadAverage = os.loadavg();
+  // Before the service starts: the floors are read from this process's CPU time.
+  const floors = options.raw === false ? undefined : await measureDecodeFloors(workload.photos.map((p) => path.join(workload.dir, p)));
   const service = await startService(workload, tuning);
   const raw = options.raw === false ? undefined : new RawSharp(workload, tuning, concurrency);
   try {
@@ -147,6 +154,15 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         stretchP99: percentile(stretch, 99),
       },
       loadAverage,
+      decodeFloor: floors && {
+        byPhoto: floors,
+        p99FloorMs: floorBounds(
+          floors,
+          workload.items.map((i) => i.key),
+          concurrency,
+          { rps: null, p99_ms: null },
+        ).p99_floor_ms,
+      },
     };
   } finally {
     raw?.stop();
@@ -190,6 +206,15 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
   );
   for (const p of o.byPhoto.sort((a, b) => a.photo.localeCompare(b.photo))) {
     lines.push(`    ${p.photo.padEnd(34)} n=${String(p.n).padStart(4)}  p50 ${fmt(p.p50, 0).padStart(5)} ms  p99 ${fmt(p.p99, 0).padStart(5)} ms  p99/p50 ${fmt(p.p99 / p.p50, 2)}`);
+  }
+  const floor = r.decodeFloor;
+  if (floor) {
+    lines.push(
+      `    decode floor (bench/lib/floor.ts: each photo's cheapest libvips decode, no resampling, no encoding): ` +
+        floor.byPhoto.map((f) => `${f.key} ${fmt(f.wall_ms, 0)} ms`).join(', ') + ';',
+      `    so no implementation's p99 on this mix is below ${fmt(floor.p99FloorMs, 0)} ms, and with the p99 at that floor, p99/p50 <= 3 ` +
+        `needs a p50 of at least ${fmt(floor.p99FloorMs / 3, 0)} ms (the service's: ${fmt(o.p50, 0)} ms): ${floor.p99FloorMs <= 3 * o.p50 ? 'within reach' : 'out of reach on this workload without slowing the ordinary requests'}`,
+    );
   }
   lines.push(`peak RSS of the service at saturation (VmHWM): ${fmt(r.peakRssMb, 0)} MB   target < 250 MB   ${verdict(r.peakRssMb < 250)}`);
   lines.push(
