@@ -52,7 +52,7 @@ export interface BenchOptions {
   warmupSeconds: number;
   openSeconds: number;
   connections: number;
-  /** Measure the library's own figures (the raw sharp rate and the decode floors) as well (tune.ts skips them). Default true. */
+  /** Measure the library's own figures (the raw sharp rate and the decode floors) as well. Default true. */
   raw?: boolean;
 }
 
