@@ -103,3 +103,14 @@ export function listenUrl(listen: string): string {
   const host = m[1] === '0.0.0.0' || m[1] === '*' ? '127.0.0.1' : m[1] === '[::]' ? '[::1]' : m[1]!;
   return `http://${host}:${m[2]}`;
 }
+
+/**
+ * The image service's own request deadline for a route whose front door waits `timeoutMs` on it.
+ * It sits below the front door's timeout so that the service gives up (and answers) before nginx
+ * does: otherwise a slow request is worked on by both backends, the new one for nothing. The
+ * margin (a fifth, at least 100 ms) covers the answer's way back through nginx on a busy machine.
+ * The one place the two figures are tied: the stack, compose.yaml and the service's default use it.
+ */
+export function serviceDeadlineMs(timeoutMs: number): number {
+  return Math.max(50, timeoutMs - Math.max(100, Math.round(timeoutMs / 5)));
+}
