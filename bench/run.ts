@@ -275,6 +275,10 @@ async function startSubjects(settings: BenchSettings, workload: Workload, storag
         '    sticky: request_uri',
         '    fallback: true',
         '    override_header: true',
+        // The answer's X-Image-Backend is how this subject checks that new served it (off by default).
+        '    debug_headers: true',
+        // The timeout these figures were measured with (the route default is now 2000 ms).
+        '    timeout_ms: 5000',
         '    shadow_sample: 0',
         '',
       ].join('\n'),

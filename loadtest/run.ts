@@ -40,6 +40,8 @@ interface Targets {
   legacy: string;
   new: string;
   front: string | undefined;
+  /** The new service's /healthz (on its admin listener), when known. */
+  newHealth?: string;
   /** The share the front door runs (for canary). */
   share: number | undefined;
   /** The originals the backends serve, for the request list. */
@@ -75,9 +77,12 @@ async function runningStack(): Promise<Omit<Targets, 'stop'> | undefined> {
   const fresh = `http://${overrides.backend ?? route.backend}`;
   const listen = String(overrides.listen ?? doc.listen ?? '127.0.0.1:8080');
   const front = `http://${listen.includes(':') ? listen : `127.0.0.1:${listen}`}`;
-  if (!(await healthy(`${legacy}/image/health`)) || !(await healthy(`${fresh}/healthz`))) return undefined;
+  // The service's /healthz is on its admin listener (9082 beside the documented 8082); its public
+  // port answers the JSON 404 anywhere but the hot endpoint.
+  const freshHealth = `http://127.0.0.1:${process.env.ADMIN_PORT ?? 9082}/healthz`;
+  if (!(await healthy(`${legacy}/image/health`)) || !(await healthy(freshHealth))) return undefined;
   const frontUp = await healthy(`${front}/image/health`);
-  return { legacy, new: fresh, front: frontUp ? front : undefined, share: typeof route.share === 'number' ? route.share : undefined, storageDir: path.join(projectRoot, 'var/originals') };
+  return { legacy, new: fresh, newHealth: freshHealth, front: frontUp ? front : undefined, share: typeof route.share === 'number' ? route.share : undefined, storageDir: path.join(projectRoot, 'var/originals') };
 }
 
 async function startOwnStack(share: number): Promise<Targets> {
@@ -98,6 +103,7 @@ async function startOwnStack(share: number): Promise<Targets> {
   return {
     legacy: running.legacy.url,
     new: running.service.url,
+    newHealth: `${running.service.adminUrl}/healthz`,
     front: running.frontDoor.url,
     share,
     storageDir,
@@ -143,7 +149,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onInterrupt);
   if (env.LEGACY_URL || env.NEW_URL || env.FRONT_URL) {
-    targets = { legacy: env.LEGACY_URL ?? '', new: env.NEW_URL ?? '', front: env.FRONT_URL, share: env.SHARE ? share : undefined, storageDir: undefined, stop: async () => {} };
+    targets = { legacy: env.LEGACY_URL ?? '', new: env.NEW_URL ?? '', newHealth: env.NEW_HEALTH, front: env.FRONT_URL, share: env.SHARE ? share : undefined, storageDir: undefined, stop: async () => {} };
     log('using the URLs from the environment');
   } else {
     const running = await runningStack();
@@ -182,6 +188,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     } else {
       if (targets.legacy) k6env.LEGACY_URL = targets.legacy;
       if (targets.new) k6env.NEW_URL = targets.new;
+      if (targets.newHealth && !k6env.NEW_HEALTH) k6env.NEW_HEALTH = targets.newHealth;
     }
     log(`k6 run loadtest/${script}.js (${Object.entries(DEFAULTS[script]).map(([k]) => `${k}=${k6env[k]}`).join(' ')})`);
     const code = await runK6(script, k6env);

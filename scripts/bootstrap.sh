@@ -19,7 +19,8 @@ fi
 # What each command needs: the stack (nginx, PHP-FPM with Imagick) always; the test suite also a
 # headless Chromium for the HTML report test.
 need_cmds=(nginx php-fpm)
-need_pkgs=(nginx php-fpm php-imagick php-cli)
+# acl: setfacl, to let the unprivileged legacy workers through a closed parent directory (/root).
+need_pkgs=(nginx php-fpm php-imagick php-cli acl)
 case "$mode" in
   test) need_pkgs+=(chromium); need_cmds+=(chromium) ;;
 esac

@@ -17,7 +17,7 @@
  * - peak RSS: the image service's VmHWM (kernel high-water mark of its resident memory).
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
@@ -28,141 +28,33 @@ import { loadavg } from 'node:os';
 import { startImageService, startVersitygw, type RunningS3, type RunningService } from '../support/services.ts';
 import { startStack } from '../support/stack.ts';
 import sharp from 'sharp';
+import {
+  adminUrl,
+  Checks,
+  fmt,
+  gauge,
+  merge,
+  okWithin,
+  poll,
+  result,
+  RSS_BUDGET_MB,
+  sampleMax,
+  sleep,
+  summarise,
+  tiny,
+  variant,
+  type Context,
+  type Scenario,
+  type ScenarioResult,
+} from './chaos/rig.ts';
 
-export interface ScenarioResult {
-  name: string;
-  requests: number;
-  clientErrors: number;
-  lost: number;
-  peakRssMb: number | undefined;
-  verdict: 'PASS' | 'FAIL';
-  /** Figures behind the verdict. */
-  notes: string;
-  checks: Array<{ what: string; ok: boolean }>;
-}
+import { hostileTargets } from './chaos/hostile-targets.ts';
+import { killedUnderStart } from './chaos/killed-under-start.ts';
+import { newHung } from './chaos/new-hung.ts';
+import { overloadShare100 } from './chaos/overload-share-100.ts';
 
-interface Timing {
-  /** Load duration of one scenario phase. */
-  loadMs: number;
-}
+export { RSS_BUDGET_MB, type ScenarioResult };
 
-interface Context {
-  short: boolean;
-  t: Timing;
-  workDir: string;
-  /** Originals (photos) in a file store directory, shared by the scenarios. */
-  storageDir: string;
-  photos: string[];
-}
-
-type Scenario = { name: string; run: (ctx: Context) => Promise<ScenarioResult> };
-
-/** Peak RSS budget of the image service under every scenario, overload included. */
-export const RSS_BUDGET_MB = 400;
-
-// --- scenario helpers ------------------------------------------------------------------------------
-
-class Checks {
-  readonly list: Array<{ what: string; ok: boolean }> = [];
-  check(what: string, ok: boolean): boolean {
-    this.list.push({ what, ok });
-    return ok;
-  }
-  get ok(): boolean {
-    return this.list.every((c) => c.ok);
-  }
-  failed(): string {
-    return this.list
-      .filter((c) => !c.ok)
-      .map((c) => `FAILED: ${c.what}`)
-      .join('; ');
-  }
-}
-
-function isClientError(r: RequestResult): boolean {
-  return r.outcome !== 'answered' || r.status >= 500;
-}
-
-function result(name: string, load: { sent: number; results: RequestResult[] }, checks: Checks, rss: number | undefined, notes: string): ScenarioResult {
-  const lost = load.results.filter((r) => r.outcome === 'lost').length;
-  return {
-    name,
-    requests: load.sent,
-    clientErrors: load.results.filter(isClientError).length,
-    lost,
-    peakRssMb: rss,
-    verdict: checks.ok ? 'PASS' : 'FAIL',
-    notes: checks.ok ? notes : `${checks.failed()} | ${notes}`,
-    checks: checks.list,
-  };
-}
-
-function merge(...loads: LoadReport[]): { sent: number; results: RequestResult[] } {
-  return { sent: loads.reduce((n, l) => n + l.sent, 0), results: loads.flatMap((l) => l.results) };
-}
-
-function summarise(results: RequestResult[]): string {
-  const counts = new Map<string, number>();
-  for (const r of results) {
-    const key = r.outcome === 'answered' ? String(r.status) : (r.error ?? r.outcome);
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return [...counts.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${n}x${k}`)
-    .join(' ');
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function poll(check: () => Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<number | undefined> {
-  const started = performance.now();
-  while (performance.now() - started < timeoutMs) {
-    try {
-      if (await check()) return performance.now() - started;
-    } catch {
-      /* not yet */
-    }
-    await sleep(everyMs);
-  }
-  return undefined;
-}
-
-async function gauge(service: RunningService, name: string): Promise<number> {
-  const text = await (await fetch(`${service.url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-/** Samples a function every `everyMs` until stopped; returns the maximum seen. */
-function sampleMax(sample: () => Promise<number>, everyMs = 100): { stop: () => Promise<number> } {
-  let max = Number.NEGATIVE_INFINITY;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      try {
-        max = Math.max(max, await sample());
-      } catch {
-        /* the process may be gone for a moment */
-      }
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return max;
-    },
-  };
-}
-
-/** 200s completed within [t0, t0 + windowMs]. */
-function okWithin(load: LoadReport, t0: number, windowMs: number): number {
-  return load.results.filter((r) => r.status === 200 && r.endedAt <= t0 + windowMs).length;
-}
-
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 // --- the storage rig: versitygw behind a delaying proxy, an image service on S3 through it ---------
 
@@ -223,25 +115,35 @@ async function rigFor(ctx: Context): Promise<StorageRig> {
   return storageRig;
 }
 
-const variant = (ctx: Context, i: number) => `${ctx.photos[i % ctx.photos.length]}?w=${120 + (i % 600)}`;
-
-/** A cheap hot-path request with a URI of its own (`n` is an unknown parameter, ignored by both backends, but part of the sticky split key). */
-const tiny = (i: number) => `tiny.png?w=${8 + (i % 24)}&n=${i}`;
 
 // --- scenarios ---------------------------------------------------------------------------------------
 
+// The scenarios below read X-Image-Backend / X-Image-Fallback to tell who served a request: their
+// stacks set the route's debug_headers (off by default, so that clients do not see inside).
 const scenarios: Scenario[] = [
   {
     name: 'sigkill-share-50',
     async run(ctx) {
       const checks = new Checks();
-      const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-sigkill'), share: 50, serviceEnv: { CONCURRENCY: '2' } });
+      // fail_timeout_s 1: this scenario measures the share coming back after a restart; with the
+      // default (30 s) passive health keeps the route on legacy for 30 s after the kill, by design
+      // (new-hung holds the default to its purpose).
+      const stack = await startStack({
+        storageDir: ctx.storageDir,
+        runDir: path.join(ctx.workDir, 'stack-sigkill'),
+        share: 50,
+        cutover: { debug_headers: true, fail_timeout_s: 1 },
+        serviceEnv: { CONCURRENCY: '2' },
+      });
       let restarted: RunningService | undefined;
       try {
         const front = stack.frontDoor.url;
         let rss: number | undefined;
-        // Kill at 1/4, restart at 1/2; the second half shows the share coming back.
+        // Kill at 1/4, restart at 1/2; the load then runs on for passive health's window and
+        // another half phase after the restart is done (however long the restart took on this
+        // machine), which shows the share coming back.
         const load = ctx.t.loadMs * 2;
+        const stop = new AbortController();
         const started = performance.now();
         let killedAt = Number.POSITIVE_INFINITY;
         let restartingAt = Number.POSITIVE_INFINITY;
@@ -254,15 +156,18 @@ const scenarios: Scenario[] = [
           await stack.service.process.exited;
           await sleep(Math.max(0, started + load / 2 - performance.now()));
           restartingAt = performance.now();
-          restarted = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2' }, { port: stack.service.port });
+          restarted = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2' }, { port: stack.service.port, adminPort: stack.service.adminPort });
           backAt = performance.now();
+          await sleep(1200 + ctx.t.loadMs / 2);
+          stop.abort();
         })();
         // Mostly photos (real resizes in flight when the kill lands), one in three a tiny image.
         const report = await runLoad({
           target: (i) => `${front}/image/files/${i % 3 === 0 ? variant(ctx, i) : tiny(i)}`,
           connections: 8,
-          durationMs: load,
+          durationMs: load * 4,
           timeoutMs: 15_000,
+          stop: stop.signal,
         });
         await fault;
         rss = Math.max(rss ?? 0, restarted ? (peakRssMb(restarted.process.pid) ?? 0) : 0);
@@ -270,7 +175,8 @@ const scenarios: Scenario[] = [
         const inFlightAtKill = report.results.filter((r) => r.startedAt < killedAt && r.endedAt > killedAt);
         const during = report.results.filter((r) => r.startedAt > killedAt && r.endedAt < restartingAt);
         const fellBack = during.filter((r) => r.headers['x-image-fallback'] === '1').length;
-        const after = report.results.filter((r) => r.startedAt > backAt + 200);
+        // From the end of passive health's window (fail_timeout_s 1 above) after the restart.
+        const after = report.results.filter((r) => r.startedAt > backAt + 1200);
         const newShare = after.filter(fromNew).length / Math.max(1, after.length);
 
         checks.check('zero client-visible errors (every request answered 200)', report.results.every((r) => r.outcome === 'answered' && r.status === 200));
@@ -282,7 +188,7 @@ const scenarios: Scenario[] = [
           checks,
           rss,
           `SIGKILL at ${fmt((killedAt - started) / 1000, 1)}s with ${inFlightAtKill.length} in flight, back at ${fmt((backAt - started) / 1000, 1)}s; ` +
-            `during the outage ${during.length} requests, ${fellBack} of them fell back to legacy; after the restart ${fmt(newShare * 100)}% from new (of ${after.length}); ` +
+            `during the outage ${during.length} requests, ${fellBack} of them fell back to legacy; after the restart ${fmt(newShare * 100)}% from new (of ${after.length}; ${after.filter((r) => r.headers['x-image-fallback'] === '1').length} fell back); ` +
             `${report.retried} retried on a reused connection; ${summarise(report.results)}`,
         );
       } finally {
@@ -351,12 +257,12 @@ const scenarios: Scenario[] = [
         timeoutMs: 15_000,
         keepBodies: true,
       });
-      const ready = await fetch(`${rig.service.url}/readyz`);
+      const ready = await fetch(`${adminUrl(rig.service)}/readyz`);
       const readyBody = (await ready.json()) as { error?: string };
       const codes = new Set(report.results.map((r) => (r.body ? (JSON.parse(r.body.toString() || '{}') as { error?: string }).error : undefined)));
       const p99 = quantile(report.results.map((r) => r.ms), 0.99);
       await rig.proxy.setMode({ kind: 'pass' });
-      const readyAgain = await poll(async () => (await fetch(`${rig.service.url}/readyz`)).status === 200, 5000);
+      const readyAgain = await poll(async () => (await fetch(`${adminUrl(rig.service)}/readyz`)).status === 200, 5000);
       const servedAgain = (await fetch(`${rig.service.url}/image/files/${variant(ctx, 3)}`)).status === 200;
 
       checks.check('every answer is 502 storage_unavailable', report.results.every((r) => r.status === 502) && codes.size === 1 && codes.has('storage_unavailable'));
@@ -490,7 +396,7 @@ const scenarios: Scenario[] = [
     name: 'reloads-20',
     async run(ctx) {
       const checks = new Checks();
-      const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-reloads'), share: 50, serviceEnv: { CONCURRENCY: '2' } });
+      const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-reloads'), share: 50, cutover: { debug_headers: true }, serviceEnv: { CONCURRENCY: '2' } });
       try {
         const front = stack.frontDoor.url;
         const stop = new AbortController();
@@ -534,7 +440,7 @@ const scenarios: Scenario[] = [
     name: 'php-fpm-down',
     async run(ctx) {
       const checks = new Checks();
-      const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-fpm'), share: 100, serviceEnv: { CONCURRENCY: '2' } });
+      const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-fpm'), share: 100, cutover: { debug_headers: true }, serviceEnv: { CONCURRENCY: '2' } });
       try {
         const front = stack.frontDoor.url;
         await stack.legacy.stopFpm();
@@ -593,7 +499,10 @@ const scenarios: Scenario[] = [
         storageDir: ctx.storageDir,
         runDir: path.join(ctx.workDir, 'stack-sigterm'),
         share: 100,
-        serviceEnv: { CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) },
+        cutover: { debug_headers: true },
+        // The slow direct requests are there to be in flight at the signal: their deadline is the
+        // shutdown window, not the default one (derived from the front door's timeout_ms).
+        serviceEnv: { CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), REQUEST_TIMEOUT_MS: String(shutdownTimeoutMs) },
       });
       try {
         const front = stack.frontDoor.url;
@@ -641,6 +550,12 @@ const scenarios: Scenario[] = [
       }
     },
   },
+
+  // Newer scenarios, one per file under scripts/chaos/.
+  { name: 'new-hung', run: newHung },
+  { name: 'overload-share-100', run: overloadShare100 },
+  { name: 'hostile-targets', run: hostileTargets },
+  { name: 'new-killed-under-start', run: killedUnderStart },
 ];
 
 // --- running and printing ------------------------------------------------------------------------------
@@ -657,6 +572,9 @@ export function renderTable(results: ScenarioResult[]): string {
 
 async function prepare(short: boolean): Promise<Context> {
   const workDir = mkdtempSync(path.join(projectRoot, 'var', 'run', 'chaos-'));
+  // mkdtemp makes it 0700; legacy's workers run as an unprivileged user and must pass through it
+  // to the originals and the stacks' run directories (search only, nothing listed).
+  chmodSync(workDir, 0o711);
   const storageDir = path.join(workDir, 'originals');
   mkdirSync(storageDir, { recursive: true });
   const cache = path.join(projectRoot, 'var', 'cache', 'photos');

@@ -1,9 +1,16 @@
 /**
  * `npm start` (after scripts/bootstrap.sh): seeds the sample originals, starts legacy (:8081),
  * the image service (:8082) and the front door (:8080) on nginx/cutover.yaml, waits until each
- * is healthy, prints where everything is, and stops everything it started on Ctrl-C / SIGTERM.
+ * is healthy, prints where everything is, and then supervises them (stack/supervisor.ts): a part
+ * that exits, or an image service that stops answering its health check, is restarted with
+ * backoff while the others keep serving. It stops everything it started on Ctrl-C / SIGTERM
+ * (exit 0); it exits 1 when a part cannot start at all, or cannot be brought back.
+ *
+ * The image service's REQUEST_TIMEOUT_MS comes from the cutover file (serviceDeadlineMs of the
+ * route's timeout_ms); a larger value set by hand is refused.
  *
  * Environment:
+ *   CUTOVER_FILE     the cutover file to run (default nginx/cutover.yaml)
  *   FRONT_PORT, LEGACY_PORT, SERVICE_PORT  ports (defaults: the cutover file's, 8080/8081/8082)
  *   FRONT_HOST       where the front door listens (default 127.0.0.1; 0.0.0.0 in a container)
  *   STACK_VAR_DIR    runtime directory: originals/ and run/ (default <repo>/var)
@@ -16,7 +23,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseCutover } from '../gateway/src/cutover/schema.ts';
+import { parseCutover, type CutoverFile } from '../gateway/src/cutover/schema.ts';
+import { frontDoorPart, legacyParts, servicePart } from '../stack/parts.ts';
+import { serviceDeadline } from '../stack/service-deadline.ts';
+import { Supervisor } from '../stack/supervisor.ts';
 import { projectRoot } from '../support/fixtures.ts';
 import { startFrontDoor, type RunningFrontDoor } from '../support/frontdoor.ts';
 import { startLegacy, type RunningLegacy } from '../support/legacy.ts';
@@ -49,16 +59,20 @@ const seed = !['false', '0'].includes(process.env.STACK_SEED ?? '');
 const listenHost = process.env.FRONT_HOST || '127.0.0.1';
 if (!/^[A-Za-z0-9.:[\]-]+$/.test(listenHost)) fail(`FRONT_HOST: expected a host such as 127.0.0.1 or 0.0.0.0, got '${listenHost}'`);
 const requested = { front: port('FRONT_PORT'), legacy: port('LEGACY_PORT'), service: port('SERVICE_PORT') };
+// Another file than the shipped one: tests and chaos runs set their own shares without touching the repository's.
+const cutoverFile = process.env.CUTOVER_FILE ? path.resolve(process.env.CUTOVER_FILE) : shippedCutoverFile;
+const cutover = ((): CutoverFile => {
+  try {
+    return parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile);
+  } catch (err) {
+    return fail(`${process.env.CUTOVER_FILE ? 'CUTOVER_FILE: ' : ''}${err instanceof Error ? err.message : String(err)}`);
+  }
+})();
 const varDir = path.resolve(process.env.STACK_VAR_DIR || path.join(projectRoot, 'var'));
 const storageDir = path.join(varDir, 'originals');
 const runDir = path.join(varDir, 'run');
 const rel = (p: string) => (path.isAbsolute(p) && !p.startsWith(`${process.cwd()}/`) ? p : path.relative(process.cwd(), p) || '.');
 const say = (s: string) => process.stdout.write(`${s}\n`);
-
-if (seed) {
-  say('stack: seeding the sample originals');
-  execFileSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/seed-samples.ts'), storageDir], { stdio: 'inherit', cwd: projectRoot });
-}
 
 // Only these variables reach the image service: the rest of the shell stays out of its config.
 const serviceEnv = Object.fromEntries(
@@ -66,26 +80,38 @@ const serviceEnv = Object.fromEntries(
     (kv): kv is [string, string] =>
       kv[1] !== undefined &&
       kv[1] !== '' &&
-      /^(STORAGE_URL|S3_ENDPOINT|AWS_[A-Z_]+|S3_FORCE_PATH_STYLE|CONCURRENCY|QUEUE_LIMIT|REQUEST_TIMEOUT_MS|STORAGE_TIMEOUT_MS|MAX_INPUT_BYTES|MAX_INPUT_PIXELS|SIGNING_SECRET|ALLOWED_SIZES|LOG_LEVEL|FAST_SHRINK_ON_LOAD)$/.test(kv[0]),
+      /^(ADMIN_PORT|ADMIN_HOST|STORAGE_URL|S3_ENDPOINT|AWS_[A-Z_]+|S3_FORCE_PATH_STYLE|CONCURRENCY|QUEUE_LIMIT|STORAGE_TIMEOUT_MS|MAX_INPUT_BYTES|MAX_INPUT_PIXELS|SIGNING_SECRET|ALLOWED_SIZES|LOG_LEVEL|FAST_SHRINK_ON_LOAD)$/.test(kv[0]),
   ),
 );
+// One deadline source: the route's timeout_ms, so that the service gives up before the front door does.
+const deadline = serviceDeadline(cutover.routes, process.env.REQUEST_TIMEOUT_MS);
+if (!deadline.ok) fail(deadline.error);
+else if (deadline.ms !== undefined) serviceEnv.REQUEST_TIMEOUT_MS = String(deadline.ms);
+const serviceStartEnv = { STORAGE_URL: pathToFileURL(storageDir).href, ...serviceEnv };
+
+if (seed) {
+  say('stack: seeding the sample originals');
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/seed-samples.ts'), storageDir], { stdio: 'inherit', cwd: projectRoot });
+}
 
 interface Started {
   frontDoor?: RunningFrontDoor;
   legacy?: RunningLegacy;
   service?: RunningService;
-  cutoverFile: string;
+  /** Stops what was started (only until the supervisor takes over). */
   stop(): Promise<void>;
 }
 
+const startService = (ports: { port: number; adminPort?: number }) => startImageService(serviceStartEnv, ports);
+
 async function start(): Promise<Started> {
   if (parts.size === ALL_PARTS.length) {
-    return startStack({ storageDir, runDir, cutoverFile: shippedCutoverFile, ports: requested, listenHost, serviceEnv, echo: true });
+    // serviceStartEnv carries STORAGE_URL: the same environment as a supervised restart gets.
+    return startStack({ storageDir, runDir, cutoverFile, ports: requested, listenHost, serviceEnv: serviceStartEnv, echo: true });
   }
   // One part per container (compose.yaml): each is started on its own, on the file's addresses.
-  const file = parseCutover(readFileSync(shippedCutoverFile, 'utf8'), shippedCutoverFile);
-  const { ports, addresses } = stackAddresses(file, requested, listenHost);
-  const s: Started = { cutoverFile: shippedCutoverFile, stop: async () => undefined };
+  const { ports, addresses } = stackAddresses(cutover, requested, listenHost);
+  const s: Started = { stop: async () => undefined };
   const stops: Array<() => Promise<void>> = [];
   s.stop = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -96,11 +122,11 @@ async function start(): Promise<Started> {
       stops.push(() => s.legacy!.stop());
     }
     if (parts.has('service')) {
-      s.service = await startImageService({ STORAGE_URL: pathToFileURL(storageDir).href, ...serviceEnv }, { port: ports.service });
+      s.service = await startService({ port: ports.service });
       stops.push(() => s.service!.stop());
     }
     if (parts.has('frontdoor')) {
-      s.frontDoor = await startFrontDoor({ cutoverFile: shippedCutoverFile, runDir: path.join(runDir, 'frontdoor'), addresses, echo: true });
+      s.frontDoor = await startFrontDoor({ cutoverFile, runDir: path.join(runDir, 'frontdoor'), addresses, echo: true });
       stops.push(() => s.frontDoor!.stop());
     }
     return s;
@@ -119,40 +145,70 @@ try {
   process.exit(1);
 }
 
+// From here on the supervisor owns the processes: it restarts what exits, and stops what runs now.
+const supervisor = new Supervisor({ log: say });
+if (stack.legacy) for (const p of legacyParts(stack.legacy)) supervisor.watch(p.part, p.instance);
+let frontDoor = stack.frontDoor;
+if (stack.service) {
+  // Restarted on the same two ports: the addresses printed below (and nginx's backend) stay right.
+  // Once it is healthy again, the front door reloads (same config, zero-drop): fresh workers forget
+  // the failures that marked the service down (passive health), so it gets its share back at once
+  // instead of after the route's fail_timeout.
+  const p = servicePart(
+    stack.service,
+    () => startService({ port: stack.service!.port, adminPort: stack.service!.adminPort }),
+    () => {
+      if (!frontDoor) return;
+      try {
+        process.kill(frontDoor.master.pid, 'SIGHUP');
+        say("stack: the front door's nginx reloaded: the image service gets its share again");
+      } catch {
+        // The front door is down too: its own restart starts with fresh workers anyway.
+      }
+    },
+  );
+  supervisor.watch(p.part, p.instance);
+}
+if (stack.frontDoor) {
+  const p = frontDoorPart(stack.frontDoor, (restarted) => (frontDoor = restarted));
+  supervisor.watch(p.part, p.instance);
+}
+
 let stopping = false;
 async function shutdown(reason: string, code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     say(`\nstack: ${reason}; stopping ${[...parts].reverse().join(', ')}`);
-    await stack.stop();
+    // Front door first: it stops taking traffic before the backends go.
+    await supervisor.stop(["front door's nginx", 'image service', "legacy's nginx", "legacy's PHP-FPM"]);
     say('stack: stopped');
   }
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown('SIGINT', 0));
 process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
-stack.service?.process.exited.then((code) => {
-  if (!stopping) void shutdown(`the image service exited (${code})`, 1);
-});
-stack.frontDoor?.exited.then((code) => {
-  if (!stopping) void shutdown(`the front door's nginx exited (${code})`, 1);
+void supervisor.gaveUp.then((reason) => {
+  process.stderr.write(`stack: ${reason}\n`);
+  void shutdown('giving up', 1);
 });
 
-const file = parseCutover(readFileSync(stack.cutoverFile, 'utf8'), stack.cutoverFile);
 const lines: string[] = [''];
 if (stack.frontDoor) lines.push(`  front door     ${stack.frontDoor.url}        (nginx, ${rel(stack.frontDoor.runDir)}; access log ${rel(stack.frontDoor.accessLog)})`);
 if (stack.legacy) lines.push(`  legacy         ${stack.legacy.url}        (nginx + PHP-FPM + Imagick)`);
-if (stack.service) lines.push(`  image service  ${stack.service.url}        (Node + sharp; /metrics, /readyz)`);
+if (stack.service) {
+  lines.push(`  image service  ${stack.service.url}        (Node + sharp; request deadline ${serviceEnv.REQUEST_TIMEOUT_MS ?? 'its default'} ms)`);
+  lines.push(`    admin        ${stack.service.adminUrl}        (/healthz, /readyz, /metrics)`);
+}
 lines.push(`  originals      ${rel(storageDir)}`);
 if (stack.frontDoor) {
   const front = stack.frontDoor.url;
   const sample = 'gen-photo-1920x1280.jpg';
-  // Other ports need no flags (the run dir records them); another run dir does.
-  const flags = stack.frontDoor.runDir === path.join(projectRoot, 'var/run/frontdoor') ? '' : ` --run-dir ${rel(stack.frontDoor.runDir)}`;
+  // Other ports need no flags (the run dir records them); another run dir or cutover file does.
+  const flags = `${cutoverFile === shippedCutoverFile ? '' : ` --file ${rel(cutoverFile)}`}${stack.frontDoor.runDir === path.join(projectRoot, 'var/run/frontdoor') ? '' : ` --run-dir ${rel(stack.frontDoor.runDir)}`}`;
   lines.push(
     '',
-    `  cutover file   ${rel(stack.cutoverFile)}`,
-    ...file.routes.map(
+    `  cutover file   ${rel(cutoverFile)}`,
+    ...cutover.routes.map(
       (r) => `    ${r.name}: ${r.methods.join(',')} ${r.path} -> ${r.share}% to the new service${r.fallback ? ', fallback to legacy' : ''}${r.override_header ? ', X-Image-Backend override on' : ''}`,
     ),
     '    everything else -> legacy',
@@ -163,8 +219,8 @@ if (stack.frontDoor) {
     `    curl -s -F file=@some.jpg -F key=mine.jpg ${front}/image/files           # upload (legacy)`,
     `    npx gateway set images 10${flags}      # 10% of variants to the new service`,
     `    npx gateway rollback images${flags}    # all back to legacy`,
-    `    npx gateway status${flags}`,
+    `    npx gateway status${flags}                # shares, traffic, and whether each backend is up`,
   );
 }
-lines.push('', 'stack: ready (Ctrl-C stops everything)');
+lines.push('', 'stack: ready (a part that exits or hangs is restarted; Ctrl-C stops everything)');
 say(lines.join('\n'));

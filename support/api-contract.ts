@@ -15,6 +15,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateImages, projectRoot, realFixturesDir, type GeneratedImage } from './fixtures.ts';
+import { corruptHuffmanTable, gifClaiming } from './hostile-images.ts';
 
 export interface ContractTarget {
   /** Base URL of the backend, e.g. http://127.0.0.1:8081 */
@@ -127,6 +128,14 @@ async function seedOriginals(dir: string): Promise<string[]> {
   // Over 50 MiB without writing 50 MiB: a sparse file (its size is all that matters).
   writeFileSync(path.join(dir, 'huge-bytes.jpg'), Buffer.from([0xff, 0xd8, 0xff]));
   truncateSync(path.join(dir, 'huge-bytes.jpg'), MAX_BYTES + 1);
+  // GIFs whose logical screen and first frame differ: both backends size them from the screen.
+  const gifFrame = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#ff0000' } }).gif().toBuffer();
+  writeFileSync(path.join(dir, 'gif-screen-8000x7000.gif'), gifClaiming(await gifFrame(1, 1), 8000, 7000));
+  writeFileSync(path.join(dir, 'gif-screen-3000x2000.gif'), gifClaiming(await gifFrame(1, 1), 3000, 2000));
+  writeFileSync(path.join(dir, 'gif-screen-400x300.gif'), gifClaiming(await gifFrame(100, 100), 400, 300));
+  writeFileSync(path.join(dir, 'gif-screen-100x100-frame-300x200.gif'), gifClaiming(await gifFrame(300, 200), 100, 100));
+  // A header libjpeg reads, a Huffman table it cannot build: ImageMagick hands back a 0x0 image.
+  writeFileSync(path.join(dir, 'bogus-huffman.jpg'), corruptHuffmanTable(await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).jpeg().toBuffer()));
 
   const real = realFixturesDir();
   if (!real) return [];
@@ -237,6 +246,17 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
         expectError(await image(key, 'w=10'), 404, 'not_found');
       });
 
+      // A segment over 255 bytes is a valid key (the contract limits the key, not its segments) that
+      // no file-system store can hold (NAME_MAX): no such original, not a bad key.
+      it.each([
+        ['a 256-character segment', 'a'.repeat(256)],
+        ['a 300-character segment in a 512-character key', `${'a'.repeat(300)}/${'b'.repeat(211)}`],
+        ['a 256-character segment below a folder', `nested/${'c'.repeat(256)}.png`],
+      ])('answers 404 not_found for %s, resized or not', async (_, key) => {
+        expectError(await image(key, 'w=10'), 404, 'not_found');
+        expectError(await image(key), 404, 'not_found');
+      });
+
       it('answers 404 not_found for a key with no original, resized or not', async () => {
         expectError(await image('no-such-original.jpg', 'w=100'), 404, 'not_found');
         expectError(await image('no-such-original.jpg'), 404, 'not_found');
@@ -256,6 +276,10 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
         ['w=%2010', 'w', ['4096']],
         ['w=abc', 'w', ['4096']],
         ['w=', 'w', ['4096']],
+        ['w=010', 'w', ['4096']],
+        ['w=0100', 'w', ['4096']],
+        ['h=07', 'h', ['4096']],
+        ['w=10&q=085', 'q', ['100']],
         ['h=0', 'h', ['1', '4096']],
         ['h=99999999999', 'h', ['4096']],
         ['w=10&q=0', 'q', ['1', '100']],
@@ -543,6 +567,7 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
         ['a text file', 'notes.txt'],
         ['an SVG', 'drawing.svg'],
         ['a JPEG signature followed by junk', 'not-really.jpg'],
+        ['a JPEG whose Huffman table cannot be built', 'bogus-huffman.jpg'],
       ])('refuses %s with 415 unsupported_image', async (_, key) => {
         if (key.startsWith('real/') && !real.includes(path.basename(key))) return expectNoFixture(key);
         expectError(await image(key, 'w=100'), 415, 'unsupported_image');
@@ -550,6 +575,21 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
 
       it('refuses an original whose header claims over 50 megapixels with 413, before decoding it', async () => {
         expectError(await image('header-60mp.png', 'w=100'), 413, 'image_too_large');
+      });
+
+      it('refuses a GIF whose logical screen is over 50 megapixels with 413, even around a 1x1 frame', async () => {
+        expectError(await image('gif-screen-8000x7000.gif', 'w=100'), 413, 'image_too_large', ['8000x7000']);
+      });
+
+      it.each([
+        ['gif-screen-3000x2000.gif', 'w=200', 200, 133, 'a 1x1 frame on a 3000x2000 screen'],
+        ['gif-screen-400x300.gif', 'w=200', 200, 150, 'a 100x100 frame on a 400x300 screen'],
+        ['gif-screen-100x100-frame-300x200.gif', 'format=png', 100, 100, 'a 300x200 frame cut to its 100x100 screen'],
+      ])('sizes %s from its logical screen (%s -> %ix%i: %s)', async (key, query, width, height) => {
+        const res = await image(key, query);
+        expect(res.status, res.body.toString().slice(0, 300)).toBe(200);
+        const meta = await sharp(res.body).metadata();
+        expect([meta.format, meta.width, meta.height]).toEqual(['png', width, height]);
       });
 
       it('refuses an original over 50 MiB with 413, resized or not', async () => {

@@ -23,6 +23,13 @@ export interface RunningFrontDoor {
   pids(): number[];
   /** Resolves with nginx's exit code when the master exits (stopped or crashed). */
   exited: Promise<number | null>;
+  /** The nginx master process (its exit signal, a kill). */
+  master: Managed;
+  /**
+   * A new front door on the same cutover file, run dir and addresses, after this one's master
+   * died (npm start's supervisor). The file is rendered afresh: what `gateway set` wrote holds.
+   */
+  restart(): Promise<RunningFrontDoor>;
   stop(): Promise<void>;
 }
 
@@ -71,6 +78,8 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<Running
     },
     pids: () => (alive() ? [nginx.pid, ...childrenOf(nginx.pid)] : []),
     exited: nginx.exited,
+    master: nginx,
+    restart: () => startFrontDoor(options),
     stop: () => nginx.stop(),
   };
 }

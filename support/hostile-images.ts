@@ -78,9 +78,11 @@ export async function writeHostileOriginals(dir: string, options: { canaryUrl?: 
   await add('corrupt-idat.png', 'PNG with a valid header and non-zlib pixel data (correct CRCs)', unsupported, downloadOk, async () =>
     pngFile(300, 200, 8, 2, Buffer.from('this is not a zlib stream, just text pretending to be pixel data')),
   );
-  // Corrupt entropy data in a well-formed JPEG is a libjpeg *warning*: libvips and ImageMagick both
-  // decode it (garbled pixels) rather than fail, so the contract's answer is a 200, never a 500.
-  await add('corrupt-scan.jpg', 'JPEG with garbage entropy-coded data (a decoder warning, not an error)', ok('jpeg', 200, 133), downloadOk, async () =>
+  // Corrupt entropy data is only a libjpeg *warning* (it pads with grey), but this garbage forms
+  // markers whose segments run past the end of the file: the legacy backend's marker walk has always
+  // refused it as incomplete, the contract lists corrupt originals as 415, and the new service runs
+  // the same walk (image-service/src/jpeg-integrity.ts). Never a 500, never a half-grey image.
+  await add('corrupt-scan.jpg', 'JPEG with garbage entropy-coded data whose bogus markers never reach EOI', unsupported, downloadOk, async () =>
     garbleScan(realJpeg),
   );
   await add('truncated.jpg', 'JPEG cut at 40% of its bytes', unsupported, downloadOk, async () => realJpeg.subarray(0, Math.floor(realJpeg.length * 0.4)));
@@ -97,11 +99,20 @@ export async function writeHostileOriginals(dir: string, options: { canaryUrl?: 
     pngClaiming(65536, 65536),
   );
   await add('huge-20000x14000.jpg', 'a real 20000x14000 greyscale JPEG (280 megapixels) in ~1 MB', tooLarge, downloadOk, async () => solidGreyJpeg(20000, 14000));
-  // libvips sizes a GIF by its frames, not by the logical screen it claims, so this one decodes as
-  // the 1x1 picture it really is (never enlarged): nothing is allocated for the claimed 4 gigapixels.
-  await add('claims-65535x65535.gif', 'GIF whose logical screen claims 65535x65535 around a 1x1 frame', ok('png', 1, 1), downloadOk, async () =>
-    gifClaiming(await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).gif().toBuffer(), 65535, 65535),
+  // Both backends size a GIF from its logical screen (ImageMagick paints the first frame on a canvas
+  // of that size; image-service/src/gif-screen.ts has the measurements), so a screen over the limit
+  // is refused from the header, whatever the frame inside it.
+  const gifFrame = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#000' } }).gif().toBuffer();
+  await add('claims-65535x65535.gif', 'GIF whose logical screen claims 65535x65535 around a 1x1 frame', tooLarge, downloadOk, async () =>
+    gifClaiming(await gifFrame(1, 1), 65535, 65535),
   );
+  await add('gif-screen-3000x2000.gif', 'GIF with a 1x1 frame on a 3000x2000 screen (libvips alone would size it 1x1)', ok('png', 200, 133), downloadOk, async () =>
+    gifClaiming(await gifFrame(1, 1), 3000, 2000),
+  );
+  await add('gif-frame-past-screen.gif', 'GIF whose 300x200 frame reaches past its 100x100 screen (cut at the screen)', ok('png', 100, 100), downloadOk, async () =>
+    gifClaiming(await gifFrame(300, 200), 100, 100),
+  );
+  await add('gif-screen-0x0.gif', 'GIF whose logical screen is 0x0 around a 1x1 frame', unsupported, downloadOk, async () => gifClaiming(await gifFrame(1, 1), 0, 0));
   // AVIF is not an accepted source format at all (neither backend's contract lists it), so it is
   // refused from its magic bytes as 415 before any decoder reads the size it claims.
   await add('claims-17000x17000.avif', "AVIF whose 'ispe' box claims 17000x17000", unsupported, downloadOk, async () =>
@@ -109,6 +120,11 @@ export async function writeHostileOriginals(dir: string, options: { canaryUrl?: 
   );
   await add('over-50mb.jpg', 'a JPEG signature followed by 50 MiB + 1 byte (a sparse file): refused on its stored size, even for a plain download', tooLarge, tooLarge, async (file) =>
     writeSparse(file, Buffer.from([0xff, 0xd8, 0xff, 0xe0]), MAX_INPUT_BYTES + 1),
+  );
+  // Under 50 megapixels, but wider than ImageMagick's policy (16000 pixels a side): legacy has always
+  // refused it from its header with a 413, and the new service gives the same answer.
+  await add('wide-20000x100.png', 'a legal 2-megapixel PNG 20000 pixels wide (over the 16000-a-side limit)', tooLarge, downloadOk, async () =>
+    solidGreyPng(20000, 100),
   );
   await add('near-limit-7000x7000.png', 'a legal 49-megapixel greyscale PNG (47 KB, 49 MB of pixels once inflated): decoded, in bounded memory', ok('png', 200, 200), downloadOk, async () =>
     solidGreyPng(7000, 7000),
@@ -243,7 +259,8 @@ export function avifClaiming(avif: Buffer, width: number, height: number): Buffe
   return b;
 }
 
-function corruptHuffmanTable(jpeg: Buffer): Buffer {
+/** A copy of `jpeg` whose first Huffman table has impossible code counts (libjpeg: bogus table). */
+export function corruptHuffmanTable(jpeg: Buffer): Buffer {
   const b = Buffer.from(jpeg);
   const dht = b.indexOf(Buffer.from([0xff, 0xc4]));
   if (dht < 0) throw new Error('no DHT segment');

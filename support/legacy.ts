@@ -3,7 +3,7 @@
  * php-fpm + php-imagick) behind its own nginx over FastCGI. The configs are templates in
  * legacy/conf, rendered into a run directory, so the system's nginx and php-fpm are never touched.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -25,6 +25,16 @@ export interface RunningLegacy {
   /** Fault injection: PHP-FPM down (its nginx keeps answering, with a JSON 502). */
   stopFpm(): Promise<void>;
   startFpm(): Promise<void>;
+  /** Starts legacy's nginx again on the same config and port, when it is not running; resolves once it answers. */
+  startNginx(): Promise<void>;
+  /**
+   * Hands everything now in the originals directory to the workers' account (started as root:
+   * they do not run as root, and must be able to replace and delete what the runner wrote there
+   * after the start). A no-op otherwise.
+   */
+  adoptStorage(): void;
+  /** The PHP-FPM master and the nginx master as they run now (what npm start's supervisor watches). */
+  processes(): { fpm: Managed | undefined; nginx: Managed | undefined };
   stop(): Promise<void>;
 }
 
@@ -36,6 +46,8 @@ export interface LegacyOptions {
   children?: number;
   /** Where configs, sockets, pids, logs and temp files go. Default: a fresh temp dir, removed by stop(). */
   runDir?: string;
+  /** LEGACY_RENDER_TIMEOUT_MS: the CPU time one render may take before it is stopped (504). Default 30 000. */
+  renderTimeoutMs?: number;
 }
 
 export const legacyDir = path.join(projectRoot, 'legacy');
@@ -52,8 +64,13 @@ export interface LegacyTemplateValues {
   max_input_pixels: number;
   /** A random token nginx sends as X-Legacy-Instance, so the runner knows it reached its own nginx. */
   instance: string;
-  /** Whether the processes run as root: then both need an explicit `user` (root, see below). */
+  /** Whether the runner runs as root: then the workers need an explicit, unprivileged `user` (see below). */
   root: boolean;
+  /** The user and group PHP-FPM's pool and nginx's workers run as when `root` (never root itself). */
+  worker_user: string;
+  worker_group: string;
+  /** LEGACY_RENDER_TIMEOUT_MS of the pool. */
+  render_timeout_ms: number;
 }
 
 /**
@@ -71,23 +88,98 @@ export function renderTemplate(template: string, values: Record<string, string |
 }
 
 /**
- * PURE: the values that differ between the two templates. As root, PHP-FPM refuses to start
- * without an explicit pool user, and its workers must read originals in root-owned 0700 temp
- * dirs (what mkdtemp makes), so they run as root (with the master's -R); nginx's workers run as
- * root too, for the same reason (the socket and temp paths live in such a directory).
+ * PURE: the values that differ between the two templates. Started as root, the masters stay root
+ * (to bind, and to chown the socket) but the PHP-FPM pool and nginx's workers run as an
+ * unprivileged user: a pool running as root is code execution as root for anything that can
+ * reach its socket. The socket is 0660 and owned by that same user, so only nginx's workers (and
+ * root) can talk FastCGI to the pool. Started as another user, everything runs as that user.
  */
 export function renderLegacyConfigs(values: LegacyTemplateValues, templates = readTemplates()): { fpm: string; nginx: string } {
+  if (values.root && (values.worker_user === 'root' || values.worker_group === 'root')) throw new Error('renderLegacyConfigs: the workers must not run as root');
   const common = { ...values, root: String(values.root) };
   return {
     fpm: renderTemplate(templates.fpm, {
       ...common,
-      user_directive: values.root ? 'user = root\ngroup = root' : '; user: not running as root, the workers run as the invoking user',
+      user_directive: values.root
+        ? `user = ${values.worker_user}\ngroup = ${values.worker_group}\nlisten.owner = ${values.worker_user}\nlisten.group = ${values.worker_group}`
+        : '; user: not running as root, the workers run as the invoking user (who owns the socket)',
     }),
     nginx: renderTemplate(templates.nginx, {
       ...common,
-      user_directive: values.root ? 'user root root;' : '# user: not running as root, the workers run as the invoking user',
+      user_directive: values.root ? `user ${values.worker_user} ${values.worker_group};` : '# user: not running as root, the workers run as the invoking user',
     }),
   };
+}
+
+/** The unprivileged account the workers run as when started as root: www-data, else nobody. */
+export function workerAccount(passwd = readPasswd()): { user: string; group: string; uid: number; gid: number } {
+  for (const name of ['www-data', 'nobody']) {
+    const entry = passwd.find((e) => e.name === name);
+    if (entry && entry.uid !== 0) {
+      const group = readGroupName(entry.gid) ?? name;
+      return { user: name, group, uid: entry.uid, gid: entry.gid };
+    }
+  }
+  throw new Error('no unprivileged account (www-data or nobody) to run the legacy workers as; create one (useradd --system www-data)');
+}
+
+function readPasswd(): Array<{ name: string; uid: number; gid: number }> {
+  return readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'))
+    .map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]) }));
+}
+
+function readGroupName(gid: number): string | undefined {
+  try {
+    return readFileSync('/etc/group', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':'))
+      .find((f) => Number(f[2]) === gid)?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Lets the workers' account use what the runner (root) prepared: the originals directory (read,
+ * and write for uploads and deletes) and the temp and log directories become its own; every
+ * directory above them must let it pass (search only). Directories of our own (under the system
+ * temp dir, such as mkdtemp's private 0700 ones, or inside this repository) get o+x. A closed
+ * directory above the repository (a clone in /root, say) is not ours to open to everyone: the
+ * workers' account alone gets search-only access to it through a POSIX ACL, said on stderr.
+ */
+function grantWorkerAccess(account: { uid: number; gid: number }, owned: string[], traversed: string[]): void {
+  for (const dir of owned) chownTree(dir, account.uid, account.gid);
+  const ours = [path.resolve(os.tmpdir()), path.resolve(projectRoot)];
+  const opened = new Set<string>();
+  for (const target of [...owned, ...traversed]) {
+    for (let dir = path.dirname(target); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const mode = statSync(dir).mode;
+      if (mode & 0o001 || opened.has(dir)) continue;
+      if (ours.some((base) => dir === base || dir.startsWith(`${base}/`))) {
+        chmodSync(dir, (mode & 0o7777) | 0o001);
+        continue;
+      }
+      try {
+        execFileSync('setfacl', ['-m', `u:${account.uid}:x`, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+        opened.add(dir);
+        process.stderr.write(`legacy: ${dir} is closed to others; the legacy workers (uid ${account.uid}) got search-only access to it (setfacl -m u:${account.uid}:x)\n`);
+      } catch (err) {
+        throw new Error(`the legacy workers (uid ${account.uid}) cannot reach ${target}: ${dir} is not searchable by them, and setfacl failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); chmod o+x it, or run from another directory`);
+      }
+    }
+  }
+}
+
+function chownTree(dir: string, uid: number, gid: number): void {
+  chownSync(dir, uid, gid);
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const p = path.join(entry.parentPath, entry.name);
+    // lchown: a link itself changes hands, never what it points to.
+    lchownSync(p, uid, gid);
+  }
 }
 
 function readTemplates(): { fpm: string; nginx: string } {
@@ -118,12 +210,14 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
   for (const dir of [runDir, path.join(runDir, 'log'), path.join(runDir, 'tmp'), storageDir]) mkdirSync(dir, { recursive: true });
   chmodSync(runDir, 0o755);
   const root = process.getuid?.() === 0;
+  const account = root ? workerAccount() : undefined;
   const srgbProfile = path.join(runDir, 'srgb.icc');
 
   const fpmConf = path.join(runDir, 'php-fpm.conf');
   const nginxConf = path.join(runDir, 'nginx.conf');
   const socket = path.join(runDir, 'php-fpm.sock');
-  const fpmArgs = ['-y', fpmConf, '-p', runDir, ...(root ? ['-R'] : [])];
+  // No -R: the pool never runs as root (see renderLegacyConfigs).
+  const fpmArgs = ['-y', fpmConf, '-p', runDir];
   let fpm: Managed | undefined;
   let nginx: Managed | undefined;
   const startFpm = async () => {
@@ -144,11 +238,25 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
   };
 
   let port = 0;
+  let instance = '';
+  const startNginx = async () => {
+    if (nginx && nginx.child.exitCode === null && nginx.child.signalCode === null) return;
+    const started = startProcess('legacy-nginx', nginxBin, ['-p', `${runDir}/`, '-c', nginxConf]);
+    nginx = started;
+    try {
+      await waitForOwnHealth(`http://127.0.0.1:${port}/image/health`, instance, started);
+    } catch (err) {
+      // Not left half-up: the next call must start it again, not take it for running.
+      await started.stop();
+      throw err;
+    }
+  };
   try {
     await writeSrgbProfile(srgbProfile);
+    if (account) grantWorkerAccess(account, [storageDir, path.join(runDir, 'tmp'), path.join(runDir, 'log')], [legacyDir, srgbProfile]);
     for (let attempt = 1; ; attempt++) {
       port = options.port ?? (await freePort());
-      const instance = randomBytes(8).toString('hex');
+      instance = randomBytes(8).toString('hex');
       const configs = renderLegacyConfigs({
         run_dir: runDir,
         legacy_dir: legacyDir,
@@ -160,6 +268,9 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
         max_input_pixels: 50_000_000,
         instance,
         root,
+        worker_user: account?.user ?? 'nobody',
+        worker_group: account?.group ?? 'nogroup',
+        render_timeout_ms: options.renderTimeoutMs ?? 30_000,
       });
       writeFileSync(fpmConf, configs.fpm);
       writeFileSync(nginxConf, configs.nginx);
@@ -194,6 +305,11 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
     pids: () => [...processTree(fpm), ...processTree(nginx)],
     stopFpm,
     startFpm,
+    startNginx,
+    adoptStorage: () => {
+      if (account) chownTree(storageDir, account.uid, account.gid);
+    },
+    processes: () => ({ fpm, nginx }),
     stop,
   };
 }

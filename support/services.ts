@@ -2,6 +2,7 @@
  * The real servers that tests, benchmarks and the stack start: the image service and versitygw.
  * (nginx and PHP-FPM live in support/legacy.ts and the gateway's nginx module.)
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,18 +12,25 @@ import { freePort, startProcess, waitForHttp, type Managed } from './process.ts'
 import { findTool } from './tools.ts';
 
 export interface RunningService {
+  /** The public listener: the hot endpoint only. */
   url: string;
   port: number;
+  /** The admin listener: /healthz, /readyz, /metrics. */
+  adminUrl: string;
+  adminPort: number;
   process: Managed;
   stop(): Promise<void>;
 }
 
 /** Starts the image service as users run it (node + tsx, the same env defaults as `npm start`). */
-export async function startImageService(env: Record<string, string> = {}, options: { port?: number } = {}): Promise<RunningService> {
+export async function startImageService(env: Record<string, string> = {}, options: { port?: number; adminPort?: number } = {}): Promise<RunningService> {
   // freePort() is only a hint: another process may take the port before the service binds it. The
-  // pid in /healthz tells whether the server answering is ours; if not, try another port.
+  // pid in /healthz tells whether the server answering is ours; if not, try other ports.
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
+    // The documented pair (public 8082, admin 9082) when the public port is the documented one
+    // (npm start), so operators and `npm run loadtest` find /metrics where the README says.
+    const adminPort = options.adminPort ?? (env.ADMIN_PORT ? Number(env.ADMIN_PORT) : options.port === 8082 ? 9082 : await freePort());
     const proc = startProcess('image-service', process.execPath, [...NODE_FLAGS, '--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
       cwd: projectRoot,
       env: {
@@ -30,19 +38,25 @@ export async function startImageService(env: Record<string, string> = {}, option
         ...RUNTIME_ENV,
         LOG_LEVEL: 'warn',
         HOST: '127.0.0.1',
+        ADMIN_HOST: '127.0.0.1',
         ...env,
         PORT: String(port),
+        ADMIN_PORT: String(adminPort),
       },
     });
     const url = `http://127.0.0.1:${port}`;
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
     try {
-      await waitForHttp(`${url}/healthz`, { process: proc, timeoutMs: 30_000 });
-      const health = (await (await fetch(`${url}/healthz`)).json()) as { pid?: number };
-      if (health.pid === proc.pid) return { url, port, process: proc, stop: () => proc.stop() };
-      throw new Error(`port ${port} is answered by pid ${health.pid}, not by the image service started as pid ${proc.pid}`);
+      await waitForHttp(`${adminUrl}/healthz`, { process: proc, timeoutMs: 30_000 });
+      const health = (await (await fetch(`${adminUrl}/healthz`)).json()) as { pid?: number };
+      if (health.pid !== proc.pid) throw new Error(`port ${adminPort} is answered by pid ${health.pid}, not by the image service started as pid ${proc.pid}`);
+      // The public port: any HTTP answer from it (the JSON 404 of '/') while our process is alive.
+      await waitForHttp(`${url}/`, { process: proc, timeoutMs: 30_000, okStatus: (s) => s === 404 });
+      if (proc.child.exitCode !== null) throw new Error(`the image service exited with ${proc.child.exitCode}:\n${proc.output()}`);
+      return { url, port, adminUrl, adminPort, process: proc, stop: () => proc.stop() };
     } catch (err) {
       await proc.stop();
-      if (options.port !== undefined || attempt >= 3) throw err;
+      if ((options.port !== undefined && options.adminPort !== undefined) || attempt >= 3) throw err;
     }
   }
 }
@@ -57,11 +71,13 @@ export interface RunningS3 {
   process: Managed;
   /** Environment for an S3 client of this server (the standard AWS variables). */
   clientEnv: Record<string, string>;
+  /** With `iam: true` only: adds a user (role 'user', who owns nothing and may read only what a bucket policy grants). */
+  createUser(accessKey: string, secretKey: string): void;
   stop(): Promise<void>;
 }
 
 /** Starts a real S3-compatible server (versitygw on a posix directory) on a free loopback port. */
-export async function startVersitygw(options: { buckets?: string[] } = {}): Promise<RunningS3> {
+export async function startVersitygw(options: { buckets?: string[]; iam?: boolean } = {}): Promise<RunningS3> {
   const bin = findTool('versitygw');
   const port = await freePort();
   const base = mkdtempSync(path.join(os.tmpdir(), 'versitygw-'));
@@ -72,7 +88,10 @@ export async function startVersitygw(options: { buckets?: string[] } = {}): Prom
   for (const bucket of options.buckets ?? []) mkdirSync(path.join(root, bucket));
   const accessKey = 'testaccess';
   const secretKey = 'testsecret0123456789';
-  const proc = startProcess('versitygw', bin, ['--port', `127.0.0.1:${port}`, '--access', accessKey, '--secret', secretKey, 'posix', '--sidecar', sidecar, root], {
+  // --iam-dir: versitygw's own user store, for tests of what a least-privilege reader sees.
+  const iamArgs = options.iam ? ['--iam-dir', path.join(base, 'iam')] : [];
+  if (options.iam) mkdirSync(path.join(base, 'iam'));
+  const proc = startProcess('versitygw', bin, ['--port', `127.0.0.1:${port}`, '--access', accessKey, '--secret', secretKey, ...iamArgs, 'posix', '--sidecar', sidecar, root], {
     env: { ...process.env, ROOT_ACCESS_KEY: accessKey, ROOT_SECRET_KEY: secretKey },
   });
   const endpoint = `http://127.0.0.1:${port}`;
@@ -86,6 +105,10 @@ export async function startVersitygw(options: { buckets?: string[] } = {}): Prom
     root,
     process: proc,
     clientEnv: { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: 'us-east-1', S3_ENDPOINT: endpoint },
+    createUser(userAccess, userSecret) {
+      if (!options.iam) throw new Error('startVersitygw: createUser needs { iam: true }');
+      execFileSync(bin, ['admin', '--access', accessKey, '--secret', secretKey, '--endpoint-url', endpoint, 'create-user', '--access', userAccess, '--secret', userSecret, '--role', 'user'], { stdio: 'pipe', timeout: 15_000 });
+    },
     stop: () => proc.stop(),
   };
 }

@@ -36,7 +36,7 @@ export interface StackOptions {
   ports?: { front?: number; legacy?: number; service?: number };
   /** Extra environment of the image service (CONCURRENCY, STORAGE_URL for S3, ...). */
   serviceEnv?: Record<string, string>;
-  /** Fields of the `images` route to set in the derived cutover file (ignored with `cutoverFile`). */
+  /** Fields of the `images` route to set in the derived cutover file (ignored with `cutoverFile`). Default: debug_headers true. */
   cutover?: Partial<CutoverRoute>;
   /** Top-level shadow_sink of the derived cutover file. Default: none. */
   shadowSink?: string;
@@ -128,7 +128,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
         legacy: `127.0.0.1:${ports.legacy}`,
         backend: `127.0.0.1:${ports.service}`,
         share: options.share ?? 0,
-        ...(options.cutover ? { cutover: options.cutover } : {}),
+        // A test or benchmark stack shows who served each response (X-Image-Backend /
+        // X-Image-Fallback); the shipped file keeps them off for real clients.
+        cutover: { debug_headers: true, ...options.cutover },
         ...(options.shadowSink ? { shadowSink: options.shadowSink } : {}),
       }),
     );

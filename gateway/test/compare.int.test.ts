@@ -111,6 +111,8 @@ describe('replay', () => {
     if (defect === 'fail') expect(report.categories.status).toBeGreaterThan(0);
     else expect(report.categories[category]).toBe(lines.length);
     expect(r.code).toBe(1);
+    // The text report explains by original: one line per spoiled original, with a likely cause.
+    expect(r.stdout).toMatch(/by likely cause[\s\S]*by original \(\d+ of \d+ mismatched/);
     for (const c of CATEGORIES) if (c !== category) expect(report.categories[c]).toBe(0);
     if (category === 'pixels' || category === 'dimensions_off_by_one') {
       // Evidence: both images and a heat map for each case.
@@ -215,6 +217,12 @@ describe('the HTML report in headless Chromium', () => {
       expect(images.length).toBe(photos.length * 3 * 3);
       for (const img of images) expect(img.w, img.src ?? '').toBeGreaterThan(0);
       expect(requested.every((u) => u.startsWith('file://'))).toBe(true);
+      // One row per original (not one per variant), each off on every variant, with a likely cause; the clustering above it.
+      expect(await page.locator('#originals tr[data-cause]').count()).toBe(photos.length);
+      for (const cause of await page.$$eval('#originals tr[data-cause]', (rows) => rows.map((r) => r.getAttribute('data-cause')))) expect(cause).not.toBe('');
+      expect(await page.locator('#originals tr[data-cause] b.bad', { hasText: 'all' }).count()).toBe(photos.length);
+      expect(await page.textContent('#by-original')).toContain(`${photos.length} on every variant`);
+      expect(await page.locator('h2#by-cause + p + table tr').count()).toBeGreaterThan(1);
       // The category filter works (inline script).
       await page.click('button[data-filter="pixels"]');
       expect(await page.locator('#mismatch-list .case:visible').count()).toBe(photos.length * 3);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { gatewayProjectRoot as root } from '../src/config.ts';
+import { serviceDeadlineMs } from '../src/cutover/plan.ts';
 import { parseCutover } from '../src/cutover/schema.ts';
 
 interface Service {
@@ -129,6 +130,11 @@ describe('compose.yaml and the shipped cutover file agree', () => {
 
   it('the image service listens where the cutover file sends the route', () => {
     expect(Number(compose.services['image-service']!.environment!.PORT)).toBe(portOf(cutover.routes[0]!.backend));
+  });
+
+  it("the image service's own deadline is serviceDeadlineMs of the shipped route timeout (it gives up, and answers, before nginx does)", () => {
+    const route = cutover.routes.find((r) => r.name === 'images')!;
+    expect(compose.services['image-service']!.environment!.REQUEST_TIMEOUT_MS).toBe(String(serviceDeadlineMs(route.timeout_ms)));
   });
 
   it('the shadow sink listens where the cutover file mirrors to, and compares against legacy and the new service', () => {

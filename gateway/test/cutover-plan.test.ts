@@ -66,10 +66,22 @@ describe('planCutover', () => {
       sticky: 'request_uri',
       fallback: true,
       overrideHeader: true,
+      overrideFrom: ['127.0.0.0/8', '::1'],
+      debugHeaders: false,
+      maxFails: 3,
+      failTimeoutS: 30,
       shadowSample: 5,
-      timeoutMs: 5000,
+      timeoutMs: 2000,
       split: splitBuckets(25),
     });
+    expect(plan.writesFrom).toEqual(['0.0.0.0/0', '::/0']);
+  });
+
+  it('carries the passive-health, steering and writes_from fields through', () => {
+    const text = yaml.replace('routes:', 'writes_from: [192.0.2.0/24]\nroutes:') + '    max_fails: 0\n    fail_timeout_s: 5\n    override_from: [10.0.0.0/8]\n    debug_headers: true\n';
+    const plan = planCutover(parseCutover(text));
+    expect(plan.routes[0]).toMatchObject({ maxFails: 0, failTimeoutS: 5, overrideFrom: ['10.0.0.0/8'], debugHeaders: true });
+    expect(plan.writesFrom).toEqual(['192.0.2.0/24']);
   });
 
   it('address overrides replace the file addresses, every route backend included', () => {

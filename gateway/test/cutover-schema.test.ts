@@ -14,6 +14,7 @@ describe('cutover schema: defaults', () => {
     expect(r.value).toEqual({
       listen: '127.0.0.1:8080',
       legacy: '127.0.0.1:8081',
+      writes_from: ['0.0.0.0/0', '::/0'],
       routes: [
         {
           name: 'images',
@@ -24,15 +25,19 @@ describe('cutover schema: defaults', () => {
           sticky: 'request_uri',
           fallback: true,
           override_header: false,
+          override_from: ['127.0.0.0/8', '::1'],
+          debug_headers: false,
+          max_fails: 3,
+          fail_timeout_s: 30,
           shadow_sample: 0,
-          timeout_ms: 5000,
+          timeout_ms: 2000,
         },
       ],
     });
   });
 
   it('an empty file is valid: no routes, everything to legacy', () => {
-    expect(parseCutover('')).toEqual({ listen: '127.0.0.1:8080', legacy: '127.0.0.1:8081', routes: [] });
+    expect(parseCutover('')).toEqual({ listen: '127.0.0.1:8080', legacy: '127.0.0.1:8081', writes_from: ['0.0.0.0/0', '::/0'], routes: [] });
   });
 
   it('normalises friendly spellings: lowercase methods, $sticky, a bare listen port', () => {
@@ -68,7 +73,7 @@ describe('cutover schema: errors name the field and what was expected', () => {
     ['timeout too short', file({}, { timeout_ms: 5 }), 'routes[0].timeout_ms: expected an integer number of milliseconds from 100 to 600000'],
     ['routes not a list', { routes: { name: 'images' } }, 'routes: expected a list of routes'],
     ['unknown route field (typo)', file({}, { shadow_smaple: 5 }), "routes[0]: unknown field 'shadow_smaple'; expected only name, methods, path"],
-    ['unknown top-level field', file({ lisen: '1' }), "(file): unknown field 'lisen'; expected only listen, legacy, shadow_sink, routes"],
+    ['unknown top-level field', file({ lisen: '1' }), "(file): unknown field 'lisen'; expected only listen, legacy, shadow_sink, writes_from, routes"],
     ['duplicate route name', { routes: [route(), route({ path: '/other/' })] }, "routes[1].name: expected a unique name ('images' is also routes[0].name)"],
     ['duplicate route path', { routes: [route(), route({ name: 'more' })] }, "routes[1].path: expected a unique path ('/image/files/' is also routes[0].path)"],
     ['nested route paths', { routes: [route(), route({ name: 'thumbs', path: '/image/files/thumbs/' })] }, "routes[1].path: expected a path that does not overlap routes[0].path ('/image/files/')"],
@@ -78,6 +83,21 @@ describe('cutover schema: errors name the field and what was expected', () => {
       'routes[0].shadow_sample: expected 0: shadowing is refused for a route that matches DELETE',
     ],
     ['shadowing without a sink', file({}, { shadow_sample: 5 }), 'routes[0].shadow_sample: expected 0 unless shadow_sink is set'],
+    ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map(
+      (m): [string, unknown, string] => [
+        `a ${m} route with the default fallback`,
+        file({}, { methods: ['GET', m] }),
+        `routes[0].fallback: expected false: a route that matches ${m} must not fall back (the fallback replays a request on legacy that the new service may already have applied, and a replayed write changes data)`,
+      ],
+    ),
+    ['a write route with fallback: true', file({}, { methods: ['POST'], fallback: true }), 'routes[0].fallback: expected false: a route that matches POST must not fall back'],
+    ['override_from not a CIDR', file({}, { override_from: ['127.0.0.1/33'] }), 'routes[0].override_from[0]: expected an IPv4 or IPv6 address or CIDR block'],
+    ['override_from smuggling nginx syntax', file({}, { override_from: ['1.2.3.4 1; }'] }), 'routes[0].override_from[0]: expected an IPv4 or IPv6 address or CIDR block'],
+    ['writes_from not a list', file({ writes_from: '10.0.0.0/8' }), 'writes_from: expected a list of addresses or CIDR blocks (writes_from)'],
+    ['writes_from with a hostname', file({ writes_from: ['localhost'] }), 'writes_from[0]: expected an IPv4 or IPv6 address or CIDR block'],
+    ['max_fails negative', file({}, { max_fails: -1 }), 'routes[0].max_fails: expected an integer from 0 to 100'],
+    ['fail_timeout_s zero', file({}, { fail_timeout_s: 0 }), 'routes[0].fail_timeout_s: expected an integer number of seconds from 1 to 3600'],
+    ['debug_headers not a boolean', file({}, { debug_headers: 'yes' }), 'routes[0].debug_headers: expected true or false (debug_headers)'],
   ];
   it.each(cases)('%s', (_name, input, expected) => {
     const r = validateCutover(input);
@@ -93,8 +113,9 @@ describe('cutover schema: errors name the field and what was expected', () => {
     if (!r.ok) expect(r.problems).toHaveLength(3);
   });
 
-  it('a route matching POST may exist (no shadowing): it is only refused for shadowing', () => {
-    expect(validateCutover(file({}, { methods: ['GET', 'POST'], share: 10 })).ok).toBe(true);
+  it('a route matching POST may exist with fallback: false (no shadowing, no replay on legacy)', () => {
+    expect(validateCutover(file({}, { methods: ['GET', 'POST'], share: 10, fallback: false })).ok).toBe(true);
+    expect(validateCutover(file({}, { methods: ['GET', 'OPTIONS'] })).ok).toBe(true);
   });
 });
 
@@ -125,7 +146,7 @@ describe('parseCutover', () => {
     const { gatewayProjectRoot } = await import('../src/config.ts');
     const shipped = parseCutover(readFileSync(`${gatewayProjectRoot}/nginx/cutover.yaml`, 'utf8'));
     expect(shipped.routes.map((r) => r.name)).toEqual(['images']);
-    expect(shipped.routes[0]).toMatchObject({ methods: ['GET', 'HEAD'], path: '/image/files/', share: 0 });
+    expect(shipped.routes[0]).toMatchObject({ methods: ['GET', 'HEAD'], path: '/image/files/', share: 0, override_header: false, debug_headers: false, timeout_ms: 2000 });
     // Same keys as the brief's example, in the same file.
     expect(Object.keys(parseYaml(readFileSync(`${gatewayProjectRoot}/nginx/cutover.yaml`, 'utf8')).routes[0])).toEqual(
       expect.arrayContaining(['name', 'methods', 'path', 'backend', 'share', 'sticky', 'fallback', 'override_header', 'shadow_sample']),

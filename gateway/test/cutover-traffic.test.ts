@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatStatus, parseAccessLine, percentile, summarizeTraffic, type AccessEntry } from '../src/cutover/traffic.ts';
+import { backendTargets, describeProbe, formatBackends, formatStatus, parseAccessLine, percentile, summarizeTraffic, type AccessEntry, type BackendProbe } from '../src/cutover/traffic.ts';
 
 const line = (o: Record<string, unknown>) =>
   JSON.stringify({ time: '2026-01-01T00:00:00+00:00', msec: 1000, method: 'GET', uri: '/image/files/a.jpg', status: 200, request_time: 0.01, route: 'images', backend: 'new', fallback: '', ...o });
@@ -70,5 +70,48 @@ describe('formatStatus', () => {
   it('a route without traffic still shows its shares', () => {
     const text = formatStatus([{ name: 'images', fileShare: 0, runningShare: undefined, traffic: undefined }], { minutes: 1, running: '' });
     expect(text.split('\n').find((l) => l.startsWith('images'))!.split(/\s+/).slice(0, 5)).toEqual(['images', '0%', '-', '-', '0']);
+  });
+});
+
+describe('backendTargets: what `gateway status` probes', () => {
+  const running = {
+    listen: '127.0.0.1:1',
+    legacy: '127.0.0.1:9001',
+    routes: { images: { share: 10, backend: '127.0.0.1:9002', fallback: true, override_header: false, shadow_sample: 0 } },
+  };
+  const file = { legacy: '127.0.0.1:8081', routes: [{ name: 'images', path: '/image/files/', backend: '127.0.0.1:8082' }] };
+  it("legacy on its health path, each route's new service on the route's path (answers 400 at once)", () => {
+    expect(backendTargets(file, undefined)).toEqual([
+      { name: 'legacy', address: '127.0.0.1:8081', path: '/image/health' },
+      { name: 'images (new)', address: '127.0.0.1:8082', path: '/image/files/' },
+    ]);
+  });
+  it('the addresses nginx runs with win over the file (other ports under npm start)', () => {
+    expect(backendTargets(file, running).map((t) => t.address)).toEqual(['127.0.0.1:9001', '127.0.0.1:9002']);
+  });
+  it('routes sharing one backend are probed once, named together', () => {
+    const two = { ...file, routes: [...file.routes, { name: 'thumbs', path: '/thumbs/', backend: '127.0.0.1:8082' }] };
+    expect(backendTargets(two, undefined).map((t) => t.name)).toEqual(['legacy', 'images, thumbs (new)']);
+  });
+});
+
+describe('describeProbe / formatBackends', () => {
+  const cases: Array<[BackendProbe, string]> = [
+    [{ state: 'up', ms: 3.2, status: 400 }, 'up (3 ms)'],
+    [{ state: 'up', ms: 0.4, status: 200 }, 'up (0 ms)'],
+    [{ state: 'up', ms: 12, status: 502 }, 'up (12 ms), but it answered 502'],
+    [{ state: 'down', reason: 'connection refused' }, 'down (connection refused)'],
+    [{ state: 'down', reason: 'ECONNRESET' }, 'down (ECONNRESET)'],
+    [{ state: 'timeout', timeoutMs: 1000 }, 'not answering within 1 s'],
+    [{ state: 'timeout', timeoutMs: 250 }, 'not answering within 0.25 s'],
+  ];
+  it.each(cases)('%j -> %s', (probe, text) => expect(describeProbe(probe)).toBe(text));
+
+  it('one aligned line per backend, with its address', () => {
+    const text = formatBackends([
+      { name: 'legacy', address: '127.0.0.1:8081', probe: { state: 'up', ms: 2, status: 200 } },
+      { name: 'images (new)', address: '127.0.0.1:8082', probe: { state: 'down', reason: 'connection refused' } },
+    ]);
+    expect(text.split('\n')).toEqual(['backends:', '  legacy        127.0.0.1:8081  up (2 ms)', '  images (new)  127.0.0.1:8082  down (connection refused)', '']);
   });
 });

@@ -66,7 +66,8 @@ describe('nginx accepts every shape of rendered config', () => {
     ['fallback and override off', `${base}routes:\n${route('    share: 5\n    fallback: false\n    override_header: false\n')}`],
     ['mirror 100%', `${base}routes:\n${route('    share: 50\n    shadow_sample: 100\n')}`],
     ['mirror 3% with fallback off', `${base}routes:\n${route('    share: 50\n    shadow_sample: 3\n    fallback: false\n')}`],
-    ['two routes, one of them with POST', `${base}routes:\n${route('    share: 10\n')}\n${route('    share: 20\n    methods: [GET, POST]\n', 'thumbs', '/thumbs/')}`],
+    ['two routes, one of them with POST (no fallback)', `${base}routes:\n${route('    share: 10\n')}\n${route('    share: 20\n    methods: [GET, POST]\n    fallback: false\n', 'thumbs', '/thumbs/')}`],
+    ['passive health off, override from a list, debug headers, writes_from', `writes_from: [10.0.0.0/8, "::1"]\n${base}routes:\n${route('    share: 10\n    max_fails: 0\n    override_header: true\n    override_from: [192.0.2.0/24, "2001:db8::/32"]\n    debug_headers: true\n')}`],
     ['a sticky cookie and a host-name backend', `${base}routes:\n  - name: images\n    path: /image/files/\n    backend: localhost:4\n    sticky: cookie_uid\n    share: 33\n`],
     ['a bare listen port', `listen: 18080\nroutes: []\n`],
   ];

@@ -1,7 +1,10 @@
 /**
- * The safety net through the real front door: when the new service refuses connections, hangs,
- * or sheds load (503), nginx serves the request from legacy (X-Image-Fallback: 1, logged), and
- * clients see no error. Real nginx, real legacy (PHP-FPM + Imagick), real image service.
+ * The safety net through the real front door: when the new service refuses connections or hangs,
+ * nginx serves the request from legacy (X-Image-Fallback: 1, logged), and clients see no error;
+ * after max_fails such failures it stops trying the new service for fail_timeout_s (passive
+ * health), then probes it with one request. A 503 (the service shedding load on purpose) passes
+ * through to the client, never replayed on legacy. Real nginx, real legacy (PHP-FPM + Imagick),
+ * real image service.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -29,7 +32,14 @@ beforeAll(async () => {
     .png()
     .toFile(path.join(storageDir, 'tiny.png'));
   await (await photoRaw(2400, 1600, 11)).jpeg({ quality: 90 }).toFile(path.join(storageDir, 'big.jpg'));
-  stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 100, cutover: { timeout_ms: 800 }, serviceEnv, legacyChildren: 2 });
+  stack = await startStack({
+    storageDir,
+    runDir: path.join(work, 'run'),
+    share: 100,
+    cutover: { timeout_ms: 800, debug_headers: true, override_header: true, max_fails: 2, fail_timeout_s: 2 },
+    serviceEnv,
+    legacyChildren: 2,
+  });
 });
 
 afterAll(async () => {
@@ -42,8 +52,19 @@ async function get(uri: string, init: RequestInit = {}) {
   const started = performance.now();
   const res = await fetch(`${stack.frontDoor.url}${uri}`, init);
   const body = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, backend: res.headers.get('x-image-backend'), fallback: res.headers.get('x-image-fallback'), type: res.headers.get('content-type'), body, ms: performance.now() - started };
+  return {
+    status: res.status,
+    backend: res.headers.get('x-image-backend'),
+    fallback: res.headers.get('x-image-fallback'),
+    type: res.headers.get('content-type'),
+    retryAfter: res.headers.get('retry-after'),
+    body,
+    ms: performance.now() - started,
+  };
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const legacyAccessLog = () => readFileSync(path.join(stack.legacy.runDir, 'log/nginx-access.log'), 'utf8');
 
 function logLinesSince(offset: number): Array<Record<string, unknown>> {
   return readFileSync(stack.frontDoor.accessLog, 'utf8')
@@ -73,30 +94,94 @@ describe('new service healthy (baseline)', () => {
 });
 
 describe('new service sheds load (503 overloaded)', () => {
-  it('concurrent requests beyond its one slot fall back to legacy; every client gets a 200', async () => {
+  it('its 503 reaches the client with Retry-After; legacy never sees the request (no amplification)', async () => {
     const offset = logSize();
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => get(`/image/files/big.jpg?w=${1200 + i}`)));
-    expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
-    const fellBack = results.filter((r) => r.fallback === '1');
-    expect(fellBack.length).toBeGreaterThan(0);
-    for (const r of fellBack) expect(r.backend).toBe('legacy');
-    for (const r of results.filter((x) => x.fallback !== '1')) expect(r.backend).toBe('new');
-    const logged = logLinesSince(offset).filter((l) => l.fallback === '1');
-    expect(logged.length).toBe(fellBack.length);
-    for (const l of logged) expect(String(l.upstream_status)).toMatch(/^503 : 200$/);
+    const legacyBefore = legacyAccessLog().length;
+    const uris = Array.from({ length: 6 }, (_, i) => `/image/files/big.jpg?w=${1200 + i}&shed=1`);
+    const results = await Promise.all(uris.map((u) => get(u)));
+    const shed = results.filter((r) => r.status === 503);
+    expect(shed.length).toBeGreaterThan(0);
+    for (const r of results) expect([200, 503]).toContain(r.status);
+    for (const r of shed) {
+      expect([r.backend, r.fallback, r.type?.split(';')[0]]).toEqual(['new', null, 'application/json']);
+      expect(r.retryAfter).toMatch(/^[0-9]+$/);
+      expect(JSON.parse(r.body.toString())).toMatchObject({ error: 'overloaded' });
+    }
+    const lines = logLinesSince(offset);
+    expect(lines.filter((l) => l.status === 503).length).toBe(shed.length);
+    for (const l of lines) expect(l).toMatchObject({ backend: 'new', fallback: '' });
+    for (const l of lines.filter((x) => x.status === 503)) expect(String(l.upstream_status)).toBe('503');
+    // Legacy's own access log: none of these URIs (served or shed) reached it.
+    expect(legacyAccessLog().slice(legacyBefore)).not.toContain('shed=1');
+  });
+  it('a 503 does not count as a failure: the service keeps getting requests', async () => {
+    const r = await get('/image/files/tiny.png?w=9');
+    expect([r.status, r.backend, r.fallback]).toEqual([200, 'new', null]);
   });
 });
 
 describe('new service hung (SIGSTOP): the route timeout, then legacy', () => {
-  it('answers from legacy after the read timeout (800 ms), not after minutes', async () => {
+  it('answers from legacy after the read timeout (800 ms) paid once, not twice (no retry on the hung server)', async () => {
     process.kill(stack.service.process.pid, 'SIGSTOP');
     try {
+      const offset = logSize();
       const r = await get('/image/files/tiny.png?w=5');
       expect([r.status, r.backend, r.fallback]).toEqual([200, 'legacy', '1']);
       expect(r.ms).toBeGreaterThanOrEqual(700);
-      expect(r.ms).toBeLessThan(10_000);
+      expect(r.ms).toBeLessThan(1600);
+      const [line] = logLinesSince(offset);
+      // One attempt at the new service (its address once), then legacy.
+      expect(String(line!.upstream_addr)).toBe(`127.0.0.1:${stack.service.port} : 127.0.0.1:${stack.legacy.port}`);
+      expect(String(line!.upstream_status)).toBe('504 : 200');
     } finally {
       process.kill(stack.service.process.pid, 'SIGCONT');
+    }
+    await sleep(3200); // fail_timeout_s (nginx counts whole seconds): the next success forgets the failure above
+  });
+
+  it('passive health: after max_fails (2) timeouts, requests go straight to legacy; after fail_timeout_s (2 s) one request probes, then it serves again', { timeout: 30_000 }, async () => {
+    // A success resets nginx's failure count (the previous test left one).
+    expect((await get('/image/files/tiny.png?w=20')).backend).toBe('new');
+    process.kill(stack.service.process.pid, 'SIGSTOP');
+    let stopped = true;
+    try {
+      const offset = logSize();
+      for (const w of [21, 22]) {
+        const r = await get(`/image/files/tiny.png?w=${w}`);
+        expect([r.status, r.backend, r.fallback]).toEqual([200, 'legacy', '1']);
+        expect(r.ms).toBeGreaterThanOrEqual(700);
+      }
+      // Marked failed: no more waiting on the hung service.
+      for (const w of [23, 24, 25, 26]) {
+        const r = await get(`/image/files/tiny.png?w=${w}`);
+        expect([w, r.status, r.backend, r.fallback]).toEqual([w, 200, 'legacy', '1']);
+        expect(r.ms).toBeLessThan(600);
+      }
+      const skipped = logLinesSince(offset).slice(2);
+      for (const l of skipped) expect([String(l.upstream_addr), String(l.upstream_status)]).toEqual([`fd_images_new : 127.0.0.1:${stack.legacy.port}`, '502 : 200']);
+
+      // fail_timeout_s later, exactly one request probes the (still hung) service; one sent
+      // while the probe waits goes straight to legacy.
+      await sleep(3200); // more than fail_timeout_s: nginx compares whole seconds
+      const probe = get('/image/files/tiny.png?w=27');
+      await sleep(150);
+      const during = await get('/image/files/tiny.png?w=28');
+      expect([during.status, during.fallback]).toEqual([200, '1']);
+      expect(during.ms).toBeLessThan(600);
+      const p = await probe;
+      expect([p.status, p.fallback]).toEqual([200, '1']);
+      expect(p.ms).toBeGreaterThanOrEqual(700);
+
+      // Back: the next probe succeeds and the route serves from the new service again.
+      process.kill(stack.service.process.pid, 'SIGCONT');
+      stopped = false;
+      await sleep(3200); // more than fail_timeout_s: nginx compares whole seconds
+      const back = await get('/image/files/tiny.png?w=29');
+      expect([back.status, back.backend, back.fallback]).toEqual([200, 'new', null]);
+      const again = await get('/image/files/tiny.png?w=30');
+      expect([again.status, again.backend, again.fallback]).toEqual([200, 'new', null]);
+    } finally {
+      if (stopped) process.kill(stack.service.process.pid, 'SIGCONT');
     }
   });
 });
@@ -120,9 +205,12 @@ describe('new service stopped', () => {
     expect(lines).toHaveLength(uris.length + 1);
     for (const l of lines) {
       expect(l).toMatchObject({ route: 'images', backend: 'legacy', fallback: '1', status: 200 });
-      expect(String(l.upstream_addr)).toBe(`127.0.0.1:${stack.service.port} : 127.0.0.1:${stack.legacy.port}`);
+      // Refused connections, until max_fails of them mark it failed: then nginx skips it
+      // ("no live upstreams", named by the upstream) and only probes it every fail_timeout_s.
+      expect(String(l.upstream_addr)).toMatch(new RegExp(`^(?:127\\.0\\.0\\.1:${stack.service.port}|fd_images_new) : 127\\.0\\.0\\.1:${stack.legacy.port}$`));
       expect(String(l.upstream_status)).toBe('502 : 200');
     }
+    expect(lines.filter((l) => String(l.upstream_addr).startsWith('fd_images_new')).length).toBeGreaterThan(30);
   });
 
   it('with fallback off, the client gets a JSON 502 naming the new backend', async () => {
@@ -137,8 +225,9 @@ describe('new service stopped', () => {
     }
   });
 
-  it('once the service is back, requests return to it without a reload', async () => {
+  it('once the service is back, requests return to it without a reload (after at most fail_timeout_s)', async () => {
     restarted = await startImageService({ STORAGE_URL: pathToFileURL(storageDir).href, ...serviceEnv }, { port: stack.service.port });
+    await sleep(3200); // more than fail_timeout_s: nginx compares whole seconds
     const r = await get('/image/files/tiny.png?w=6');
     expect([r.status, r.backend, r.fallback]).toEqual([200, 'new', null]);
   });
@@ -165,7 +254,8 @@ describe('legacy failing', () => {
     await stack.legacy.stop();
     for (const uri of ['/image/files/tiny.png?w=8', '/image/health', '/other']) {
       const r = await get(uri);
-      expect([uri, r.status, r.backend]).toEqual([uri, 502, 'legacy']);
+      // debug_headers is the route's: paths outside it carry no X-Image-Backend.
+      expect([uri, r.status, r.backend]).toEqual([uri, 502, uri.startsWith('/image/files/') ? 'legacy' : null]);
       expect(JSON.parse(r.body.toString())).toEqual({ error: 'internal', message: 'the legacy backend is unreachable' });
     }
   });

@@ -17,7 +17,7 @@ let stack: RunningStack;
 let work: string;
 let sink: http.Server;
 let sinkPort: number;
-const seen: Array<{ method: string; url: string; route: string | undefined; at: number }> = [];
+const seen: Array<{ method: string; url: string; route: string | undefined; originalUri: string | undefined; at: number }> = [];
 let sinkDelayMs = 0;
 
 beforeAll(async () => {
@@ -29,12 +29,12 @@ beforeAll(async () => {
     .toFile(path.join(storageDir, 'tiny.png'));
   sinkPort = await freePort();
   sink = http.createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', route: req.headers['x-shadow-route'] as string | undefined, at: Date.now() });
+    seen.push({ method: req.method ?? '', url: req.url ?? '', route: req.headers['x-shadow-route'] as string | undefined, originalUri: req.headers['x-original-uri'] as string | undefined, at: Date.now() });
     req.resume();
     setTimeout(() => res.end('ok'), sinkDelayMs);
   });
   await new Promise<void>((resolve) => sink.listen(sinkPort, '127.0.0.1', resolve));
-  stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 100, shadowSink: `127.0.0.1:${sinkPort}`, cutover: { shadow_sample: 100 }, legacyChildren: 2 });
+  stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 100, shadowSink: `127.0.0.1:${sinkPort}`, cutover: { shadow_sample: 100, debug_headers: true }, legacyChildren: 2 });
 });
 
 afterAll(async () => {
@@ -69,6 +69,13 @@ describe('shadow_sample 100', () => {
     await settle();
     expect(seen.map((s) => s.url).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `/image/files/tiny.png?w=${i + 1}&m=1`).sort());
     expect(new Set(seen.map((s) => `${s.method} ${s.route}`))).toEqual(new Set(['GET images']));
+  });
+
+  it("sets X-Original-URI to the request target itself: a client's own header is never forwarded", async () => {
+    seen.length = 0;
+    await get('/image/files/tiny.png?w=11', { headers: { 'X-Original-URI': '/image/files/chosen-by-client.png?w=9' } });
+    await settle();
+    expect(seen.map((s) => [s.url, s.originalUri])).toEqual([['/image/files/tiny.png?w=11', '/image/files/tiny.png?w=11']]);
   });
 
   it('also mirrors the GETs that legacy serves (share 0), and logs them with the right backend', async () => {

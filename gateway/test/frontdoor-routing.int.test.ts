@@ -4,6 +4,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -27,7 +28,7 @@ beforeAll(async () => {
   await sharp({ create: { width: 8, height: 6, channels: 3, background: '#3a7' } })
     .png()
     .toFile(path.join(storageDir, 'tiny.png'));
-  stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 10, cutover: { override_header: true }, legacyChildren: 2 });
+  stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 10, cutover: { override_header: true, debug_headers: true }, legacyChildren: 2 });
 });
 
 afterAll(async () => {
@@ -151,8 +152,13 @@ describe('everything else stays on legacy, even at share 100 with the override h
     ['GET', '/no/such/path'],
     ['HEAD', '/image/health'],
   ])('%s %s reaches legacy', async (method, uri) => {
+    const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
     const r = await get(uri, { method, headers: pin, ...(method === 'POST' || method === 'PUT' ? { body: 'x' } : {}) });
-    expect(r.backend).toBe('legacy');
+    // debug_headers is the route's: outside its path there is no X-Image-Backend; the log says it.
+    expect(r.backend).toBe(uri.startsWith('/image/files/') ? 'legacy' : null);
+    await new Promise((res) => setTimeout(res, 50));
+    const line = JSON.parse(readFileSync(stack.frontDoor.accessLog, 'utf8').slice(before).trim().split('\n').pop()!) as Record<string, unknown>;
+    expect([line.uri, line.backend, line.upstream_addr]).toEqual([uri, 'legacy', `127.0.0.1:${stack.legacy.port}`]);
     expect(r.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
@@ -194,10 +200,10 @@ describe('the override header', () => {
 });
 
 /** A request whose target is sent exactly as written (fetch would resolve '..' itself). */
-function rawGet(target: string): Promise<{ status: number; body: string; backend: string | undefined; contentType: string | undefined }> {
+function rawGet(target: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; backend: string | undefined; contentType: string | undefined }> {
   const url = new URL(stack.frontDoor.url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: target, method: 'GET', agent: false }, (res) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: target, method: 'GET', agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -211,7 +217,7 @@ function rawGet(target: string): Promise<{ status: number; body: string; backend
 describe('internal endpoints are not reachable through the front door', () => {
   beforeAll(() => setShare(100));
 
-  it.each(['/metrics', '/healthz', '/readyz', '/metrics?x=1', '/_frontdoor/mirror/images', '/%6detrics'])('%s: a JSON 404', async (target) => {
+  it.each(['/metrics', '/healthz', '/readyz', '/metrics?x=1', '/_frontdoor/mirror/images'])('%s: a JSON 404', async (target) => {
     const r = await rawGet(target);
     expect(r.status).toBe(404);
     expect(r.contentType).toMatch(/^application\/json/);
@@ -226,18 +232,185 @@ describe('internal endpoints are not reachable through the front door', () => {
   });
 
   it('the new service still has them (the front door hides them, the service does not lose them)', async () => {
-    const res = await fetch(`${stack.service.url}/metrics`);
+    const res = await fetch(`${stack.service.adminUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('# HELP');
   });
 });
 
-describe('the request reaches the backend untouched', () => {
-  it('an encoded invalid key is passed raw, so the new service refuses it as invalid_key', async () => {
-    const r = await rawGet('/image/files/a/%2e%2e/tiny.png?w=2');
-    expect(r.backend).toBe('new');
-    expect(r.status).toBe(400);
-    expect(JSON.parse(r.body)).toMatchObject({ error: 'invalid_key' });
+describe('only the normal form of a request target is served (the public listener\'s rule)', () => {
+  // nginx routes on the decoded, normalised $uri but passes the raw target on: any target whose
+  // two forms could differ is refused before routing, for every path.
+  const refused = [
+    '/image%2Ffiles%2Fz/../metrics',
+    '/image/files/a%2Fb.png?w=2',
+    '/image/files/a%2fb.png',
+    '/image/files/a/%2e%2e/tiny.png?w=2',
+    '/image/files/%2E%2E/%2E%2E/metrics',
+    '/image/files/tiny%2Epng?w=2',
+    '/image/files/%74iny.png?w=2',
+    '/image/files/tiny.png%00.jpg',
+    '/image/files/a%5Cb.png',
+    '/image/files/a\\b.png',
+    '/image/files/a/../tiny.png?w=2',
+    '/image/files/./tiny.png',
+    '/image/files/a/..',
+    '/image/files//tiny.png',
+    '//image/files/tiny.png',
+    '/image/files/tiny.png;v=1?w=2',
+    '/image/health/.',
+    '/image/health;x',
+    '/image/%68ealth',
+    '/x/../image/health',
+    '/%6detrics',
+  ];
+  it.each(refused)('%s: 400 invalid_request (JSON), before any backend', async (target) => {
+    const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+    const r = await rawGet(target, { 'X-Image-Backend': 'new' });
+    expect([r.status, r.contentType?.split(';')[0]]).toEqual([400, 'application/json']);
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'invalid_request', message: expect.stringMatching(/^expected .*normal form/) });
+    expect(r.body).not.toContain('# HELP');
+    await new Promise((res) => setTimeout(res, 50));
+    const line = JSON.parse(readFileSync(stack.frontDoor.accessLog, 'utf8').slice(before).trim().split('\n').pop()!) as Record<string, unknown>;
+    expect([line.status, line.upstream_addr]).toEqual([400, '']);
+  });
+
+  it.each([
+    ['/image/files/tiny.png?w=2', 200],
+    ['/image/files/tiny.png?w=2&note=a%2Fb%20c', 200], // the query is not normalised by nginx: not checked
+    ['/image/files/..tiny.png?w=2', 404], // '..tiny.png' is a name, not a dot segment
+    ['/image/files/a.b-c_d/e.f.png?w=2', 404],
+    ['/image/health', 200],
+  ] as const)('%s: served (%i)', async (target, status) => {
+    await setShare(100);
+    const r = await rawGet(target);
+    expect(r.status).toBe(status);
+  });
+});
+
+/** Sends `text` as it is on a fresh connection; resolves with the status line's code, headers and body. */
+function rawRequest(text: string | Buffer): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  const url = new URL(stack.frontDoor.url);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect(Number(url.port), url.hostname, () => socket.end(text));
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer in 10 s')));
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const all = Buffer.concat(chunks).toString('latin1');
+      const [head = '', ...rest] = all.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+describe("the front door's own errors are the contract's JSON, not nginx's HTML", () => {
+  const host = 'Host: frontdoor\r\n';
+  it.each([
+    ['a header line without a colon', `GET /image/health HTTP/1.1\r\n${host}Broken header line\r\n\r\n`, 400],
+    ['two Host headers', `GET /image/health HTTP/1.1\r\n${host}${host}\r\n`, 400],
+    ['a request target over 8 KB', `GET /image/files/${'a'.repeat(9000)}.png HTTP/1.1\r\n${host}\r\n`, 414],
+    ['a header over 8 KB', `GET /image/health HTTP/1.1\r\n${host}X-Big: ${'b'.repeat(9000)}\r\n\r\n`, 431],
+    ['an upload over client_max_body_size', `POST /image/files HTTP/1.1\r\n${host}Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 70000000\r\n\r\n`, 413],
+    ['an unknown Transfer-Encoding', `POST /image/files HTTP/1.1\r\n${host}Transfer-Encoding: gzip\r\n\r\n`, 501],
+    ['TRACE', `TRACE /image/health HTTP/1.1\r\n${host}\r\n`, 405],
+  ] as const)('%s: %i', async (_what, text, status) => {
+    const r = await rawRequest(text);
+    expect(r.status).toBe(status);
+    expect(r.headers['content-type']).toMatch(/^application\/json/);
+    const body = JSON.parse(r.body) as { error: string; message: string };
+    expect(body).toEqual({ error: expect.any(String), message: expect.stringMatching(/^expected /) });
+  });
+});
+
+describe('clients cannot steer or see inside', () => {
+  async function withCutover(edit: (text: string) => string, run: () => Promise<void>): Promise<void> {
+    const text = readFileSync(stack.cutoverFile, 'utf8');
+    writeFileSync(stack.cutoverFile, edit(text));
+    await stack.frontDoor.apply();
+    try {
+      await run();
+    } finally {
+      writeFileSync(stack.cutoverFile, text);
+      await stack.frontDoor.apply();
+    }
+  }
+  const logLines = (from: number) =>
+    readFileSync(stack.frontDoor.accessLog, 'utf8')
+      .slice(from)
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('the override header is honoured only from override_from addresses (here: not loopback)', async () => {
+    await withCutover(
+      (t) => setYamlValue(setRouteShare(t, 'images', 0), ['routes', 0, 'override_from'], ['192.0.2.0/24']),
+      async () => {
+        expect((await get('/image/files/tiny.png?w=3', { headers: { 'X-Image-Backend': 'new' } })).backend).toBe('legacy');
+      },
+    );
+    await setShare(0);
+    expect((await get('/image/files/tiny.png?w=3', { headers: { 'X-Image-Backend': 'new' } })).backend).toBe('new'); // loopback, by default
+  });
+
+  it('debug_headers false: no X-Image-Backend / X-Image-Fallback on any response; the access log still says who served it', async () => {
+    await withCutover(
+      (t) => setYamlValue(setRouteShare(t, 'images', 100), ['routes', 0, 'debug_headers'], false),
+      async () => {
+        const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+        for (const uri of ['/image/files/tiny.png?w=3&dbg=1', '/image/health?dbg=1', '/image/files/missing.png?w=3&dbg=1']) {
+          const r = await get(uri);
+          expect([uri, r.headers.get('x-image-backend'), r.headers.get('x-image-fallback')]).toEqual([uri, null, null]);
+        }
+        await new Promise((res) => setTimeout(res, 50));
+        expect(logLines(before).map((l) => [l.uri, l.backend])).toEqual([
+          ['/image/files/tiny.png?w=3&dbg=1', 'new'],
+          ['/image/health?dbg=1', 'legacy'],
+          ['/image/files/missing.png?w=3&dbg=1', 'new'],
+        ]);
+      },
+    );
+  });
+
+  it('the access log redacts the signature (s=) of the request target', async () => {
+    const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+    await get('/image/files/tiny.png?w=3&s=secret-sig-1&q=80');
+    await get('/image/files/tiny.png?s=secret-sig-2');
+    await get('/image/files/tiny.png?w=4&%73=secret-sig-3');
+    await get('/image/files/tiny.png?w=5&s=secret-sig-4&s=secret-sig-5');
+    await get('/image/files/tiny.png?w=6&pass=keep&xs=keep');
+    await new Promise((res) => setTimeout(res, 50));
+    const raw = readFileSync(stack.frontDoor.accessLog, 'utf8').slice(before);
+    expect(raw).not.toMatch(/secret-sig/);
+    expect(logLines(before).map((l) => l.uri)).toEqual([
+      '/image/files/tiny.png?w=3&s=REDACTED&q=80',
+      '/image/files/tiny.png?s=REDACTED',
+      '/image/files/tiny.png?w=4&%73=REDACTED',
+      '/image/files/tiny.png?(query redacted: several signature parameters)',
+      '/image/files/tiny.png?w=6&pass=keep&xs=keep',
+    ]);
+  });
+
+  it('writes_from: a write from elsewhere is a JSON 403; GETs are unaffected', async () => {
+    await withCutover(
+      (t) => setYamlValue(t, ['writes_from'], ['192.0.2.0/24']),
+      async () => {
+        for (const method of ['POST', 'DELETE', 'PUT']) {
+          const r = await fetch(`${stack.frontDoor.url}/image/files`, { method, headers: { 'content-type': 'application/json' }, body: '{"files":["x.png"]}' });
+          expect([method, r.status, r.headers.get('content-type')?.split(';')[0]]).toEqual([method, 403, 'application/json']);
+          expect((await r.json()) as unknown).toMatchObject({ error: 'forbidden', message: expect.stringMatching(/^expected GET or HEAD/) });
+        }
+        expect((await get('/image/files/tiny.png?w=3')).status).toBe(200);
+        expect((await get('/image/files/tiny.png?w=3', { method: 'HEAD' })).status).toBe(200);
+      },
+    );
+    // The default (everyone): the batch delete reaches legacy again.
+    const r = await fetch(`${stack.frontDoor.url}/image/files`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: '{"files":["not-there.png"]}' });
+    expect(r.status).toBe(200);
   });
 });
 

@@ -130,7 +130,7 @@ describe('renderNginxConfig: the split', () => {
 
 describe('renderNginxConfig: which requests may reach new', () => {
   it('only the route methods with split or override = new; default legacy', () => {
-    const map = directives(block(render(plan('    override_header: true')), 'map "$request_method:$fd_override:$fd_images_split" $fd_images_target {'));
+    const map = directives(block(render(plan('    override_header: true')), 'map "$request_method:$fd_images_override:$fd_images_split" $fd_images_target {'));
     expect(map).toEqual(['"GET:new:new" new;', '"GET:new:legacy" new;', '"GET::new" new;', '"HEAD:new:new" new;', '"HEAD:new:legacy" new;', '"HEAD::new" new;', 'default legacy;']);
   });
   it('without override_header the header cannot pin anything', () => {
@@ -139,7 +139,8 @@ describe('renderNginxConfig: which requests may reach new', () => {
     expect(map).toEqual(['"GET::new" new;', '"HEAD::new" new;', 'default legacy;']);
   });
   it('a route with POST lists POST too (and only its methods)', () => {
-    const map = directives(block(render(plan('    methods: [GET, POST]')), '$fd_images_target {'));
+    // A write route must not fall back (schema): fallback: false.
+    const map = directives(block(render(plan('    methods: [GET, POST]\n    fallback: false')), '$fd_images_target {'));
     expect(map).toEqual(['"GET::new" new;', '"POST::new" new;', 'default legacy;']);
   });
   it('the override header only accepts legacy|new, case-insensitively (a map of strings)', () => {
@@ -166,11 +167,18 @@ describe('renderNginxConfig: the new service and the fallback', () => {
     expect(newLoc).toEqual(
       expect.arrayContaining(['set $fd_backend new;', 'proxy_pass http://fd_images_new;', 'proxy_connect_timeout 1s;', 'proxy_send_timeout 2500ms;', 'proxy_read_timeout 2500ms;']),
     );
-    expect(directives(block(text, 'upstream fd_images_new {'))).toEqual(['server 127.0.0.1:18082 max_fails=0;', 'keepalive 32;', 'keepalive_timeout 60s;']);
+    expect(directives(block(text, 'upstream fd_images_new {'))).toEqual([
+      'zone fd_images_new 64k;',
+      'server 127.0.0.1:18082 max_fails=3 fail_timeout=30s;',
+      'server 127.0.0.1:18082 down;',
+      'keepalive 32;',
+      'keepalive_timeout 60s;',
+    ]);
     expect(directives(mainServer(text))).toEqual(expect.arrayContaining(['proxy_http_version 1.1;', 'proxy_set_header Connection "";']));
   });
-  it('fallback: 502/503/504 (and connect errors/timeouts, which nginx reports as 502/504) go to legacy, marked', () => {
-    expect(newLoc).toEqual(expect.arrayContaining(['proxy_intercept_errors on;', 'error_page 502 503 504 = @fd_images_fallback;']));
+  it('fallback: 502/504 (and connect errors/timeouts, which nginx reports as 502/504) go to legacy, marked; 503 passes through', () => {
+    expect(newLoc).toEqual(expect.arrayContaining(['proxy_intercept_errors on;', 'error_page 502 504 = @fd_images_fallback;']));
+    expect(newLoc.filter((d) => d.startsWith('error_page') && / 503 /.test(`${d} `))).toEqual([]);
     expect(directives(block(text, 'location @fd_images_fallback {'))).toEqual(
       expect.arrayContaining(['set $fd_backend legacy;', 'set $fd_fallback 1;', 'proxy_pass http://fd_legacy;', 'error_page 502 = @fd_unreachable;']),
     );
@@ -192,7 +200,7 @@ describe('renderNginxConfig: response headers and blocked paths', () => {
   const server = directives(mainServer(render(plan())));
   it('X-Image-Backend, X-Image-Fallback and nosniff on every response (always), set once at server level', () => {
     expect(server).toEqual(
-      expect.arrayContaining(['add_header X-Image-Backend $fd_backend always;', 'add_header X-Image-Fallback $fd_fallback always;', 'add_header X-Content-Type-Options nosniff always;']),
+      expect.arrayContaining(['add_header X-Image-Backend $fd_backend_header always;', 'add_header X-Image-Fallback $fd_fallback_header always;', 'add_header X-Content-Type-Options nosniff always;']),
     );
     // A location-level add_header would silently drop the server-level ones.
     const locations = render(plan()).split(/\n\s*location /).slice(1);
@@ -223,7 +231,7 @@ describe('renderNginxConfig: the JSON access log', () => {
     for (const k of ['time', 'method', 'uri', 'status', 'request_time', 'upstream_addr', 'upstream_status', 'upstream_response_time', 'route', 'backend', 'fallback']) {
       expect(entry).toHaveProperty(k);
     }
-    expect(joined).toContain('"uri":"$request_uri"');
+    expect(joined).toContain('"uri":"$fd_log_uri"');
     expect(joined).toContain('"time":"$time_iso8601"');
     expect(joined).toContain('"backend":"$fd_backend"');
     expect(joined).toContain('"fallback":"$fd_fallback"');
@@ -287,7 +295,7 @@ routes:
 describe('variables exist whatever the routes', () => {
   it('the request variables are declared even with no routes (nginx -t refuses unknown variables)', () => {
     const text = render(planCutover(parseCutover('routes: []')));
-    expect(directives(block(text, 'location @fd_declare {'))).toEqual(['set $fd_route "";', 'set $fd_backend "";', 'set $fd_fallback "";', 'return 404;']);
+    expect(directives(block(text, 'location @fd_declare {'))).toEqual(['set $fd_route "";', 'set $fd_backend "";', 'set $fd_fallback "";', 'set $fd_debug "";', 'return 404;']);
     expect(text).not.toContain('error_page 404 = @fd_declare');
   });
 });
@@ -309,4 +317,82 @@ describe('digest and plan marker', () => {
 describe('fillTemplate', () => {
   it('replaces placeholders', () => expect(fillTemplate('a {{x}} b {{y_z}}', { x: '1', y_z: '2' })).toBe('a 1 b 2'));
   it('a placeholder without a value is an error, not an empty string', () => expect(() => fillTemplate('{{missing}}', {})).toThrowError(/missing/));
+});
+
+describe('renderNginxConfig: passive health of the new service', () => {
+  it('max_fails / fail_timeout_s from the route, with a "down" placeholder so that nginx applies them (a single server ignores them)', () => {
+    const up = directives(block(render(plan('    max_fails: 5\n    fail_timeout_s: 7')), 'upstream fd_images_new {'));
+    expect(up).toEqual(expect.arrayContaining(['server 127.0.0.1:18082 max_fails=5 fail_timeout=7s;', 'server 127.0.0.1:18082 down;']));
+    expect(up.filter((d) => d.startsWith('server ') && !d.endsWith(' down;'))).toHaveLength(1);
+  });
+  it('one try per request: a timed-out request is never retried on the same server', () => {
+    const newLoc = directives(block(render(plan()), 'location @fd_images_new {'));
+    expect(newLoc).toEqual(expect.arrayContaining(['proxy_next_upstream error timeout;', 'proxy_next_upstream_tries 1;']));
+  });
+});
+
+describe('renderNginxConfig: the public listener refuses what it should not route', () => {
+  const text = render(plan());
+  const server = directives(mainServer(text));
+  it('every public location refuses a request target not in normal form (400), then a write from outside writes_from (403)', () => {
+    const publicLocations = ['location = /metrics {', 'location = /healthz {', 'location = /readyz {', 'location ^~ /_frontdoor/ {', 'location / {', 'location = /image/files {', 'location ^~ /image/files/ {'];
+    for (const header of publicLocations) {
+      const loc = directives(block(text, header));
+      expect(loc.indexOf('if ($fd_target_refused) {')).toBeGreaterThanOrEqual(0);
+      expect(loc.indexOf('if ($fd_write_refused) {')).toBeGreaterThan(loc.indexOf('if ($fd_target_refused) {'));
+    }
+    // Not at server level: the error pages are internal redirects and would be refused again.
+    expect(server).not.toContain('if ($fd_target_refused) {');
+    expect(directives(block(text, 'if ($fd_target_refused) {'))).toEqual(['return 400;']);
+    expect(directives(block(text, 'if ($fd_write_refused) {'))).toEqual(['return 403;']);
+    // Before the hand-over to the new service.
+    const route = directives(block(text, 'location ^~ /image/files/ {'));
+    expect(route.indexOf('if ($fd_target_refused) {')).toBeLessThan(route.indexOf('if ($fd_images_target = new) {'));
+  });
+  it("writes_from: everyone by default, else only the listed blocks (geo, no default: unlisted is '')", () => {
+    expect(directives(block(text, 'geo $fd_write_allowed {'))).toEqual(['0.0.0.0/0 1;', '::/0 1;']);
+    const only = render(plan('', 'writes_from: [10.0.0.0/8, "fd00::/8"]'));
+    expect(directives(block(only, 'geo $fd_write_allowed {'))).toEqual(['10.0.0.0/8 1;', 'fd00::/8 1;']);
+  });
+  it("nginx's own errors are JSON: every location with its own error_page repeats the front door's", () => {
+    for (const code of [400, 403, 405, 411, 413, 414, 494, 500, 501]) {
+      expect(server).toContain(`error_page ${code} = /_frontdoor/error/${code};`);
+      const loc = directives(block(text, `location = /_frontdoor/error/${code} {`));
+      expect(loc.slice(0, 2)).toEqual(['internal;', 'default_type application/json;']);
+      const m = /^return (\d+) '(.*)';$/.exec(loc[2]!);
+      expect(m && JSON.parse(m[2]!)).toMatchObject({ error: expect.any(String), message: expect.stringMatching(/^expected |failed/) });
+    }
+    expect(directives(block(text, 'location = /_frontdoor/error/494 {'))[2]).toMatch(/^return 431 /);
+    for (const header of ['location / {', 'location = /image/files {', 'location ^~ /image/files/ {', 'location @fd_images_fallback {']) {
+      expect(directives(block(text, header))).toEqual(expect.arrayContaining(['error_page 413 = /_frontdoor/error/413;', 'error_page 400 = /_frontdoor/error/400;']));
+    }
+  });
+});
+
+describe('renderNginxConfig: clients cannot steer or see inside', () => {
+  it('debug_headers off (default): the header values are empty, so add_header sends nothing', () => {
+    const text = render(plan());
+    expect(directives(block(text, 'location ^~ /image/files/ {'))).toContain('set $fd_debug "";');
+    expect(directives(block(text, 'map $fd_debug $fd_backend_header {'))).toEqual(['1 $fd_backend;', 'default "";']);
+  });
+  it('debug_headers: true sets $fd_debug 1 in every location of the route', () => {
+    const text = render(plan('    debug_headers: true'));
+    for (const header of ['location = /image/files {', 'location ^~ /image/files/ {', 'location @fd_images_fallback {']) expect(directives(block(text, header))).toContain('set $fd_debug 1;');
+  });
+  it('the override header is honoured from override_from only (default loopback)', () => {
+    const text = render(plan('    override_header: true'));
+    expect(directives(block(text, 'geo $fd_images_override_from {'))).toEqual(['127.0.0.0/8 1;', '::1 1;']);
+    expect(directives(block(text, 'map "$fd_images_override_from:$fd_override" $fd_images_override {'))).toEqual(['"1:new" new;', '"1:legacy" legacy;', 'default "";']);
+    const wide = render(plan('    override_header: true\n    override_from: [192.0.2.0/24]'));
+    expect(directives(block(wide, 'geo $fd_images_override_from {'))).toEqual(['192.0.2.0/24 1;']);
+  });
+  it('the mirror sets X-Original-URI itself (a client-sent one is never forwarded)', () => {
+    const text = render(plan('    shadow_sample: 20', 'shadow_sink: 127.0.0.1:18083'));
+    expect(directives(block(text, 'location = /_frontdoor/mirror/images {'))).toContain('proxy_set_header X-Original-URI $request_uri;');
+  });
+  it('the access log redacts the signature parameter', () => {
+    const text = render(plan());
+    expect(text).toContain('"uri":"$fd_log_uri"');
+    expect(text).not.toContain('"uri":"$request_uri"');
+  });
 });

@@ -1,7 +1,8 @@
 /** The report's shape (report.json) and the HTML it renders to, from hand-made results. */
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, latencyHistogramSvg, renderHtml } from '../src/compare/html.ts';
-import { buildReport, severity } from '../src/compare/report.ts';
+import { renderOriginalsText } from '../src/compare/text.ts';
+import { buildReport, ReportBuilder, severity } from '../src/compare/report.ts';
 import { pairResultSchema, type PairResult } from '../src/compare/result.ts';
 import { histogram, percentile, summarise } from '../src/compare/stats.ts';
 import { DEFAULT_THRESHOLDS } from '../src/compare/thresholds.ts';
@@ -98,6 +99,98 @@ describe('buildReport', () => {
 
   it('records written to JSONL parse back with the schema', () => {
     for (const r of results) expect(pairResultSchema.parse(JSON.parse(JSON.stringify(r)))).toEqual(r);
+  });
+});
+
+describe('by original and by likely cause', () => {
+  const px = (rule: string) => ({ category: 'pixels' as const, rule, detail: rule });
+  const sig = { ssim: 0.9, blockMaxDiff: 90, deltaE: 20, blockiness: 1 };
+  const at = (key: string, q: string, over: Partial<PairResult> = {}) => result({ target: `/image/files/${key}${q}`, ...over });
+  const results: PairResult[] = [
+    at('ok.jpg', '?w=320'),
+    at('ok.jpg', '?w=100'),
+    // CMYK without a profile: every variant off in colour.
+    ...['?w=320', '?w=100', '?w=200&h=200&fit=cover'].map((q) => at('cmyk.jpg', q, { verdict: 'mismatch', category: 'pixels', findings: [px('delta_e'), px('block_colour')], signals: sig })),
+    // Alpha PNG: one variant of two.
+    at('alpha.png', '?w=320', { verdict: 'mismatch', category: 'pixels', findings: [px('delta_e')], signals: sig }),
+    at('alpha.png', '?w=100'),
+    // A rotation one side missed: sides swapped.
+    at('rot.jpg', '?w=100', { verdict: 'mismatch', category: 'dimensions', findings: [{ category: 'dimensions', rule: 'dimensions', detail: 'x' }], signals: undefined, legacy: { status: 200, bytes: 1, ttfbMs: 1, totalMs: 1, width: 100, height: 75 }, new: { status: 200, bytes: 1, ttfbMs: 1, totalMs: 1, width: 75, height: 100 } }),
+    // Declared intended: reported apart, never a mismatch.
+    ...['?w=320', '?w=100'].map((q) => at('legacy-wrong.jpg', q, { verdict: 'intended', category: 'pixels', intended: [{ ...px('delta_e'), reason: 'intended_legacy_bug' }] })),
+  ];
+  const originals = {
+    '/image/files/cmyk.jpg': { format: 'jpeg', width: 800, height: 600, space: 'cmyk', channels: 4, hasAlpha: false, bitDepth: 8, icc: false, orientation: 1, source: 'pkg 1.0' },
+    '/image/files/alpha.png': { format: 'png', width: 64, height: 64, space: 'srgb', channels: 4, hasAlpha: true, bitDepth: 8, icc: false, orientation: 1 },
+  };
+  const report = buildReport(results, { ...meta, originals });
+  const row = (p: string) => report.byOriginal.find((r) => r.path === `/image/files/${p}`)!;
+
+  it('one row per original, worst first, with its metadata', () => {
+    expect(report.byOriginal.map((r) => [r.path, r.total, r.mismatched, r.intended])).toEqual([
+      ['/image/files/cmyk.jpg', 3, 3, 0],
+      ['/image/files/alpha.png', 2, 1, 0],
+      ['/image/files/rot.jpg', 1, 1, 0],
+      ['/image/files/legacy-wrong.jpg', 2, 0, 2],
+      ['/image/files/ok.jpg', 2, 0, 0],
+    ]);
+    expect(row('cmyk.jpg').info).toMatchObject({ space: 'cmyk', source: 'pkg 1.0' });
+    expect(row('cmyk.jpg').categories).toEqual({ pixels: 3 });
+    expect(row('cmyk.jpg').rules).toEqual({ delta_e: 3, block_colour: 3 });
+    expect(row('ok.jpg').info).toBeUndefined();
+  });
+
+  it('flags an original that mismatches on every variant, but not one whose differences are intended', () => {
+    expect(report.byOriginal.filter((r) => r.allVariants).map((r) => r.path)).toEqual(['/image/files/cmyk.jpg', '/image/files/rot.jpg']);
+    expect(row('legacy-wrong.jpg')).toMatchObject({ allVariants: false, cause: null, intendedReasons: ['intended_legacy_bug'] });
+  });
+
+  it('names a likely cause per original and clusters originals by cause', () => {
+    expect([row('cmyk.jpg').cause, row('alpha.png').cause, row('rot.jpg').cause, row('ok.jpg').cause]).toEqual(['colour_space', 'alpha', 'orientation', null]);
+    expect(row('cmyk.jpg').why).toContain('CMYK without an ICC profile');
+    expect(report.causes).toEqual([
+      { cause: 'colour_space', originals: 1, requests: 3, examples: ['/image/files/cmyk.jpg'] },
+      // Ties in requests: in the order of CAUSES (what a viewer checks first).
+      { cause: 'orientation', originals: 1, requests: 1, examples: ['/image/files/rot.jpg'] },
+      { cause: 'alpha', originals: 1, requests: 1, examples: ['/image/files/alpha.png'] },
+    ]);
+  });
+
+  it('tracks a bounded number of originals and counts the requests beyond them', () => {
+    const b = new ReportBuilder(2000, 20, 3);
+    for (const k of ['a', 'b', 'c', 'd', 'e']) b.add(at(`${k}.jpg`, '?w=1'));
+    b.add(at('a.jpg', '?w=2'));
+    const r = b.build(meta);
+    expect(r.byOriginal.map((x) => [x.path, x.total])).toEqual([
+      ['/image/files/a.jpg', 2],
+      ['/image/files/b.jpg', 1],
+      ['/image/files/c.jpg', 1],
+    ]);
+    expect(r.originalsUntracked).toBe(2);
+    expect(report.originalsUntracked).toBe(0);
+  });
+
+  it('keeps the worst variant of each mismatched original', () => {
+    expect(row('cmyk.jpg').worst).toMatchObject({ target: '/image/files/cmyk.jpg?w=320', category: 'pixels', signals: sig });
+  });
+
+  it('renders both tables as text: causes, then one line per mismatched original with its metadata, intended apart', () => {
+    const text = renderOriginalsText(report);
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('by likely cause (originals / mismatched requests):');
+    expect(lines[1]).toMatch(/^ {2}colour_space +1 +3 +\/image\/files\/cmyk\.jpg$/);
+    expect(text).toMatch(/\/image\/files\/cmyk\.jpg +3\/3 ALL +colour_space +jpeg 800x600 cmyk 8-bit, no ICC/);
+    expect(text).toMatch(/\/image\/files\/alpha\.png +1\/2 +alpha +png 64x64 srgb\+alpha 8-bit, no ICC/);
+    expect(text).not.toMatch(/ok\.jpg/);
+    expect(text).toMatch(/intended only:\n {2}\/image\/files\/legacy-wrong\.jpg +2\/2 +intended_legacy_bug/);
+  });
+
+  it('renders both tables in the HTML, the metadata beside each original, intended ones apart', () => {
+    const html = renderHtml(report);
+    expect(html).toContain('<h2 id="by-original">');
+    expect(html).toContain('<h2 id="by-cause">');
+    expect(html).toMatch(/<tr[^>]*data-cause="colour_space"[^>]*><td><code>\/image\/files\/cmyk\.jpg<\/code>.*jpeg 800x600 cmyk 8-bit, no ICC/);
+    expect(html).toMatch(/id="intended-originals"[\s\S]*legacy-wrong\.jpg[\s\S]*intended_legacy_bug/);
   });
 });
 

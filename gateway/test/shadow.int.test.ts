@@ -205,6 +205,27 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
     expect(code).toBe(0);
   });
 
+  it('a client-sent X-Original-URI changes nothing in what the sink compares or counts', async () => {
+    const before = await metric(sink.url, 'gateway_shadow_compared_total');
+    const lines = () => readFileSync(results(), 'utf8').split('\n').filter(Boolean);
+    const lineCount = () => lines().length;
+    const linesBefore = lineCount();
+    const real = 'gen-exif-6.jpg?w=77';
+    // A hot GET whose header names another hot target, and a legacy-only GET whose header names a
+    // hot target: only the first is mirrored, and it is compared as the target it really had.
+    const forged = { 'x-original-uri': '/image/files/gen-photo-1920x1280.jpg?w=999' };
+    await (await fetch(`${stack.frontDoor.url}/image/files/${real}`, { headers: forged })).arrayBuffer();
+    await (await fetch(`${stack.frontDoor.url}/image/health`, { headers: forged })).arrayBuffer();
+    await waitUntil('1 more comparison', async () => (await metric(sink.url, 'gateway_shadow_compared_total')) >= before + 1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await metric(sink.url, 'gateway_shadow_compared_total')).toBe(before + 1);
+    const added = lines()
+      .slice(linesBefore)
+      .map((l) => (JSON.parse(l) as { target: string }).target);
+    expect(lineCount()).toBe(linesBefore + 1);
+    expect(added).toEqual([`/image/files/${real}`]);
+  });
+
   it("the front door's latency with shadowing at 100% and the sink saturated, against shadowing off", async () => {
     // Two ways to saturate the sink (one comparison at a time, a queue of one, the rest dropped):
     // - 'mirror': its backends answer 2 s late, so it holds its queue full at almost no CPU; what

@@ -3,7 +3,7 @@
  * run as a user runs it, with other ports and its own runtime directory.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,26 @@ const refused = (port: number) =>
     });
     s.once('error', () => resolve(true));
   });
+
+const accessLines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')) : []);
+
+/**
+ * Sends one request and returns its status with the backend the access log names for it: nginx
+ * writes the line after the response has gone out, so it is waited for. Debug headers are off in
+ * the shipped file: the log is what says who served.
+ */
+async function viaFrontDoor(url: string, accessLog: string, headers: Record<string, string> = {}): Promise<[number, string]> {
+  const before = accessLines(accessLog).length;
+  const res = await fetch(url, { headers });
+  await res.arrayBuffer();
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const line = accessLines(accessLog)[before];
+    if (line) return [res.status, (JSON.parse(line) as { backend: string }).backend];
+    if (Date.now() > deadline) throw new Error(`no access-log line for ${url} in ${accessLog}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 const alive = (pid: number) => {
   try {
@@ -67,10 +87,9 @@ describe('startStack', () => {
     expect(parseCutover(readFileSync(stack.cutoverFile, 'utf8')).routes[0]!.share).toBe(100);
     const hot = await fetch(`${stack.frontDoor.url}/image/files/tiny.png?w=4`);
     expect([hot.status, hot.headers.get('x-image-backend')]).toEqual([200, 'new']);
-    const health = await fetch(`${stack.frontDoor.url}/image/health`);
-    expect([health.status, health.headers.get('x-image-backend')]).toEqual([200, 'legacy']);
+    expect(await viaFrontDoor(`${stack.frontDoor.url}/image/health`, stack.frontDoor.accessLog)).toEqual([200, 'legacy']);
     expect((await fetch(`${stack.legacy.url}/image/health`)).status).toBe(200);
-    expect((await fetch(`${stack.service.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.service.adminUrl}/healthz`)).status).toBe(200);
   });
 
   it('stop() stops all of it', async () => {
@@ -115,14 +134,11 @@ describe('npm start (scripts/stack.ts)', () => {
     expect(existsSync(path.join(varDir, 'originals/gen-photo-1920x1280.jpg'))).toBe(true);
   });
 
-  it('serves per the shipped file: share 0 (legacy), the override header pins new', async () => {
+  it('serves per the shipped file: share 0 (legacy); the override header is off there, so it pins nothing', async () => {
     const front = `http://127.0.0.1:${ports.front}`;
-    const a = await fetch(`${front}/image/files/gen-photo-777x555.png?w=100`);
-    expect([a.status, a.headers.get('x-image-backend')]).toEqual([200, 'legacy']);
-    await a.arrayBuffer();
-    const b = await fetch(`${front}/image/files/gen-photo-777x555.png?w=100`, { headers: { 'X-Image-Backend': 'new' } });
-    expect([b.status, b.headers.get('x-image-backend'), b.headers.get('content-type')]).toEqual([200, 'new', 'image/png']);
-    await b.arrayBuffer();
+    const accessLog = path.join(varDir, 'run/frontdoor/logs/access.log');
+    expect(await viaFrontDoor(`${front}/image/files/gen-photo-777x555.png?w=100`, accessLog)).toEqual([200, 'legacy']);
+    expect(await viaFrontDoor(`${front}/image/files/gen-photo-777x555.png?w=100`, accessLog, { 'X-Image-Backend': 'new' })).toEqual([200, 'legacy']);
   });
 
   it('`gateway apply` with only --run-dir renders with the ports the stack runs on (recorded in the run dir)', async () => {
@@ -148,5 +164,167 @@ describe('npm start (scripts/stack.ts)', () => {
     expect(proc.output()).toContain('stack: stopped');
     expect(alive(nginxMaster)).toBe(false);
     for (const port of Object.values(ports)) expect(await refused(port)).toBe(true);
+  });
+});
+
+describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on)', () => {
+  let proc: Managed;
+  let work: string;
+  let front: string;
+  let servicePort = 0;
+  let adminPort = 0;
+  let all = '';
+  const accessLog = () => path.join(work, 'var/run/frontdoor/logs/access.log');
+
+  const waitForOutput = async (pattern: RegExp, timeoutMs: number, from = 0): Promise<string> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = all.slice(from).match(pattern);
+      if (hit) return hit[0];
+      if (proc.child.exitCode !== null) throw new Error(`scripts/stack.ts exited with ${proc.child.exitCode}:\n${proc.output()}`);
+      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms:\n${proc.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const servicePid = async () => ((await (await fetch(`http://127.0.0.1:${adminPort}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as { pid: number }).pid;
+  /** A hot request sent now: its status and who served it. */
+  const hotBackend = () => viaFrontDoor(`${front}/image/files/tiny.png?w=4`, accessLog());
+
+  it('refuses a REQUEST_TIMEOUT_MS longer than the route lets the service take, before starting anything', async () => {
+    work = mkdtempSync(path.join(os.tmpdir(), 'npm-start-sup-'));
+    cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+    mkdirSync(path.join(work, 'var/originals'), { recursive: true });
+    await sharp({ create: { width: 8, height: 6, channels: 3, background: '#777' } })
+      .png()
+      .toFile(path.join(work, 'var/originals/tiny.png'));
+    const ports = { front: await freePort(), legacy: await freePort(), service: await freePort() };
+    servicePort = ports.service;
+    adminPort = await freePort();
+    front = `http://127.0.0.1:${ports.front}`;
+    const text = deriveCutoverText(readFileSync(shippedCutoverFile, 'utf8'), {
+      listen: `127.0.0.1:${ports.front}`,
+      legacy: `127.0.0.1:${ports.legacy}`,
+      backend: `127.0.0.1:${ports.service}`,
+      share: 100,
+      cutover: { fallback: true, timeout_ms: 2000 },
+    });
+    writeFileSync(path.join(work, 'cutover.yaml'), text);
+    // The ports are the file's; given again so that no run could ever fall back to the shipped 8080-8082.
+    const env = {
+      ...process.env,
+      CUTOVER_FILE: path.join(work, 'cutover.yaml'),
+      STACK_VAR_DIR: path.join(work, 'var'),
+      STACK_SEED: 'false',
+      FRONT_PORT: String(ports.front),
+      LEGACY_PORT: String(ports.legacy),
+      SERVICE_PORT: String(ports.service),
+      ADMIN_PORT: String(adminPort),
+    };
+    const refusedRun = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], { cwd: projectRoot, env: { ...env, REQUEST_TIMEOUT_MS: '5000' }, timeout: 60_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refusedRun.code).toBe(2);
+    expect(refusedRun.stderr).toContain('REQUEST_TIMEOUT_MS=5000 is longer than the front door waits for the image service (route images: timeout_ms 2000); expected at most 1600');
+    expect(existsSync(path.join(work, 'var/run'))).toBe(false);
+
+    proc = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], { cwd: projectRoot, env });
+    // The whole output: proc.output() keeps only the last 200 lines, and the marks below are offsets into this.
+    proc.child.stdout!.on('data', (c: Buffer) => (all += c.toString()));
+    proc.child.stderr!.on('data', (c: Buffer) => (all += c.toString()));
+    cleanups.push(() => proc.stop());
+    await waitForOutput(/stack: ready/, 150_000);
+    expect(all).toContain('images: GET,HEAD /image/files/ -> 100% to the new service, fallback to legacy');
+    expect(all).toContain('request deadline 1600 ms');
+    expect(await hotBackend()).toEqual([200, 'new']);
+  });
+
+  it('kill -9 of the image service: one log line, restarted on its port, the stack still up (legacy serves meanwhile)', async () => {
+    const before = await servicePid();
+    const mark = all.length;
+    process.kill(before, 'SIGKILL');
+    const line = await waitForOutput(/stack: the image service \(pid \d+\) killed by SIGKILL after [\d.]+ s up; restarting it in 0\.5 s/, 10_000, mark);
+    expect(line).toContain(`(pid ${before})`);
+    expect(await hotBackend()).toEqual([200, 'legacy']); // the front door falls back while it is down
+    await waitForOutput(/stack: the image service is up again \(pid \d+/, 30_000, mark);
+    expect(await servicePid()).not.toBe(before);
+    expect(await hotBackend()).toEqual([200, 'new']);
+    expect(proc.child.exitCode).toBeNull();
+  });
+
+  it('a hung image service (SIGSTOP) misses its health checks, is killed and restarted', async () => {
+    const before = await servicePid();
+    const mark = all.length;
+    process.kill(before, 'SIGSTOP');
+    await waitForOutput(new RegExp(`stack: the image service \\(pid ${before}\\) did not answer its health check 3 times in a row`), 15_000, mark);
+    await waitForOutput(/stack: the image service is up again/, 40_000, mark);
+    expect(alive(before)).toBe(false);
+    expect(await hotBackend()).toEqual([200, 'new']);
+  });
+
+  it("kill -9 of the front door's nginx master, of legacy's PHP-FPM and of legacy's nginx: each restarted", async () => {
+    const master = Number(readFileSync(path.join(work, 'var/run/frontdoor/nginx.pid'), 'utf8'));
+    const mark = all.length;
+    process.kill(master, 'SIGKILL');
+    await waitForOutput(/stack: the front door's nginx is up again/, 30_000, mark);
+    expect(await hotBackend()).toEqual([200, 'new']);
+    const fpm = Number(readFileSync(path.join(work, 'var/run/legacy/php-fpm.pid'), 'utf8'));
+    process.kill(fpm, 'SIGKILL');
+    await waitForOutput(/stack: the legacy's PHP-FPM is up again/, 30_000, mark);
+    expect((await fetch(`${front}/image/health`)).status).toBe(200);
+    const legacyNginx = Number(readFileSync(path.join(work, 'var/run/legacy/nginx.pid'), 'utf8'));
+    process.kill(legacyNginx, 'SIGKILL');
+    await waitForOutput(new RegExp(`stack: the legacy's nginx \\(pid ${legacyNginx}\\) killed by SIGKILL`), 10_000, mark);
+    await waitForOutput(/stack: the legacy's nginx is up again/, 30_000, mark);
+    expect(await viaFrontDoor(`${front}/image/health`, accessLog())).toEqual([200, 'legacy']);
+  });
+
+  it('SIGTERM stops everything, exit 0', async () => {
+    const pid = await servicePid();
+    process.kill(proc.pid, 'SIGTERM');
+    const code = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
+    expect(code).toBe(0);
+    expect(proc.output()).toContain('stack: stopped');
+    expect(alive(pid)).toBe(false);
+    expect(await refused(servicePort)).toBe(true);
+    expect(await refused(Number(new URL(front).port))).toBe(true);
+  });
+});
+
+describe('gateway status: whether each backend is up, on real processes', () => {
+  let stack: RunningStack;
+  const status = async () => {
+    const { stdout } = await run(process.execPath, [path.join(projectRoot, 'gateway/bin/gateway.js'), 'status', '--file', stack.cutoverFile, '--run-dir', path.join(stack.runDir, 'frontdoor')], {
+      cwd: projectRoot,
+      timeout: 30_000,
+    });
+    const line = (name: string) => stdout.split('\n').find((l) => l.startsWith(`  ${name} `)) ?? `(no ${name} line in:\n${stdout})`;
+    return { legacy: line('legacy'), images: line('images (new)') };
+  };
+
+  it('up (N ms) for both while they run', async () => {
+    const work = mkdtempSync(path.join(os.tmpdir(), 'status-'));
+    cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+    mkdirSync(path.join(work, 'originals'));
+    stack = await startStack({ storageDir: path.join(work, 'originals'), runDir: path.join(work, 'run'), share: 100, legacyChildren: 1 });
+    cleanups.push(() => stack.stop());
+    const s = await status();
+    expect(s.legacy).toMatch(new RegExp(`^  legacy +127\\.0\\.0\\.1:${stack.legacy.port} +up \\(\\d+ ms\\)$`));
+    expect(s.images).toMatch(new RegExp(`^  images \\(new\\) +127\\.0\\.0\\.1:${stack.service.port} +up \\(\\d+ ms\\)$`));
+  });
+
+  it('a hung image service (SIGSTOP): not answering within 1 s; legacy still up', async () => {
+    process.kill(stack.service.process.pid, 'SIGSTOP');
+    const s = await status();
+    expect(s.images).toMatch(/ not answering within 1 s$/);
+    expect(s.legacy).toMatch(/ up \(\d+ ms\)$/);
+  });
+
+  it('a killed image service: down (connection refused)', async () => {
+    process.kill(stack.service.process.pid, 'SIGKILL');
+    await stack.service.process.exited;
+    const s = await status();
+    expect(s.images).toMatch(/ down \(connection refused\)$/);
+    expect(s.legacy).toMatch(/ up \(\d+ ms\)$/);
   });
 });

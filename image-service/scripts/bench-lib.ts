@@ -88,12 +88,15 @@ export interface ServiceUnderTest {
 /** Starts image-service/src/main.ts with exactly the given tuning (unlike support/services.ts, which fixes two of them). */
 export async function startService(workload: Workload, tuning: TuningEnv): Promise<ServiceUnderTest> {
   const port = await freePort();
+  const adminPort = await freePort();
   const proc = startProcess('image-service', process.execPath, [...nodeFlags(tuning), '--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
     cwd: projectRoot,
-    env: childEnv(tuning, { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', STORAGE_URL: pathToFileURL(workload.dir).href }),
+    env: childEnv(tuning, { PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: String(adminPort), ADMIN_HOST: '127.0.0.1', LOG_LEVEL: 'warn', STORAGE_URL: pathToFileURL(workload.dir).href }),
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/healthz`, { process: proc, timeoutMs: 30_000 });
+  // /healthz is on the admin listener; the public port answers too once it listens (its JSON 404 on '/').
+  await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, { process: proc, timeoutMs: 30_000 });
+  await waitForHttp(`${url}/`, { process: proc, timeoutMs: 30_000 });
   return { url, pid: proc.pid, process: proc, stop: () => proc.stop() };
 }
 

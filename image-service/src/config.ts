@@ -29,16 +29,28 @@ const storageUrl = z
     message: 'expected file:///absolute/dir or s3://bucket/optional/prefix',
   });
 
+/**
+ * The default deadline of a request: serviceDeadlineMs(2000), 2000 ms being the front door's
+ * default timeout_ms (gateway/src/cutover/schema.ts). nginx gives up on the service at timeout_ms
+ * and replays on legacy; the service gives up a little earlier, so its slot is already free when
+ * that happens. support/test/deadlines.test.ts keeps the two equal (neither imports the other).
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 1600;
+
 const schema = z.object({
   PORT: int(0, 65535).default(8082),
   HOST: z.string().min(1).default('127.0.0.1'),
+  ADMIN_PORT: int(0, 65535).default(9082),
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
   STORAGE_URL: storageUrl,
   S3_ENDPOINT: z.url({ error: 'expected an http(s) URL such as http://127.0.0.1:7070' }).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
   S3_FORCE_PATH_STYLE: flag.optional(),
   CONCURRENCY: int(1, 256).optional(),
   QUEUE_LIMIT: int(0, 100000).optional(),
-  REQUEST_TIMEOUT_MS: int(1, 600000).default(10000),
+  REQUEST_TIMEOUT_MS: int(1, 600000).default(DEFAULT_REQUEST_TIMEOUT_MS),
+  RENDER_TIMEOUT_MS: int(1, 600000).optional(),
+  STORAGE_CONCURRENCY: int(1, 1024).optional(),
   STORAGE_TIMEOUT_MS: int(1, 600000).default(5000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
   MAX_INPUT_BYTES: int(1, 2 ** 40).default(50 * 1024 * 1024),
@@ -52,18 +64,33 @@ const schema = z.object({
     .string()
     .regex(/^\s*(\d*x\d*)(\s*,\s*\d*x\d*)*\s*$/, "expected a comma-separated list of WxH boxes such as '300x,640x,200x200'")
     .optional(),
+}).superRefine((e, ctx) => {
+  // Port 0 (any free port) on both is fine: they get different ones.
+  if (e.ADMIN_PORT === e.PORT && e.PORT !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['ADMIN_PORT'], message: `expected a port other than PORT (${e.PORT}): /metrics, /readyz and /healthz must not be on the public port` });
+  }
 });
 
 export interface Config {
   port: number;
   host: string;
+  /** The admin listener (/metrics, /readyz, /healthz), never the public port. Default 127.0.0.1:9082. */
+  adminPort: number;
+  adminHost: string;
   storage: StorageConfig;
   /** Resizes in flight. Default: the CPUs this process may really use (cgroup quota honoured). */
   concurrency: number;
   /** Resizes waiting for a slot before new ones get 503. Default: 16 per slot. */
   queueLimit: number;
-  /** Deadline of a request, time in the queue included. Default 10 000 ms. */
+  /** Deadline of a request, time in the queue included. Default 1 600 ms (see DEFAULT_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs: number;
+  /**
+   * Bound on one render's processing (sharp's `timeout`, whole seconds, rounded up). Default
+   * REQUEST_TIMEOUT_MS: past it nobody waits for the result, so the CPU is better spent elsewhere.
+   */
+  renderTimeoutMs: number;
+  /** Storage opens and downloads in flight at once (S3 requests). Default 4 per resize slot. */
+  storageConcurrency: number;
   /** Deadline of one storage read. Default 5 000 ms. */
   storageTimeoutMs: number;
   /** How long SIGTERM waits for in-flight requests. Default 10 000 ms. */
@@ -102,15 +129,20 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: { 
   return {
     port: e.PORT,
     host: e.HOST,
+    adminPort: e.ADMIN_PORT,
+    adminHost: e.ADMIN_HOST,
     storage: {
       url: e.STORAGE_URL,
       s3Endpoint: e.S3_ENDPOINT,
       s3Region: e.AWS_REGION,
       s3ForcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
+      maxConcurrent: e.STORAGE_CONCURRENCY ?? concurrency * 4,
     },
     concurrency,
     queueLimit: e.QUEUE_LIMIT ?? concurrency * 16,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    renderTimeoutMs: e.RENDER_TIMEOUT_MS ?? e.REQUEST_TIMEOUT_MS,
+    storageConcurrency: e.STORAGE_CONCURRENCY ?? concurrency * 4,
     storageTimeoutMs: e.STORAGE_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxInputBytes: e.MAX_INPUT_BYTES,

@@ -3,7 +3,9 @@ import { ImageError } from './errors.ts';
 /**
  * A bounded number of jobs in flight and a bounded queue behind them. A job that cannot be
  * queued is refused at once with 503 + Retry-After (shedding early is what keeps the tail latency
- * of admitted requests flat); a queued job whose deadline passes leaves the queue with 504.
+ * of admitted requests flat). A queued job whose deadline passes leaves the queue shed as well
+ * (503 overloaded + Retry-After): it never started, and the front door replays a 504 on legacy but
+ * passes a 503 through, so a 504 here would pour the overload onto legacy.
  */
 export class Limiter {
   readonly concurrency: number;
@@ -32,9 +34,7 @@ export class Limiter {
       this.#active++;
     } else {
       if (this.#queue.length >= this.queueLimit) {
-        throw new ImageError('overloaded', `overloaded: ${this.#active} resizes in flight and ${this.#queue.length} queued; retry later`, {
-          headers: { 'Retry-After': String(this.retryAfterSeconds) },
-        });
+        throw this.shed(`overloaded: ${this.#active} resizes in flight and ${this.#queue.length} queued; retry later`);
       }
       await new Promise<void>((resolve, reject) => {
         const entry = {
@@ -47,7 +47,7 @@ export class Limiter {
         const onAbort = () => {
           const i = this.#queue.indexOf(entry);
           if (i >= 0) this.#queue.splice(i, 1);
-          reject(deadlineError(signal));
+          reject(this.shed('overloaded: the request waited in the queue past its deadline without starting; retry later', signal.reason));
         };
         signal.addEventListener('abort', onAbort, { once: true });
         this.#queue.push(entry);
@@ -61,6 +61,33 @@ export class Limiter {
       if (next) next.start();
       else this.#active--;
     }
+  }
+
+  /**
+   * A slot held until `release()` is called (for work that outlives a promise, such as a body
+   * streamed to a client). Waits in the queue like `run`, and is shed the same way.
+   */
+  async acquire(signal: AbortSignal): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const ready = new Promise<void>((resolve) => (started = resolve));
+    const running = this.run(signal, () => {
+      started();
+      return held;
+    });
+    await Promise.race([ready, running]);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      release();
+    };
+  }
+
+  /** The 503 of a job that never ran: refused at the door or dropped from the queue. */
+  shed(message: string, cause?: unknown): ImageError {
+    return new ImageError('overloaded', message, { cause, headers: { 'Retry-After': String(this.retryAfterSeconds) } });
   }
 }
 

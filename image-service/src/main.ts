@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import sharp from 'sharp';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { usableCpus } from './cpus.ts';
-import { createApp } from './http/app.ts';
+import { createAdminApp, createApp } from './http/app.ts';
 import { Limiter } from './limiter.ts';
 import { createMetrics } from './metrics.ts';
 import { ImageService } from './service.ts';
@@ -53,18 +53,20 @@ const service = new ImageService({
     maxInputPixels: config.maxInputPixels,
     fastShrinkOnLoad: config.fastShrinkOnLoad,
     requestTimeoutMs: config.requestTimeoutMs,
+    renderTimeoutMs: config.renderTimeoutMs,
     storageTimeoutMs: config.storageTimeoutMs,
   },
 });
 let shuttingDown = false;
-const app = createApp({
+const appDeps = {
   service,
   store,
   metrics,
   logger,
   policy: { signingSecret: config.signingSecret, allowedSizes: config.allowedSizes },
   isShuttingDown: () => shuttingDown,
-});
+};
+const app = createApp(appDeps);
 
 /** libuv's worker pool, read by libuv itself at the first async operation (default 4). */
 const uvThreads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
@@ -95,6 +97,16 @@ if (uvThreads < config.concurrency + 1) {
 
 server.on('error', (err) => {
   logger.fatal({ err }, 'image-service could not listen');
+  process.exit(1);
+});
+
+// /metrics, /readyz and /healthz on their own listener (loopback by default): the public port
+// serves the hot endpoint only. It stays up during shutdown, so /readyz can say 503 until the end.
+const admin = serve({ fetch: createAdminApp(appDeps).fetch, port: config.adminPort, hostname: config.adminHost }, (info) => {
+  logger.info({ address: `http://${config.adminHost}:${info.port}` }, 'image-service admin listening (/metrics, /readyz, /healthz)');
+});
+admin.on('error', (err) => {
+  logger.fatal({ err }, 'image-service admin listener could not listen');
   process.exit(1);
 });
 

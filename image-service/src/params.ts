@@ -65,10 +65,14 @@ export function parseKey(rawEncoded: string): Result<string> {
 const invalidParam = (name: string, expected: string, got: string) =>
   new ImageError('invalid_parameter', `invalid parameter ${name}: expected ${expected}, got ${JSON.stringify(got.slice(0, 64))}`);
 
-/** Strict decimal integer: no sign, no exponent, no hex, no fraction, no whitespace, no leading zeros beyond "0". */
+/**
+ * Canonical decimal integer only: no sign, exponent, hex, fraction, whitespace or leading zero.
+ * One spelling per number, so that `w=0100` and `w=100` cannot become two cache entries for the
+ * same image (or two answers, where another parser reads the zero as octal).
+ */
 function parseIntInRange(name: string, raw: string, min: number, max: number): Result<number> {
-  const expected = `an integer from ${min} to ${max}`;
-  if (!/^[0-9]{1,10}$/.test(raw)) return fail(invalidParam(name, expected, raw));
+  const expected = `a canonical decimal integer from ${min} to ${max} (digits only: no sign, leading zero, exponent or spaces)`;
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(raw)) return fail(invalidParam(name, expected, raw));
   const n = Number(raw);
   if (n < min || n > max) return fail(invalidParam(name, expected, raw));
   return ok(n);

@@ -3,17 +3,28 @@
  * module only drives libvips so that the pixels match what ImageMagick gave clients:
  * EXIF orientation applied first, exact output sizes (fit 'fill' to the planned size, then a
  * centre crop for cover), Lanczos 3, sRGB output, alpha flattened onto white for JPEG, and no
- * metadata carried over.
+ * metadata carried over. Where ImageMagick converts colour its own way and libvips would not
+ * (CMYK without a profile, PNGs whose gAMA ImageMagick reads as linear), the pixels are converted
+ * with legacy's formula first (colour.ts); every other original takes the plain libvips path.
  */
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
+import { open } from 'node:fs/promises';
+import { legacyCmykToRgbInto, legacyLinearToSrgb, needsLegacyCmyk, needsLegacyLinearPng, readPngColourChunks, type PngColourChunks } from './colour.ts';
 import { ImageError } from './errors.ts';
 import { CONTENT_TYPES, SUPPORTED_FORMATS_TEXT, sniffFormat, type SourceFormat } from './formats.ts';
-import { orientedSize, planResize } from './geometry.ts';
+import { orientedSize, planResize, type Crop, type Size } from './geometry.ts';
+import { enlarges, legacyLanczosResize } from './legacy-resize.ts';
 import type { OutputFormat, ResizeRequest } from './params.ts';
 import type { LocalFile } from './storage/types.ts';
 
-/** libvips' VIPS_MAX_COORD: no image side, even a lazily computed one, may exceed it. */
-const MAX_INTERMEDIATE_SIDE = 10_000_000;
+/**
+ * The longest side of an original, and of the scaled image a cover crop is cut from: ImageMagick's
+ * policy limit (16000 a side), the most the legacy backend can decode or make. libvips could go far
+ * further (it computes only the cropped region, up to VIPS_MAX_COORD), but then one request would
+ * get a 200 here and a refusal there; legacy's answers stand (a 413 for such an original, and a 400
+ * instead of its old 500 for such a box).
+ */
+export const MAX_SIDE_PIXELS = 16_000;
 
 export interface PipelineLimits {
   /** Refuse originals with more pixels than this, from the header, before decoding. Default 50 000 000. */
@@ -58,29 +69,46 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
     // have been replaced in between, and libvips also reads SVG, PDF, HEIF... that are refused here).
     if (meta.format !== source) throw new ImageError('unsupported_image', `unsupported image: the original is not a ${SUPPORTED_FORMATS_TEXT} image`);
     if (meta.width * meta.height > limits.maxInputPixels) throw tooManyPixels(meta.width, meta.height, limits.maxInputPixels);
+    if (meta.width > MAX_SIDE_PIXELS || meta.height > MAX_SIDE_PIXELS) {
+      throw new ImageError('image_too_large', `image too large: the original is ${meta.width}x${meta.height}; at most ${MAX_SIDE_PIXELS} pixels a side are accepted`);
+    }
 
     const oriented = orientedSize({ width: meta.width, height: meta.height }, meta.orientation);
     const plan = planResize(oriented, { width: req.width, height: req.height, fit: req.fit });
     // cover scales a very thin original far past the box before cropping (1x10000 into 4096x4096:
-    // 4096x40960000). libvips computes only the cropped region, but refuses sides past its
-    // coordinate limit; say so as the client's parameter problem rather than as a decode failure.
-    if (plan.resize.width > MAX_INTERMEDIATE_SIDE || plan.resize.height > MAX_INTERMEDIATE_SIDE) {
+    // 4096x40960000), past what legacy can make (MAX_SIDE_PIXELS): the client's parameter problem.
+    if (plan.resize.width > MAX_SIDE_PIXELS || plan.resize.height > MAX_SIDE_PIXELS) {
       throw new ImageError(
         'invalid_parameter',
-        `invalid parameter fit: cover of this ${oriented.width}x${oriented.height} original into ${req.width}x${req.height} would scale it to ${plan.resize.width}x${plan.resize.height}; expected a box that scales each side to at most ${MAX_INTERMEDIATE_SIDE} pixels`,
+        `invalid parameter fit: cover of this ${oriented.width}x${oriented.height} original into ${req.width}x${req.height} would scale it to ${plan.resize.width}x${plan.resize.height}; expected a box that scales each side to at most ${MAX_SIDE_PIXELS} pixels`,
       );
     }
 
-    let pipeline = image
-      .rotate()
-      .resize(plan.resize.width, plan.resize.height, {
-        fit: 'fill',
-        kernel: 'lanczos3',
-        fastShrinkOnLoad: limits.fastShrinkOnLoad,
-      });
-    if (plan.crop) pipeline = pipeline.extract(plan.crop);
+    // CMYK without a profile: libvips would convert through its own CMYK profile; clients have
+    // seen ImageMagick's formula for years (colour.ts). Only such originals pay for the detour.
+    // A PNG that says gamma ~1.0 is linear to ImageMagick, which encodes it to sRGB (colour.ts).
+    let pixels = image;
+    if (needsLegacyCmyk(meta)) pixels = await legacyCmykSource(image, limits.maxInputPixels);
+    else if (source === 'png' && needsLegacyLinearPng(await pngColourChunksOf(input), meta.icc !== undefined)) {
+      pixels = await legacyLinearSource(image, meta.depth === 'ushort' ? String(meta.space) : undefined, meta.hasAlpha === true, limits.maxInputPixels);
+    }
+    // Enlarging: libvips would not use Lanczos (it upsizes with a bicubic affine), so the
+    // original is resampled as ImageMagick does it (legacy-resize.ts), only the crop computed.
+    const enlarging = enlarges(oriented, plan.resize);
+    let pipeline = enlarging
+      ? await legacyEnlarged(pixels, plan.resize, plan.crop)
+      : pixels.rotate().resize(plan.resize.width, plan.resize.height, {
+          fit: 'fill',
+          kernel: 'lanczos3',
+          fastShrinkOnLoad: limits.fastShrinkOnLoad,
+        });
+    if (plan.crop && !enlarging) pipeline = pipeline.extract(plan.crop);
     if (format === 'jpeg' && meta.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' });
     pipeline = pipeline.toColourspace('srgb');
+    // A bound on the render's processing (RENDER_TIMEOUT_MS; libvips counts whole seconds): a
+    // pathological original must not hold a slot and a core long after its client has gone.
+    // service.ts turns libvips' "timeout: N% complete" into a 504.
+    if ('renderTimeoutMs' in limits && typeof limits.renderTimeoutMs === 'number') pipeline = pipeline.timeout({ seconds: Math.max(1, Math.ceil(limits.renderTimeoutMs / 1000)) });
 
     switch (format) {
       case 'jpeg':
@@ -101,6 +129,64 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
   } catch (err) {
     throw mapSharpError(err, limits.maxInputPixels);
   }
+}
+
+/**
+ * The original, oriented, as 8-bit RGB converted with ImageMagick's CMYK formula. The CMYK
+ * samples come out of libvips unconverted (a CMYK pipeline colourspace skips its profile), and
+ * the conversion happens before resizing, as legacy does it. In place, so that only the CMYK
+ * samples are held (4 bytes a pixel): measured on a 7000x7000 original, peak RSS 305 MB, against
+ * 445 MB with a separate RGB buffer and 111 MB through libvips' profile (which streams).
+ */
+async function legacyCmykSource(image: Sharp, maxInputPixels: number): Promise<Sharp> {
+  const { data, info } = await image.rotate().pipelineColourspace('cmyk').toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (info.channels !== 4) throw new Error(`CMYK original decoded to ${info.channels} channels, expected 4`);
+  legacyCmykToRgbInto(data, data);
+  const rgb = data.subarray(0, info.width * info.height * 3);
+  return sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 }, limitInputPixels: maxInputPixels });
+}
+
+/**
+ * The original, oriented and in sRGB (through its ICC profile, as on the libvips path), resized
+ * to `size` and cut to `crop` with ImageMagick's Lanczos (legacy-resize.ts). The samples leave
+ * libvips at 8 bits: ImageMagick reads 16-bit originals at 16, a difference under one level.
+ */
+async function legacyEnlarged(image: Sharp, size: Size, crop: Crop | undefined): Promise<Sharp> {
+  const { data, info } = await image.rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const src = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, hasAlpha: info.channels === 2 || info.channels === 4 };
+  const out = legacyLanczosResize(src, size, crop);
+  // No pixel limit here: the limit is on originals (checked above), and this is the output, at
+  // most the box (MAX_SIDE a side).
+  return sharp(out.data, { raw: { width: out.width, height: out.height, channels: out.channels as 1 | 2 | 3 | 4 }, limitInputPixels: false });
+}
+
+/** How much of a PNG file is read for its colour chunks: they sit before IDAT, near the start. */
+const PNG_CHUNK_HEAD = 64 * 1024;
+
+async function pngColourChunksOf(input: PipelineInput): Promise<PngColourChunks> {
+  if (Buffer.isBuffer(input)) return readPngColourChunks(input);
+  const handle = await open(input.path, 'r');
+  try {
+    const head = Buffer.alloc(PNG_CHUNK_HEAD);
+    const { bytesRead } = await handle.read(head, 0, PNG_CHUNK_HEAD, 0);
+    return readPngColourChunks(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The original, oriented, with its linear samples encoded to 8-bit sRGB as ImageMagick does it.
+ * `wideSpace` ('rgb16', 'grey16') keeps a 16-bit original at 16 bits up to the encoding: linear
+ * samples cut to 8 bits first would band in the shadows, which ImageMagick (Q16) does not.
+ */
+async function legacyLinearSource(image: Sharp, wideSpace: string | undefined, hasAlpha: boolean, maxInputPixels: number): Promise<Sharp> {
+  const wide = wideSpace !== undefined;
+  const oriented = image.rotate();
+  const { data, info } = await (wide ? oriented.toColourspace(wideSpace).raw({ depth: 'ushort' }) : oriented.raw({ depth: 'uchar' })).toBuffer({ resolveWithObject: true });
+  const samples = wide ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
+  const encoded = legacyLinearToSrgb(samples, info.channels, hasAlpha);
+  return sharp(encoded, { raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 }, limitInputPixels: maxInputPixels });
 }
 
 function tooManyPixels(width: number, height: number, max: number): ImageError {

@@ -12,11 +12,16 @@ import type { Limiter } from './limiter.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { canonicalVariant, type ImageRequest, type ResizeRequest } from './params.ts';
 import { renderImage, type PipelineInput, type PipelineLimits } from './pipeline.ts';
-import type { SourceObject, SourceStore } from './storage/index.ts';
+import { checkSource } from './source-checks.ts';
+import { contentTypeOf } from './formats.ts';
+import type { SourceHead, SourceInfo, SourceObject, SourceStore } from './storage/index.ts';
+import { peekHead } from './storage/peek.ts';
 
 export interface ImageServiceOptions extends PipelineLimits {
   maxInputBytes: number;
   requestTimeoutMs: number;
+  /** Bound on one render's processing (sharp's `timeout`, rounded up to whole seconds). */
+  renderTimeoutMs: number;
   storageTimeoutMs: number;
 }
 
@@ -35,6 +40,12 @@ interface Rendered {
 }
 
 const CACHE_CONTROL = 'public, max-age=31536000';
+/** Enough of the first bytes to recognise every supported format (formats.ts). */
+const SNIFF_BYTES = 16;
+
+interface FlightStage {
+  started: boolean;
+}
 
 export class ImageService {
   readonly #store: SourceStore;
@@ -42,6 +53,8 @@ export class ImageService {
   readonly #metrics: ServiceMetrics;
   readonly #options: ImageServiceOptions;
   readonly #flights = new Coalescer<Rendered>();
+  /** Whether each flight in progress has left the queue (a deadline before that is a shed, 503). */
+  readonly #stages = new Map<string, FlightStage>();
   readonly #buffers: BufferPool;
 
   constructor(deps: { store: SourceStore; limiter: Limiter; metrics: ServiceMetrics; options: ImageServiceOptions }) {
@@ -67,24 +80,39 @@ export class ImageService {
     const variant = canonicalVariant(request);
 
     if (conditional.ifNoneMatch) {
-      // Revalidation needs only the original's version, not a resize.
-      const { source } = await this.#open(key, conditional.signal);
-      source.discard();
-      const etag = computeEtag(source.info.version, variant);
-      if (ifNoneMatchMatches(conditional.ifNoneMatch, etag)) return notModified(etag, source.info.lastModified);
+      // Revalidation needs only the original's version, not a resize (nor its bytes).
+      const { info } = await this.#stat(key, conditional.signal);
+      const etag = computeEtag(info.version, variant);
+      if (ifNoneMatchMatches(conditional.ifNoneMatch, etag)) return notModified(etag, info.lastModified);
     }
 
     // The flight runs until it is done or every request waiting on it has passed its own
     // deadline (see Coalescer): a request that joins late is not failed by an earlier one's deadline.
-    const flight = this.#flights.run(`${key}\0${variant}`, conditional.signal, (signal) =>
-      this.#limiter.run(signal, () => this.#render(key, request.resize, variant, signal)),
-    );
+    const flightKey = `${key}\0${variant}`;
+    let stage = this.#stages.get(flightKey);
+    const flight = this.#flights.run(flightKey, conditional.signal, (signal) => {
+      const own: FlightStage = { started: false };
+      stage = own;
+      this.#stages.set(flightKey, own);
+      return this.#limiter
+        .run(signal, () => {
+          own.started = true;
+          return this.#render(key, request.resize, variant, signal);
+        })
+        .finally(() => {
+          if (this.#stages.get(flightKey) === own) this.#stages.delete(flightKey);
+        });
+    });
     if (flight.shared) this.#metrics.coalesced.inc();
     let rendered: Rendered;
     try {
       rendered = await flight.result;
     } catch (err) {
-      throw conditional.signal.aborted && !(err instanceof ImageError) ? deadlineError(conditional.signal) : err;
+      if (!conditional.signal.aborted || err instanceof ImageError) throw err;
+      // Still queued when the deadline passed: shed (503), as the limiter sheds a full queue.
+      // Only a deadline hit while rendering is a 504.
+      if (stage && !stage.started) throw this.#limiter.shed('overloaded: the request waited in the queue past its deadline without starting; retry later', err);
+      throw deadlineError(conditional.signal);
     }
     return {
       status: 200,
@@ -99,27 +127,63 @@ export class ImageService {
     };
   }
 
+  /**
+   * A plain download. Its Content-Type is sniffed from the first bytes, as the directory store and
+   * legacy do, never taken from the store: an object stored as text/html must not be served as
+   * HTML. Revalidation and HEAD read metadata (and the first bytes) only, never the body.
+   */
   async #original(key: string, c: { ifNoneMatch: string | undefined; head: boolean; signal: AbortSignal }): Promise<ImageResult> {
-    const { source } = await this.#open(key, c.signal);
-    const etag = computeEtag(source.info.version, 'original');
-    if (ifNoneMatchMatches(c.ifNoneMatch, etag)) {
-      source.discard();
-      return notModified(etag, source.info.lastModified);
+    if (c.ifNoneMatch || c.head) {
+      const { info, head } = await this.#stat(key, c.signal, c.head ? SNIFF_BYTES : 0);
+      const etag = computeEtag(info.version, 'original');
+      if (ifNoneMatchMatches(c.ifNoneMatch, etag)) return notModified(etag, info.lastModified);
+      if (c.head) return { status: 200, headers: downloadHeaders(info, etag, head), body: null };
     }
-    const headers = {
-      'Content-Type': source.info.contentType ?? 'application/octet-stream',
-      'Content-Length': String(source.info.size),
-      'Cache-Control': CACHE_CONTROL,
-      ETag: etag,
-      'Last-Modified': source.info.lastModified.toUTCString(),
-    };
-    if (c.head) {
+    // The storage deadline covers the open and the first bytes, so a stalled body cannot hold the request.
+    const { source, storage } = await this.#open(key, c.signal, true);
+    const etag = computeEtag(source.info.version, 'original');
+    let peeked: { head: Buffer; body: Readable };
+    try {
+      peeked = source.localFile ? { head: source.localFile.head, body: source.body } : await peekHead(source.body, SNIFF_BYTES, storage.signal);
+    } catch (err) {
       source.discard();
-      return { status: 200, headers, body: null };
+      if (storage.signal.aborted) throw deadlineError(storage.signal);
+      throw new ImageError('storage_unavailable', 'storage unavailable: the original could not be read', { cause: err });
+    } finally {
+      storage.release();
     }
     // The body streams to the client without the storage deadline (#open detached it): a slow
     // client must not get a download cut off after STORAGE_TIMEOUT_MS.
-    return { status: 200, headers, body: source.body };
+    return { status: 200, headers: downloadHeaders(source.info, etag, peeked.head), body: peeked.body };
+  }
+
+  /** An original's metadata (and first bytes) through the store's stat, or an open whose body is discarded. */
+  async #stat(key: string, signal: AbortSignal, headBytes = 0): Promise<SourceHead> {
+    const storage = storageDeadline(signal, this.#options.storageTimeoutMs);
+    try {
+      const stat = await this.#statFromStore(key, storage.signal, headBytes);
+      // Refused on its stored size, as an open would be: the same answer for HEAD, GET and a 304.
+      if (stat.info.size > this.#options.maxInputBytes) throw tooManyBytes(stat.info.size, this.#options.maxInputBytes);
+      return stat;
+    } catch (err) {
+      throw storage.signal.aborted && !(err instanceof ImageError) ? deadlineError(storage.signal) : err;
+    } finally {
+      storage.release();
+    }
+  }
+
+  async #statFromStore(key: string, signal: AbortSignal, headBytes: number): Promise<SourceHead> {
+    if (this.#store.stat) return this.#store.stat(key, signal, { headBytes });
+    const source = await this.#store.open(key, signal);
+    if (headBytes === 0) {
+      source.discard();
+      return { info: source.info, head: Buffer.alloc(0) };
+    }
+    try {
+      return { info: source.info, head: (await peekHead(source.body, headBytes)).head };
+    } finally {
+      source.discard();
+    }
   }
 
   /**
@@ -173,7 +237,10 @@ export class ImageService {
     this.#metrics.resizes.inc();
     let image: Awaited<ReturnType<typeof renderImage>>;
     try {
-      image = await renderImage(input, resize, this.#options);
+      // Refused, or sized, as the legacy backend does it (source-checks.ts).
+      image = await renderImage(await checkSource(input, this.#options.maxInputPixels, this.#buffers), resize, this.#options);
+    } catch (err) {
+      throw renderTimeout(err, this.#options.renderTimeoutMs) ?? err;
     } finally {
       // libvips holds no reference to the input once the pipeline has settled, either way.
       release();
@@ -224,6 +291,28 @@ function deadlineError(signal: AbortSignal): ImageError {
   const reason: unknown = signal.reason;
   if (reason instanceof ImageError) return reason;
   return new ImageError('timeout', 'timeout: the request took longer than its deadline', { cause: reason });
+}
+
+/**
+ * libvips stops a pipeline past sharp's `timeout` with "timeout: N% complete", which the pipeline
+ * reports as an undecodable original; it is the render bound instead: a 504 that says so.
+ */
+function renderTimeout(err: unknown, timeoutMs: number): ImageError | undefined {
+  if (!(err instanceof ImageError) || err.code !== 'unsupported_image') return undefined;
+  const cause = err.cause instanceof Error ? err.cause.message : '';
+  if (!/^timeout: \d+% complete/.test(cause)) return undefined;
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return new ImageError('timeout', `timeout: rendering took longer than the render bound (${seconds} s of processing); try a smaller size or a smaller original`, { cause: err.cause });
+}
+
+function downloadHeaders(info: SourceInfo, etag: string, head: Buffer | undefined): Record<string, string> {
+  return {
+    'Content-Type': head && head.length > 0 ? contentTypeOf(head) : 'application/octet-stream',
+    'Content-Length': String(info.size),
+    'Cache-Control': CACHE_CONTROL,
+    ETag: etag,
+    'Last-Modified': info.lastModified.toUTCString(),
+  };
 }
 
 function notModified(etag: string, lastModified: Date): ImageResult {

@@ -19,9 +19,14 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: 8082,
       host: '127.0.0.1',
+      adminPort: 9082,
+      adminHost: '127.0.0.1',
       concurrency: 3,
       queueLimit: 48,
-      requestTimeoutMs: 10_000,
+      // serviceDeadlineMs(2000), the front door's default timeout_ms (support/test/deadlines.test.ts).
+      requestTimeoutMs: 1600,
+      renderTimeoutMs: 1600,
+      storageConcurrency: 12,
       storageTimeoutMs: 5_000,
       shutdownTimeoutMs: 10_000,
       maxInputBytes: 50 * 1024 * 1024,
@@ -42,6 +47,10 @@ describe('loadConfig', () => {
       {
         PORT: '9000',
         HOST: '0.0.0.0',
+        ADMIN_PORT: '9100',
+        ADMIN_HOST: '10.0.0.1',
+        RENDER_TIMEOUT_MS: '900',
+        STORAGE_CONCURRENCY: '4',
         STORAGE_URL: 's3://bucket/some/prefix',
         S3_ENDPOINT: 'http://127.0.0.1:7070',
         AWS_REGION: 'eu-west-1',
@@ -64,6 +73,10 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({
       port: 9000,
       host: '0.0.0.0',
+      adminPort: 9100,
+      adminHost: '10.0.0.1',
+      renderTimeoutMs: 900,
+      storageConcurrency: 4,
       concurrency: 5,
       queueLimit: 0,
       requestTimeoutMs: 2500,
@@ -86,6 +99,11 @@ describe('loadConfig', () => {
   it('defaults the queue to 16 per slot, and path-style addressing on for a custom endpoint unless told otherwise', () => {
     expect(loadConfig({ CONCURRENCY: '2' }, DEFAULTS).queueLimit).toBe(32);
     expect(loadConfig({ STORAGE_URL: 's3://b', S3_ENDPOINT: 'http://h:1', S3_FORCE_PATH_STYLE: 'false' }, DEFAULTS).storage.s3ForcePathStyle).toBe(false);
+  });
+
+  it('derives the render bound from the request deadline unless told otherwise, and refuses an admin port equal to the public one', () => {
+    expect(loadConfig({ REQUEST_TIMEOUT_MS: '3000' }, DEFAULTS).renderTimeoutMs).toBe(3000);
+    expect(problems({ PORT: '9082' })).toEqual(['ADMIN_PORT: expected a port other than PORT (9082): /metrics, /readyz and /healthz must not be on the public port']);
   });
 
   it('treats an empty variable as unset', () => {
@@ -116,6 +134,9 @@ describe('loadConfig', () => {
       SIGNING_SECRET: 'short',
       ALLOWED_SIZES: '300 by 200',
       RETRY_AFTER_SECONDS: '0',
+      ADMIN_PORT: '70000',
+      RENDER_TIMEOUT_MS: '0',
+      STORAGE_CONCURRENCY: 'x',
     });
     const expected: Array<[string, string]> = [
       ['PORT', 'an integer from 0 to 65535'],
@@ -131,6 +152,9 @@ describe('loadConfig', () => {
       ['SIGNING_SECRET', 'at least 16 characters'],
       ['ALLOWED_SIZES', 'WxH boxes'],
       ['RETRY_AFTER_SECONDS', 'an integer from 1 to 3600'],
+      ['ADMIN_PORT', 'an integer from 0 to 65535'],
+      ['RENDER_TIMEOUT_MS', 'an integer from 1 to 600000'],
+      ['STORAGE_CONCURRENCY', 'an integer from 1 to 1024'],
     ];
     for (const [name, what] of expected) {
       const line = list.find((p) => p.startsWith(`${name}:`));

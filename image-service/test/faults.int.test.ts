@@ -54,7 +54,7 @@ function get(url: string, timeoutMs = 15_000): Promise<Answer> {
 }
 
 async function metric(service: RunningService, name: string): Promise<number> {
-  const text = await (await fetch(`${service.url}/metrics`)).text();
+  const text = await (await fetch(`${service.adminUrl}/metrics`)).text();
   const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : NaN;
 }
@@ -100,7 +100,7 @@ describe('storage faults (S3 behind a delaying proxy)', () => {
   it('serves through the proxy when storage is healthy', async () => {
     await proxy.setMode({ kind: 'pass' });
     expect((await get(`${service.url}/image/files/photo.jpg?w=100`)).status).toBe(200);
-    expect((await get(`${service.url}/readyz`)).status).toBe(200);
+    expect((await get(`${service.adminUrl}/readyz`)).status).toBe(200);
   });
 
   it('a slow client downloading a large original gets all of it: the storage deadline bounds the open, not the transfer', async () => {
@@ -147,7 +147,7 @@ describe('storage faults (S3 behind a delaying proxy)', () => {
     const answers = await Promise.all([get(`${service.url}/image/files/photo.jpg?w=64`), get(`${service.url}/image/files/photo.jpg`)]);
     expect(answers.map((a) => `${a.status} ${a.code}`)).toEqual(['504 timeout', '504 timeout']);
     expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(STORAGE_TIMEOUT_MS + SLACK_MS);
-    const ready = await get(`${service.url}/readyz`);
+    const ready = await get(`${service.adminUrl}/readyz`);
     expect(ready.status).toBe(503);
   });
 
@@ -156,15 +156,15 @@ describe('storage faults (S3 behind a delaying proxy)', () => {
     const answers = await Promise.all([get(`${service.url}/image/files/photo.jpg?w=65`), get(`${service.url}/image/files/photo.jpg`)]);
     expect(answers.map((a) => `${a.status} ${a.code}`)).toEqual(['502 storage_unavailable', '502 storage_unavailable']);
     expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(STORAGE_TIMEOUT_MS + SLACK_MS);
-    const ready = await get(`${service.url}/readyz`);
+    const ready = await get(`${service.adminUrl}/readyz`);
     expect([ready.status, ready.code]).toEqual([503, 'storage_unavailable']);
-    const readyBody = await (await fetch(`${service.url}/readyz`)).json();
+    const readyBody = await (await fetch(`${service.adminUrl}/readyz`)).json();
     expect(readyBody).toMatchObject({ status: 'not_ready', error: 'storage_unavailable' });
 
     await proxy.setMode({ kind: 'pass' });
-    expect((await get(`${service.url}/readyz`)).status).toBe(200);
+    expect((await get(`${service.adminUrl}/readyz`)).status).toBe(200);
     expect((await get(`${service.url}/image/files/photo.jpg?w=66`)).status).toBe(200);
-    expect((await get(`${service.url}/healthz`)).status).toBe(200);
+    expect((await get(`${service.adminUrl}/healthz`)).status).toBe(200);
   });
 });
 
@@ -229,7 +229,7 @@ describe('slow clients, file store', () => {
   it('a download that outlasts both deadlines at the client\'s pace is complete, and the service stays up', async () => {
     const got = await slowDownload(`${service.url}/image/files/large.bin`, 1200);
     expect(got).toEqual({ status: 200, bytes: LARGE.length, error: undefined });
-    expect((await get(`${service.url}/healthz`)).status).toBe(200);
+    expect((await get(`${service.adminUrl}/healthz`)).status).toBe(200);
   });
 });
 
@@ -247,20 +247,24 @@ describe('SIGTERM under load', () => {
   });
 
   it('finishes in-flight requests, refuses new connections, and exits 0 within its bound', async () => {
-    service = await startImageService({ STORAGE_URL: pathToFileURL(root).href, CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '8000', FAST_SHRINK_ON_LOAD: 'false' });
+    // Slow full-size renders that must finish: a deadline well past them (the default, 1600 ms, is tied to the front door's).
+    service = await startImageService({ STORAGE_URL: pathToFileURL(root).href, CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '8000', FAST_SHRINK_ON_LOAD: 'false', REQUEST_TIMEOUT_MS: '30000' });
     // Eight slow resizes (full-size decodes of a 6-megapixel JPEG), four of them queued.
     const inFlight = Array.from({ length: 8 }, (_, i) => get(`${service.url}/image/files/big.jpg?w=${1000 + i}&format=png`));
     await waitFor(async () => (await metric(service, 'image_resizes_in_flight')) === 2);
     const signalled = performance.now();
     service.process.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 150));
-    const late = await get(`${service.url}/healthz`, 2000);
+    // The public port refuses new connections; the admin port stays up, saying not ready.
+    const late = await get(`${service.url}/image/files/big.jpg?w=10`, 2000);
+    const ready = await get(`${service.adminUrl}/readyz`, 2000);
     const finished = await Promise.all(inFlight);
     const code = await service.process.exited;
     const exitMs = performance.now() - signalled;
 
     expect(finished.map((a) => a.status)).toEqual(Array(8).fill(200));
     expect(late.error).toBe('ECONNREFUSED');
+    expect(ready.status).toBe(503);
     expect(code).toBe(0);
     expect(exitMs).toBeLessThan(8000);
   });

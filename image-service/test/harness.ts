@@ -4,7 +4,7 @@
  * which the tests drive with app.request().
  */
 import { pino } from 'pino';
-import { createApp } from '../src/http/app.ts';
+import { createAdminApp, createApp } from '../src/http/app.ts';
 import { Limiter } from '../src/limiter.ts';
 import { createMetrics, type ServiceMetrics } from '../src/metrics.ts';
 import { ImageService, type ImageServiceOptions } from '../src/service.ts';
@@ -12,6 +12,8 @@ import type { SourceObject, SourceStore } from '../src/storage/index.ts';
 
 export interface Harness {
   app: ReturnType<typeof createApp>;
+  /** The admin listener's app: /healthz, /readyz, /metrics. */
+  admin: ReturnType<typeof createAdminApp>;
   service: ImageService;
   limiter: Limiter;
   metrics: ServiceMetrics;
@@ -25,6 +27,7 @@ export const DEFAULT_OPTIONS: ImageServiceOptions = {
   maxInputPixels: 50_000_000,
   fastShrinkOnLoad: false,
   requestTimeoutMs: 10_000,
+  renderTimeoutMs: 10_000,
   storageTimeoutMs: 5_000,
 };
 
@@ -36,16 +39,19 @@ export function buildHarness(
   const metrics = createMetrics({ limiter });
   const service = new ImageService({ store, limiter, metrics, options: { ...DEFAULT_OPTIONS, ...options.service } });
   const shuttingDown = { value: false };
-  const app = createApp({
+  const deps = {
     service,
     store,
     metrics,
     logger: pino({ level: 'silent' }),
     policy: { signingSecret: undefined, allowedSizes: undefined },
     isShuttingDown: () => shuttingDown.value,
-  });
+  };
+  const app = createApp(deps);
+  const admin = createAdminApp(deps);
   return {
     app,
+    admin,
     service,
     limiter,
     metrics,

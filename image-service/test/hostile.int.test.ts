@@ -113,7 +113,7 @@ function expectNoLeak(res: RawResponse): void {
 }
 
 async function expectHealthy(): Promise<void> {
-  const res = await rawRequest(service.port, '/healthz');
+  const res = await rawRequest(service.adminPort, '/healthz');
   expect(res.status).toBe(200);
   expect(service.process.child.exitCode).toBeNull();
 }

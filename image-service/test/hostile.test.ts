@@ -15,7 +15,7 @@ import { pino, type Logger } from 'pino';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOSTILE_WIDTH, writeHostileOriginals, type Expected, type HostileOriginal } from '../../support/hostile-images.ts';
-import { createApp } from '../src/http/app.ts';
+import { createAdminApp, createApp } from '../src/http/app.ts';
 import { Limiter } from '../src/limiter.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { parseImageRequest, queryPairs } from '../src/params.ts';
@@ -43,7 +43,18 @@ afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-function buildApp(options: { policy?: AccessPolicy; store?: SourceStore; concurrency?: number; queueLimit?: number; logger?: Logger } = {}) {
+type BuildOptions = { policy?: AccessPolicy; store?: SourceStore; concurrency?: number; queueLimit?: number; logger?: Logger };
+
+function buildApp(options: BuildOptions = {}) {
+  return createApp(buildDeps(options));
+}
+
+/** The admin listener's app (/healthz, /readyz, /metrics) over the same kind of service. */
+function buildAdmin(options: BuildOptions = {}) {
+  return createAdminApp(buildDeps(options));
+}
+
+function buildDeps(options: BuildOptions) {
   const store = options.store ?? new FsSourceStore(root);
   const limiter = new Limiter({ concurrency: options.concurrency ?? 2, queueLimit: options.queueLimit ?? 32, retryAfterSeconds: 1 });
   const metrics = createMetrics({ limiter });
@@ -51,9 +62,9 @@ function buildApp(options: { policy?: AccessPolicy; store?: SourceStore; concurr
     store,
     limiter,
     metrics,
-    options: { maxInputBytes: 50 * 1024 * 1024, maxInputPixels: 50_000_000, fastShrinkOnLoad: true, requestTimeoutMs: 30_000, storageTimeoutMs: 10_000 },
+    options: { maxInputBytes: 50 * 1024 * 1024, maxInputPixels: 50_000_000, fastShrinkOnLoad: true, requestTimeoutMs: 30_000, renderTimeoutMs: 30_000, storageTimeoutMs: 10_000 },
   });
-  return createApp({ service, store, metrics, logger: options.logger ?? pino({ level: 'silent' }), policy: options.policy ?? OFF });
+  return { service, store, metrics, logger: options.logger ?? pino({ level: 'silent' }), policy: options.policy ?? OFF };
 }
 
 type App = ReturnType<typeof buildApp>;
@@ -237,8 +248,8 @@ describe('hostile originals', () => {
   // Looked up lazily: the table is built in beforeAll.
   const names = [
     'corrupt-huffman.jpg', 'corrupt-idat.png', 'corrupt-scan.jpg', 'truncated.jpg', 'truncated.png', 'empty.jpg', 'not-an-image.jpg', 'html.png',
-    'magic-only.png', 'claims-65536x65536.png', 'huge-20000x14000.jpg', 'claims-65535x65535.gif', 'claims-17000x17000.avif', 'over-50mb.jpg',
-    'near-limit-7000x7000.png', 'animated-500-frames.gif', 'cmyk-with-profile.jpg', 'cmyk-no-profile.jpg', 'rgb-16bit.png', 'palette.png',
+    'magic-only.png', 'claims-65536x65536.png', 'huge-20000x14000.jpg', 'claims-65535x65535.gif', 'gif-screen-3000x2000.gif', 'gif-frame-past-screen.gif', 'gif-screen-0x0.gif', 'claims-17000x17000.avif', 'over-50mb.jpg',
+    'wide-20000x100.png', 'near-limit-7000x7000.png', 'animated-500-frames.gif', 'cmyk-with-profile.jpg', 'cmyk-no-profile.jpg', 'rgb-16bit.png', 'palette.png',
     'grey-alpha.png', 'script.svg', 'prolog.svg.jpg',
   ];
   const find = (name: string) => {
@@ -393,10 +404,10 @@ describe('X-Content-Type-Options: nosniff on every response', () => {
       ['405', await raw(app, '/image/files/ok.jpg', { method: 'POST' })],
       ['413', await raw(app, '/image/files/hostile/over-50mb.jpg')],
       ['415', await raw(app, '/image/files/hostile/script.svg?w=10')],
-      ['healthz', await app.request('/healthz')],
-      ['readyz', await app.request('/readyz')],
-      ['readyz 503', await buildApp({ store: new FsSourceStore(path.join(root, 'no-such-dir')) }).request('/readyz')],
-      ['metrics', await app.request('/metrics')],
+      ['healthz', await buildAdmin().request('/healthz')],
+      ['readyz', await buildAdmin().request('/readyz')],
+      ['readyz 503', await buildAdmin({ store: new FsSourceStore(path.join(root, 'no-such-dir')) }).request('/readyz')],
+      ['metrics', await buildAdmin().request('/metrics')],
       ['unknown route', await app.request('/etc/passwd')],
     ];
     const { store, release } = gatedStore();

@@ -64,7 +64,7 @@ describe('Limiter', () => {
     expect(await Promise.all([pb, pc])).toEqual(['b', 'c']);
   });
 
-  it('a queued job whose deadline passes leaves the queue with 504, and never runs', async () => {
+  it('a queued job whose deadline passes leaves the queue shed (503 overloaded + Retry-After, not 504), and never runs', async () => {
     const limiter = new Limiter({ concurrency: 1, queueLimit: 5 });
     const a = heldJob('a');
     const pa = limiter.run(never, a.job);
@@ -74,7 +74,8 @@ describe('Limiter', () => {
     await tick();
     expect(limiter.queued).toBe(1);
     deadline.abort(new DOMException('deadline', 'TimeoutError'));
-    await expect(pb).rejects.toMatchObject({ code: 'timeout', status: 504 });
+    // Never started: it was shed, and a 504 would make the front door replay it on legacy.
+    await expect(pb).rejects.toMatchObject({ code: 'overloaded', status: 503, headers: { 'Retry-After': '1' } });
     expect(limiter.queued).toBe(0);
     a.finish();
     await pa;

@@ -79,7 +79,7 @@ describe('graceful shutdown on SIGTERM', () => {
     });
     const { url, port } = service;
     // Warm keep-alive sockets in the agent: they sit idle while the resizes run.
-    expect((await Promise.all([get(`${url}/healthz`), get(`${url}/healthz`)])).map((a) => a.status)).toEqual([200, 200]);
+    expect((await Promise.all([get(`${url}/`), get(`${url}/`)])).map((a) => a.status)).toEqual([404, 404]);
 
     // Five distinct slow resizes (full decodes of a 6 MP JPEG): one in flight, four queued.
     let finished = 0;
@@ -89,8 +89,8 @@ describe('graceful shutdown on SIGTERM', () => {
         return a;
       }),
     );
-    for (let i = 0; i < 400 && (await metric(url, 'image_resize_queue_depth')) < 3; i++) await new Promise((r) => setTimeout(r, 25));
-    expect(await metric(url, 'image_resize_queue_depth')).toBeGreaterThanOrEqual(3);
+    for (let i = 0; i < 400 && (await metric(service.adminUrl, 'image_resize_queue_depth')) < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await metric(service.adminUrl, 'image_resize_queue_depth')).toBeGreaterThanOrEqual(3);
 
     const signalled = performance.now();
     service.process.child.kill('SIGTERM');

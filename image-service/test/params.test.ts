@@ -97,26 +97,34 @@ describe('parseImageRequest', () => {
     ['format=png', resize({ format: 'png' })],
     ['format=jpeg&w=10&unknown=1&w[]=2', resize({ width: 10, format: 'jpeg' })],
     ['fit=inside', resize({})],
-    ['w=0300', resize({ width: 300 })],
   ])('%j', (query, expected) => {
     expect(parse(query)).toEqual({ ok: true, value: expected });
   });
 
   it.each([
-    ['w=0', 'w', 'an integer from 1 to 4096'],
-    ['w=4097', 'w', 'an integer from 1 to 4096'],
-    ['w=-1', 'w', 'an integer from 1 to 4096'],
-    ['w=1.5', 'w', 'an integer from 1 to 4096'],
-    ['w=1e3', 'w', 'an integer from 1 to 4096'],
-    ['w=0x10', 'w', 'an integer from 1 to 4096'],
-    ['w=+5', 'w', 'an integer from 1 to 4096'],
-    ['w=%205', 'w', 'an integer from 1 to 4096'],
-    ['w=', 'w', 'an integer from 1 to 4096'],
-    ['w=99999999999999999999', 'w', 'an integer from 1 to 4096'],
-    ['h=abc', 'h', 'an integer from 1 to 4096'],
-    ['h=5000', 'h', 'an integer from 1 to 4096'],
-    ['q=0', 'q', 'an integer from 1 to 100'],
-    ['q=101', 'q', 'an integer from 1 to 100'],
+    ['w=0', 'w', 'integer from 1 to 4096'],
+    // Canonical decimals only: one spelling per number, so caches and ETags see one variant.
+    ['w=0100', 'w', 'a canonical decimal integer'],
+    ['w=0300', 'w', 'a canonical decimal integer'],
+    ['w=%2B100', 'w', 'a canonical decimal integer'],
+    ['w=1e2', 'w', 'a canonical decimal integer'],
+    ['w=%20100', 'w', 'a canonical decimal integer'],
+    ['w=+100', 'w', 'a canonical decimal integer'],
+    ['h=00', 'h', 'a canonical decimal integer'],
+    ['q=085', 'q', 'a canonical decimal integer from 1 to 100'],
+    ['w=4097', 'w', 'integer from 1 to 4096'],
+    ['w=-1', 'w', 'integer from 1 to 4096'],
+    ['w=1.5', 'w', 'integer from 1 to 4096'],
+    ['w=1e3', 'w', 'integer from 1 to 4096'],
+    ['w=0x10', 'w', 'integer from 1 to 4096'],
+    ['w=+5', 'w', 'integer from 1 to 4096'],
+    ['w=%205', 'w', 'integer from 1 to 4096'],
+    ['w=', 'w', 'integer from 1 to 4096'],
+    ['w=99999999999999999999', 'w', 'integer from 1 to 4096'],
+    ['h=abc', 'h', 'integer from 1 to 4096'],
+    ['h=5000', 'h', 'integer from 1 to 4096'],
+    ['q=0', 'q', 'integer from 1 to 100'],
+    ['q=101', 'q', 'integer from 1 to 100'],
     ['fit=fill', 'fit', "'inside' or 'cover'"],
     ['fit=COVER&w=1&h=1', 'fit', "'inside' or 'cover'"],
     ['fit=cover&w=100', 'fit', 'expected both w and h (integers from 1 to 4096) with fit=cover, got cover without h'],
@@ -135,6 +143,30 @@ describe('parseImageRequest', () => {
     expect(r.error.status).toBe(400);
     expect(r.error.message).toContain(`invalid parameter ${name}:`);
     expect(r.error.message).toContain(expected);
+  });
+
+  it('property: a w/h/q value is accepted exactly when it is the canonical decimal of an integer in range', () => {
+    const spelling = fc.oneof(
+      fc.integer({ min: -5, max: 5000 }).map(String),
+      fc.tuple(fc.constantFrom('0', '00', '+', '-', ' ', '\t'), fc.integer({ min: 0, max: 5000 })).map(([p, n]) => `${p}${n}`),
+      fc.tuple(fc.integer({ min: 0, max: 5000 }), fc.constantFrom(' ', '.0', 'e0', 'e1')).map(([n, s]) => `${n}${s}`),
+      fc.stringMatching(/^[0-9+\-. e]{0,6}$/),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom('w', 'h', 'q'), spelling, (name, raw) => {
+        const max = name === 'q' ? 100 : 4096;
+        const canonical = /^[1-9][0-9]*$/.test(raw) && Number(raw) <= max;
+        const r = parseImageRequest([[name, raw]]);
+        expect(r.ok).toBe(canonical);
+        if (r.ok && r.value.kind === 'resize') {
+          const got = name === 'w' ? r.value.resize.width : name === 'h' ? r.value.resize.height : r.value.resize.quality;
+          expect(String(got)).toBe(raw);
+        } else if (!r.ok) {
+          expect(r.error.message).toContain(`invalid parameter ${name}: expected a canonical decimal integer`);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('property: any query string gives a typed request or a 400 invalid_parameter, never a throw', () => {

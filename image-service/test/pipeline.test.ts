@@ -14,6 +14,9 @@ import { ImageError } from '../src/errors.ts';
 import { planResize } from '../src/geometry.ts';
 import type { ResizeRequest } from '../src/params.ts';
 import { renderImage, type PipelineInput, type PipelineLimits } from '../src/pipeline.ts';
+import { legacyCmykToRgb } from '../src/colour.ts';
+import { legacyLanczosResize } from '../src/legacy-resize.ts';
+import { insertAfterIhdr, pngChunk } from './colour-originals.ts';
 
 const LIMITS: PipelineLimits = { maxInputPixels: 50_000_000, fastShrinkOnLoad: false };
 const real = realFixturesDir();
@@ -164,6 +167,29 @@ describe('colour: output is sRGB', () => {
     expect(await difference(await sharp(out.body).negate().toBuffer(), rgb)).toBeGreaterThan(40);
   });
 
+  it('CMYK without a profile: every pixel is ImageMagick\'s formula on the decoded CMYK samples', async () => {
+    const input = gen('gen-cmyk.jpg');
+    const cmyk = await sharp(input).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer();
+    const expected = legacyCmykToRgb(new Uint8Array(cmyk));
+    // 800 px wide: no resize, PNG: no lossy re-encode, so the pixels are the conversion's.
+    const out = await renderImage(input, req({ width: 800, format: 'png' }), LIMITS);
+    const got = await sharp(out.body).raw().toBuffer();
+    let worst = 0;
+    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected[i]!));
+    expect(worst).toBeLessThanOrEqual(1);
+  });
+
+  it.each([
+    [100000, 188],
+    [75000, 128],
+  ])('PNG with gAMA %i and no sRGB/ICC: mid-grey 128 comes out %i, as ImageMagick reads it', async (gamma, value) => {
+    const g = Buffer.alloc(4);
+    g.writeUInt32BE(gamma);
+    const png = insertAfterIhdr(await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer(), [pngChunk('gAMA', g)]);
+    const out = await renderImage(png, req({ width: 8 }), LIMITS);
+    expect(await pixel(out.body, 4, 4)).toEqual([value, value, value]);
+  });
+
   itWithRealFixtures('real cmyk-with-profile.jpg (embedded ICC) comes out as 3-channel sRGB without a profile', async () => {
     const input = fixture('cmyk-with-profile.jpg');
     const inMeta = await sharp(input).metadata();
@@ -312,6 +338,36 @@ describe('resampling', () => {
     // What the setting buys: fast shrink-on-load lands measurably further away.
     const fast = await renderImage(input, req({ width: 300, format: 'png' }), { ...LIMITS, fastShrinkOnLoad: true });
     expect(await meanAbsDiff(fast.body, reference)).toBeGreaterThan(defaultDiff * 2);
+  });
+
+  /** A small RGBA original with hard edges and partial alpha: where resamplers differ most. */
+  async function smallAlphaPng(width: number, height: number): Promise<{ png: Buffer; raw: Uint8Array }> {
+    const raw = new Uint8Array(width * height * 4);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const edge = Math.min(x, y, width - 1 - x, height - 1 - y);
+        raw.set([(x * 53) % 256, (y * 97) % 256, (x + y) % 2 ? 255 : 0, edge === 0 ? 0 : edge === 1 ? 128 : 255], (y * width + x) * 4);
+      }
+    }
+    return { png: await sharp(raw, { raw: { width, height, channels: 4 } }).png().toBuffer(), raw };
+  }
+
+  it('enlarging (cover past the original) resamples as ImageMagick: every pixel of the crop is its Lanczos', async () => {
+    const { png, raw } = await smallAlphaPng(13, 9);
+    const out = await renderImage(png, req({ width: 200, height: 120, fit: 'cover', format: 'png' }), LIMITS);
+    const plan = planResize({ width: 13, height: 9 }, { width: 200, height: 120, fit: 'cover' });
+    const expected = legacyLanczosResize({ data: raw, width: 13, height: 9, channels: 4, hasAlpha: true }, plan.resize, plan.crop);
+    const { data, info } = await sharp(out.body).raw().toBuffer({ resolveWithObject: true });
+    expect([info.width, info.height, info.channels]).toEqual([200, 120, 4]);
+    let differing = 0;
+    for (let i = 0; i < data.length; i++) if (data[i] !== expected.data[i]) differing++;
+    expect(differing).toBe(0);
+  });
+
+  it('enlarging: the pixel limit is on the original, not on the enlarged output', async () => {
+    const { png } = await smallAlphaPng(20, 20);
+    const out = await renderImage(png, req({ width: 300, height: 300, fit: 'cover', format: 'jpeg' }), { ...LIMITS, maxInputPixels: 10_000 });
+    expect([out.width, out.height]).toEqual([300, 300]);
   });
 });
 

@@ -88,8 +88,9 @@ describe('coalescing', () => {
     a.abort();
     expect(h.limiter.queued).toBe(1); // b still waits
     b.abort();
-    await expect(pa).rejects.toMatchObject({ code: 'timeout' });
-    await expect(pb).rejects.toMatchObject({ code: 'timeout' });
+    // Both gave up while their flight was still queued: shed (503), not timed out.
+    await expect(pa).rejects.toMatchObject({ code: 'overloaded', status: 503 });
+    await expect(pb).rejects.toMatchObject({ code: 'overloaded', status: 503 });
     await until(() => h.limiter.queued === 0, 'the abandoned flight left the queue');
     // A new identical request starts afresh instead of joining the abandoned flight.
     const fresh = h.app.request('/image/files/gen-photo-1920x1280.jpg?w=50');
@@ -152,19 +153,24 @@ describe('shedding and deadlines', () => {
     await until(async () => (await h.metric('image_coalesced_requests_total')) === 1, 'joined the queued flight');
     gated.release();
     expect((await Promise.all([first, second, joined])).map((r) => r.status)).toEqual([200, 200, 200]);
-    const metrics = await (await h.app.request('/metrics')).text();
+    const metrics = await (await h.admin.request('/metrics')).text();
     expect(metrics).toContain('image_http_requests_total{route="image",method="GET",status="503"} 1');
   });
 
-  it('a request whose deadline passes while it waits in the queue gets 504 timeout', async () => {
+  it('a request whose deadline passes while it waits in the queue is shed with 503 overloaded + Retry-After; one already started gets 504', async () => {
     const gated = gatedStore(new FsSourceStore(root));
-    const h = buildHarness(gated.store, { concurrency: 1, queueLimit: 1, service: { requestTimeoutMs: 200 } });
+    const h = buildHarness(gated.store, { concurrency: 1, queueLimit: 2, service: { requestTimeoutMs: 200 } });
     const first = h.app.request(`${IMG}?w=111`);
     await until(() => gated.waiting() === 1, 'first holds the slot');
-    const queued = await h.app.request(`${IMG}?w=112`);
-    expect(await errorOf(queued)).toMatchObject({ status: 504, error: 'timeout' });
+    const queued = h.app.request(`${IMG}?w=112`);
+    await until(() => h.limiter.queued === 1, 'second is queued');
+    // Joins the queued flight: shed with it.
+    const joined = h.app.request(`${IMG}?w=112`);
+    // Never started, so a 503 (which the front door passes through), not a 504 (which it replays on legacy).
+    expect(await errorOf(await queued)).toMatchObject({ status: 503, error: 'overloaded', retryAfter: '1' });
+    expect(await errorOf(await joined)).toMatchObject({ status: 503, error: 'overloaded', retryAfter: '1' });
     expect(h.limiter.queued).toBe(0);
-    // The first one also outlived its deadline (its fetch is still held at the gate).
+    // The first one outlived its deadline while started (its fetch is still held at the gate): 504.
     expect(await errorOf(await first)).toMatchObject({ status: 504, error: 'timeout' });
     gated.release();
     await until(() => h.limiter.active === 0, 'the slot comes back once the held work ends');
@@ -194,7 +200,8 @@ function faultyStore(fault: 'hang' | 'stall-body' | 'unreachable' | 'error-mid-b
         setImmediate(() => body.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
       }
       if (fault === 'slow-body') {
-        // Arrives after the storage timeout has passed: only the open is bounded by it, not a download.
+        // The first bytes at once, the rest long after the storage timeout has passed: only the
+        // open and the first bytes are bounded by it, not a download.
         let offset = 0;
         const step = () => {
           if (offset >= bytes.length) return void body.end();
@@ -202,7 +209,7 @@ function faultyStore(fault: 'hang' | 'stall-body' | 'unreachable' | 'error-mid-b
           offset += 64 * 1024;
           setTimeout(step, 40);
         };
-        setTimeout(step, 40);
+        step();
       }
       return Promise.resolve({ info, body: body as Readable, discard: () => body.destroy() });
     },
@@ -235,7 +242,7 @@ describe('storage faults', () => {
     expect(await errorOf(await h.app.request('/image/files/a.jpg?w=10'))).toMatchObject({ status: 502, error: 'storage_unavailable' });
   });
 
-  it('a download that takes longer than STORAGE_TIMEOUT_MS arrives whole (the deadline bounds the open only)', async () => {
+  it('a download that takes longer than STORAGE_TIMEOUT_MS arrives whole (the deadline bounds the open and the first bytes only)', async () => {
     const h = buildHarness(faultyStore('slow-body'), { service: { storageTimeoutMs: 30 } });
     const res = await h.app.request('/image/files/a.jpg');
     expect(res.status).toBe(200);
@@ -265,7 +272,62 @@ describe('storage faults', () => {
   it('the source fetch time is recorded by outcome', async () => {
     const h = buildHarness(faultyStore('unreachable'));
     await h.app.request('/image/files/a.jpg?w=10');
-    const text = await (await h.app.request('/metrics')).text();
+    const text = await (await h.admin.request('/metrics')).text();
     expect(text).toContain('image_source_fetch_seconds_count{outcome="error"} 1');
+  });
+});
+
+describe('plain downloads, HEAD and revalidation', () => {
+  /** A store that claims every original is text/html, and counts full opens and metadata reads. */
+  function countingStore(): { store: SourceStore; opens: () => number; stats: () => number } {
+    const inner = new FsSourceStore(root);
+    let opens = 0;
+    let stats = 0;
+    return {
+      opens: () => opens,
+      stats: () => stats,
+      store: {
+        description: 'counting',
+        ping: (s) => inner.ping(s),
+        async open(key, signal) {
+          opens++;
+          const obj = await inner.open(key, signal);
+          // Like an S3 object uploaded with a forged Content-Type; the directory store has no localFile here.
+          return { info: { ...obj.info, contentType: 'text/html' }, body: obj.body, discard: obj.discard };
+        },
+        async stat(key, signal, options) {
+          stats++;
+          const head = await inner.stat(key, signal, options);
+          return { ...head, info: { ...head.info, contentType: 'text/html' } };
+        },
+      },
+    };
+  }
+
+  it('a plain download is served with the sniffed content type, never the stored one', async () => {
+    const c = countingStore();
+    const h = buildHarness(c.store);
+    const res = await h.app.request(IMG);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(body.equals(readFileSync(path.join(root, 'gen-photo-1920x1280.jpg')))).toBe(true);
+    const head = await h.app.request(IMG, { method: 'HEAD' });
+    expect(head.headers.get('content-type')).toBe('image/jpeg');
+  });
+
+  it('HEAD of a download and If-None-Match revalidation read metadata only, never the body', async () => {
+    const c = countingStore();
+    const h = buildHarness(c.store);
+    const head = await h.app.request(IMG, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    const etag = head.headers.get('etag')!;
+    expect((await h.app.request(IMG, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    const variantEtag = (await h.app.request(`${IMG}?w=20`)).headers.get('etag')!;
+    const opensAfterRender = c.opens();
+    expect((await h.app.request(`${IMG}?w=20`, { headers: { 'if-none-match': variantEtag } })).status).toBe(304);
+    expect(c.opens()).toBe(opensAfterRender);
+    expect(opensAfterRender).toBe(1); // the render only
+    expect(c.stats()).toBe(3);
   });
 });

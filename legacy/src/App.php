@@ -45,7 +45,8 @@ final class App
 
         if (str_starts_with($path, self::HOT_PREFIX)) {
             self::allow($method, ['GET', 'HEAD'], self::HOT_PREFIX . '{key}');
-            $endpoint = new ImageEndpoint($this->storage(), new Imaging($this->config->maxInputPixels, $this->config->srgbProfile()), $this->config->maxInputBytes);
+            $clock = new RenderClock($this->config->renderTimeoutMs);
+            $endpoint = new ImageEndpoint($this->storage(), new Imaging($this->config->maxInputPixels, $this->config->srgbProfile(), $clock), $this->config->maxInputBytes, $clock);
             $ifNoneMatch = isset($server['HTTP_IF_NONE_MATCH']) ? (string) $server['HTTP_IF_NONE_MATCH'] : null;
             return $endpoint->handle(substr($path, strlen(self::HOT_PREFIX)), $query, $ifNoneMatch);
         }

@@ -26,6 +26,8 @@ final class Config
         public readonly int $maxInputPixels,
         /** LEGACY_SRGB_PROFILE: the sRGB ICC profile to convert to. Default: the system's, if any. */
         public readonly ?string $srgbProfilePath,
+        /** LEGACY_RENDER_TIMEOUT_MS: CPU time one render may take before it is stopped with 504 (RenderClock). Default 30 000. */
+        public readonly int $renderTimeoutMs = 30_000,
     ) {
     }
 
@@ -50,6 +52,7 @@ final class Config
         };
         $maxBytes = $int('LEGACY_MAX_INPUT_BYTES', 50 * 1024 * 1024);
         $maxPixels = $int('LEGACY_MAX_INPUT_PIXELS', 50_000_000);
+        $renderTimeoutMs = $int('LEGACY_RENDER_TIMEOUT_MS', 30_000);
         $profile = (string) ($env['LEGACY_SRGB_PROFILE'] ?? '');
         if ($profile !== '' && !is_readable($profile)) {
             $problems[] = "LEGACY_SRGB_PROFILE: expected a readable ICC file, got " . json_encode($profile);
@@ -60,7 +63,7 @@ final class Config
         if ($problems !== []) {
             throw new \RuntimeException("invalid configuration:\n  - " . implode("\n  - ", $problems));
         }
-        return new self(rtrim($storage, '/'), $maxBytes, $maxPixels, $profile === '' ? null : $profile);
+        return new self(rtrim($storage, '/'), $maxBytes, $maxPixels, $profile === '' ? null : $profile, $renderTimeoutMs);
     }
 
     public function srgbProfile(): ?string

@@ -13,6 +13,7 @@ final class ImageEndpoint
         private readonly Storage $storage,
         private readonly Imaging $imaging,
         private readonly int $maxInputBytes,
+        private readonly ?RenderClock $clock = null,
     ) {
     }
 
@@ -54,7 +55,13 @@ final class ImageEndpoint
         if ($source === null) {
             throw new HttpError('unsupported_image', 'unsupported image: the original is not a ' . Formats::SUPPORTED_TEXT . ' image');
         }
-        $image = $this->imaging->render($original['path'], $source, $request);
+        $this->clock?->start();
+        try {
+            $image = $this->imaging->render($original['path'], $source, $request);
+        } catch (\Throwable $e) {
+            // Whatever ImageMagick made of the stopped operation, it was the render bound.
+            throw $this->clock?->expired() ? $this->clock->error($e) : $e;
+        }
         return new Response(200, [
             'Content-Type' => $image['contentType'],
             'Content-Length' => (string) strlen($image['body']),

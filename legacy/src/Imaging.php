@@ -14,11 +14,21 @@ final class Imaging
     /** ImageMagick's exception codes for resource limits (ResourceLimitWarning, ResourceLimitError). */
     private const RESOURCE_LIMIT_CODES = [300, 400];
 
+    /**
+     * The longest side of the scaled image a cover crop is cut from: ImageMagick's policy limit
+     * (Debian's 16000 a side), past which resizeImage() fails ("width or height exceeds limit")
+     * and a request used to get a 500. The new service refuses past the same side
+     * (image-service/src/pipeline.ts MAX_SIDE_PIXELS), so both give the same 400.
+     */
+    private const MAX_SCALED_SIDE = 16000;
+
     public function __construct(
         /** Refuse originals with more pixels than this, from the header, before decoding. */
         private readonly int $maxPixels,
         /** An sRGB ICC profile to convert embedded profiles to; null: plain colourspace conversion. */
         private readonly ?string $srgbProfile,
+        /** The render's CPU-time bound, watched on every Imagick object of a render. */
+        private readonly ?RenderClock $clock = null,
     ) {
     }
 
@@ -40,14 +50,37 @@ final class Imaging
             } catch (\ImagickException $e) {
                 throw $this->decodeError($e);
             }
+            // On the image just read: a monitor set on an empty Imagick is never called.
+            $this->clock?->watch($im);
+            // A header libjpeg reads but data it cannot (a Huffman table it cannot build) comes back
+            // from ImageMagick as a 0x0 image, not an exception: undecodable, the original's fault.
+            if ($im->getImageWidth() === 0 || $im->getImageHeight() === 0) {
+                throw new HttpError('unsupported_image', 'unsupported image: the original could not be decoded as a ' . Formats::SUPPORTED_TEXT . ' image');
+            }
             if ($source === 'gif') {
                 // A first frame smaller than the GIF's canvas is placed on it, as browsers show it.
+                // This canvas is the logical screen, which is why checkHeader() limits the screen
+                // (what getimagesize reads): it is what this step allocates. The new service sizes
+                // GIFs the same way (image-service/src/gif-screen.ts, with the measurements).
                 $im = $im->coalesceImages();
+                $this->clock?->watch($im);
             }
             $this->orient($im);
             $this->toSrgb($im);
 
             $plan = Geometry::plan($im->getImageWidth(), $im->getImageHeight(), $request->width, $request->height, $request->fit);
+            if ($plan['width'] > self::MAX_SCALED_SIDE || $plan['height'] > self::MAX_SCALED_SIDE) {
+                throw new HttpError('invalid_parameter', sprintf(
+                    'invalid parameter fit: cover of this %dx%d original into %dx%d would scale it to %dx%d; expected a box that scales each side to at most %d pixels',
+                    $im->getImageWidth(),
+                    $im->getImageHeight(),
+                    $request->width ?? 0,
+                    $request->height ?? 0,
+                    $plan['width'],
+                    $plan['height'],
+                    self::MAX_SCALED_SIDE,
+                ));
+            }
             if ($plan['width'] !== $im->getImageWidth() || $plan['height'] !== $im->getImageHeight()) {
                 $im->resizeImage($plan['width'], $plan['height'], \Imagick::FILTER_LANCZOS, 1);
             }

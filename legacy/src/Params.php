@@ -120,11 +120,15 @@ final class Params
         return new ResizeRequest($width, $height, $fit, $quality, $format);
     }
 
-    /** Strict decimal integer: no sign, exponent, hex, fraction or whitespace. */
+    /**
+     * Canonical decimal integer only: no sign, exponent, hex, fraction, whitespace or leading zero.
+     * One spelling per number, so that w=0100 and w=100 cannot become two cache entries for the
+     * same image.
+     */
     private static function intInRange(string $name, string $raw, int $min, int $max): int
     {
-        if (preg_match('/^[0-9]{1,10}$/D', $raw) !== 1 || (int) $raw < $min || (int) $raw > $max) {
-            throw self::invalidParam($name, "an integer from $min to $max", $raw);
+        if (preg_match('/^(0|[1-9][0-9]{0,9})$/D', $raw) !== 1 || (int) $raw < $min || (int) $raw > $max) {
+            throw self::invalidParam($name, "a canonical decimal integer from $min to $max (digits only: no sign, leading zero, exponent or spaces)", $raw);
         }
         return (int) $raw;
     }

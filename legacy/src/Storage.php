@@ -33,10 +33,10 @@ final class Storage
      */
     public function stat(string $key): array
     {
-        $path = $this->pathOf($key);
-        clearstatcache(true, $path);
+        $path = $this->pathOf($key, reading: true);
+        clearstatcache();
         $st = @stat($path);
-        if ($st === false || !is_file($path)) {
+        if ($st === false || !is_file($path) || $this->hasLink($key)) {
             $this->ping(); // a missing root is the store's fault, not the key's
             throw new HttpError('not_found', 'no original with key ' . json_encode($key, JSON_UNESCAPED_SLASHES));
         }
@@ -79,6 +79,11 @@ final class Storage
     public function putFromUpload(string $key, string $uploadedFile): void
     {
         $path = $this->pathOf($key);
+        clearstatcache();
+        if ($this->hasLink($key)) {
+            // Writing through a link would store the original outside the directory, or under another key.
+            throw new HttpError('invalid_key', 'invalid key: ' . json_encode($key, JSON_UNESCAPED_SLASHES) . ' passes through a symbolic link in the store');
+        }
         $dir = dirname($path);
         if (!is_dir($dir) && !@mkdir($dir, 0755, true) && !is_dir($dir)) {
             throw new HttpError('invalid_key', 'invalid key: a parent of ' . json_encode($key, JSON_UNESCAPED_SLASHES) . ' is an original, not a folder');
@@ -115,14 +120,45 @@ final class Storage
         return !file_exists($path) && is_dir($this->root);
     }
 
-    private function pathOf(string $key): string
+    /**
+     * Whether any component of the key's path below the root is a symbolic link. A link is not an
+     * original, wherever it points: one pointing out of the directory would serve any file PHP
+     * can read, one pointing inside it would serve a key nobody stored. Readers answer 404, as for
+     * a missing original, so that a link's existence is not revealed either.
+     */
+    private function hasLink(string $key): bool
+    {
+        $path = rtrim($this->root, '/');
+        foreach (explode('/', $key) as $segment) {
+            $path .= '/' . $segment;
+            if (is_link($path)) {
+                return true;
+            }
+            if (!file_exists($path)) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * @param bool $reading a read of a key with a segment over NAME_MAX is a 404: the contract allows
+     *   the key (up to 512 characters, segments unlimited), this store just cannot hold such an
+     *   original, as the new service's file store answers (ENAMETOOLONG) and as S3 would. Writing
+     *   one is refused as a bad key, because it could never be read back from here.
+     */
+    private function pathOf(string $key, bool $reading = false): string
     {
         Params::validateKey($key);
         foreach (explode('/', $key) as $segment) {
-            // The file system's limit (NAME_MAX), reported as the new service reports ENAMETOOLONG.
-            if (strlen($segment) > self::NAME_MAX) {
-                throw new HttpError('invalid_key', 'invalid key: too long for the store (at most ' . self::NAME_MAX . ' characters between slashes)');
+            if (strlen($segment) <= self::NAME_MAX) {
+                continue;
             }
+            if ($reading) {
+                $this->ping(); // a missing root is the store's fault, not the key's
+                throw new HttpError('not_found', 'no original with key ' . json_encode($key, JSON_UNESCAPED_SLASHES));
+            }
+            throw new HttpError('invalid_key', 'invalid key: too long for the store (at most ' . self::NAME_MAX . ' characters between slashes)');
         }
         return rtrim($this->root, '/') . '/' . $key;
     }

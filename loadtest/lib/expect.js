@@ -49,6 +49,8 @@ export function bodySizeOk(bodyLength, contentLength) {
 
 /** @param {string} base e.g. http://127.0.0.1:8081 @param {string} path starting with / */
 export function joinUrl(base, path) {
+  // An absolute URL stands as it is: the new service's /healthz is on its admin listener, not under NEW_URL.
+  if (/^https?:\/\//.test(path)) return path;
   return `${base.replace(/\/+$/, '')}${path.startsWith('/') ? path : `/${path}`}`;
 }
 

@@ -73,7 +73,7 @@ afterAll(async () => {
 describe('loadtest scripts against a real stack', () => {
   it('shadow.js: same requests to legacy and new, both in the side-by-side summary', async () => {
     const s = summaryPaths('shadow');
-    const run = await runK6('shadow.js', { LEGACY_URL: stack!.legacy.url, NEW_URL: stack!.service.url, REQUESTS: requestList, RATE: '3', DURATION: '3s', GAP: '1s', ...s });
+    const run = await runK6('shadow.js', { LEGACY_URL: stack!.legacy.url, NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`, REQUESTS: requestList, RATE: '3', DURATION: '3s', GAP: '1s', ...s });
     expect(run.code, run.stderr).toBe(0);
     const json = readJson(s.SUMMARY_JSON);
     for (const t of ['legacy', 'new']) {
@@ -93,7 +93,7 @@ describe('loadtest scripts against a real stack', () => {
 
   it('shadow.js: refuses to start against a target that is down, before any load', async () => {
     const s = summaryPaths('shadow-down');
-    const run = await runK6('shadow.js', { LEGACY_URL: 'http://127.0.0.1:9', NEW_URL: stack!.service.url, REQUESTS: requestList, DURATION: '2s', ...s });
+    const run = await runK6('shadow.js', { LEGACY_URL: 'http://127.0.0.1:9', NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`, REQUESTS: requestList, DURATION: '2s', ...s });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/legacy is not healthy: GET http:\/\/127\.0\.0\.1:9\/image\/health/);
   });
@@ -138,7 +138,7 @@ describe('loadtest scripts against a real stack', () => {
     const s = summaryPaths('stress');
     const run = await runK6('stress.js', {
       LEGACY_URL: stack!.legacy.url,
-      NEW_URL: stack!.service.url,
+      NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`,
       REQUESTS: requestList,
       START_RATE: '2',
       STEP_RATE: '2',
@@ -163,7 +163,7 @@ describe('loadtest scripts against a real stack', () => {
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'loadtest/run.ts')], {
         cwd: projectRoot,
-        env: { ...process.env, LEGACY_URL: stack!.legacy.url, NEW_URL: stack!.service.url, REQUESTS: requestList, RATE: '2', DURATION: '3s', GAP: '1s', P95_MS: '20000', P99_MS: '30000' },
+        env: { ...process.env, LEGACY_URL: stack!.legacy.url, NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`, REQUESTS: requestList, RATE: '2', DURATION: '3s', GAP: '1s', P95_MS: '20000', P99_MS: '30000' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -90,6 +90,40 @@ describe('legacy backend: section 2 and failure modes', () => {
       expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'invalid_key' });
       expect(res.headers['x-powered-by']).toBeUndefined();
     });
+  });
+
+  it('answers 400 invalid_parameter for w=0100, w=+100, w=1e2, w= 100 and q=085 on the hot endpoint (canonical decimals only)', async () => {
+    writeFileSync(path.join(storageDir, 'canon.jpg'), await jpeg());
+    for (const query of ['w=0100', 'w=%2B100', 'w=1e2', 'w=%20100', 'q=085']) {
+      const res = await fetch(`${legacy.url}/image/files/canon.jpg?${query}`);
+      const body = (await res.json()) as { error: string; message: string };
+      expect([query, res.status, body.error]).toEqual([query, 400, 'invalid_parameter']);
+      expect(body.message).toContain('canonical decimal integer');
+    }
+    expect((await fetch(`${legacy.url}/image/files/canon.jpg?w=100`)).status).toBe(200);
+  });
+
+  it('refuses symlinks in the originals directory with 404 not_found, wherever they point (file, folder, inside or out)', async () => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'legacy-outside-'));
+    chmodSync(outside, 0o755);
+    writeFileSync(path.join(outside, 'secret.jpg'), await jpeg());
+    mkdirSync(path.join(storageDir, 'realdir'), { recursive: true });
+    writeFileSync(path.join(storageDir, 'realdir/a.jpg'), await jpeg());
+    symlinkSync(path.join(outside, 'secret.jpg'), path.join(storageDir, 'link-out.jpg'));
+    symlinkSync('realdir/a.jpg', path.join(storageDir, 'link-in.jpg'));
+    symlinkSync(outside, path.join(storageDir, 'linkdir-out'));
+    symlinkSync('realdir', path.join(storageDir, 'linkdir-in'));
+    try {
+      for (const key of ['link-out.jpg', 'link-in.jpg', 'linkdir-out/secret.jpg', 'linkdir-in/a.jpg']) {
+        for (const query of ['', '?w=10']) {
+          const res = await fetch(`${legacy.url}/image/files/${key}${query}`);
+          expect([key + query, res.status, ((await res.json()) as { error: string }).error]).toEqual([key + query, 404, 'not_found']);
+        }
+      }
+      expect((await fetch(`${legacy.url}/image/files/realdir/a.jpg?w=10`)).status).toBe(200);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   describe('POST /image/files', () => {
@@ -217,6 +251,8 @@ describe('legacy backend: section 2 and failure modes', () => {
     const put = (key: string) => {
       mkdirSync(path.dirname(path.join(storageDir, key)), { recursive: true });
       writeFileSync(path.join(storageDir, key), 'x');
+      // Written here as root; the workers are not root, and delete it.
+      legacy.adoptStorage();
     };
 
     it('deletes every key (200) and is idempotent', async () => {
@@ -268,10 +304,12 @@ describe('legacy backend: section 2 and failure modes', () => {
     });
   });
 
-  it('refuses a key segment longer than the file system allows with 400 invalid_key, as the new service’s file store does', async () => {
-    const res = await rawRequest(legacy.url, `/image/files/${'a'.repeat(256)}.jpg?w=10`);
-    expect(res.status).toBe(400);
-    expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'invalid_key' });
+  it('answers 404 not_found for a key segment longer than the file system allows (a valid key no original can have), as the new service’s file store does', async () => {
+    for (const target of [`/image/files/${'a'.repeat(256)}.jpg?w=10`, `/image/files/${'a'.repeat(256)}.jpg`]) {
+      const res = await rawRequest(legacy.url, target);
+      expect(res.status).toBe(404);
+      expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'not_found' });
+    }
     expect((await rawRequest(legacy.url, `/image/files/${'a'.repeat(251)}.jpg?w=10`)).status).toBe(404);
   });
 
@@ -329,6 +367,61 @@ describe('legacy backend: section 2 and failure modes', () => {
   });
 });
 
+describe('legacy hardening: render time bound, PHP-FPM socket and users', () => {
+  let legacy: RunningLegacy;
+  let storageDir: string;
+  const uidOf = (pid: number) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  const nameOf = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+
+  beforeAll(async () => {
+    storageDir = mkdtempSync(path.join(os.tmpdir(), 'legacy-hard-'));
+    // Noise resamples slowly: far more than 100 ms of ImageMagick work.
+    const noise = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg({ quality: 95 }).toBuffer();
+    writeFileSync(path.join(storageDir, 'noise.jpg'), noise);
+    writeFileSync(path.join(storageDir, 'small.jpg'), await jpeg());
+    legacy = await startLegacy({ storageDir, children: 1, renderTimeoutMs: 100 });
+  }, 120_000);
+  afterAll(async () => {
+    await legacy?.stop();
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  it('a render past LEGACY_RENDER_TIMEOUT_MS answers 504 timeout, and the PHP-FPM child lives on', async () => {
+    const before = legacy.pids();
+    const res = await fetch(`${legacy.url}/image/files/noise.jpg?w=2900&format=png`);
+    const body = (await res.json()) as { error: string; message: string };
+    expect([res.status, body.error]).toEqual([504, 'timeout']);
+    expect(body.message).toContain('render bound');
+    expect((await fetch(`${legacy.url}/image/files/small.jpg?w=10`)).status).toBe(200);
+    expect(legacy.pids()).toEqual(before);
+  }, 60_000);
+
+  it('the FastCGI socket is 0660, owned by the user legacy nginx workers run as, and no pool or nginx worker runs as root', () => {
+    const socket = statSync(path.join(legacy.runDir, 'php-fpm.sock'));
+    expect((socket.mode & 0o777).toString(8)).toBe('660');
+    const pids = legacy.pids();
+    const fpmWorkers = pids.filter((pid) => /php-fpm/.test(nameOf(pid)) && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('master'));
+    const nginxWorkers = pids.filter((pid) => nameOf(pid) === 'nginx' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker'));
+    expect(fpmWorkers.length).toBeGreaterThan(0);
+    expect(nginxWorkers.length).toBeGreaterThan(0);
+    for (const pid of [...fpmWorkers, ...nginxWorkers]) expect(uidOf(pid), `${nameOf(pid)} ${pid}`).not.toBe(0);
+    // nginx's workers connect to the socket: its owner is their user (or its group theirs).
+    const workerUid = uidOf(nginxWorkers[0]!);
+    expect(socket.uid).toBe(workerUid);
+  });
+
+  it('uploads still work (the originals directory is writable by the pool user), and deletes too', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([await jpeg()]), 'up.jpg');
+    form.append('key', 'new/dir/up.jpg');
+    const res = await fetch(`${legacy.url}/image/files`, { method: 'POST', body: form });
+    expect(res.status).toBe(201);
+    expect((await fetch(`${legacy.url}/image/files/new/dir/up.jpg?w=10`)).status).toBe(200);
+    const del = await fetch(`${legacy.url}/image/files`, { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ files: ['new/dir/up.jpg'] }) });
+    expect(del.status).toBe(200);
+  });
+});
+
 describe('legacy runner (support/legacy.ts)', () => {
   it('stops every process it started and removes its own run directory', async () => {
     const storage = mkdtempSync(path.join(os.tmpdir(), 'legacy-store-'));
@@ -372,12 +465,20 @@ describe('legacy runner (support/legacy.ts)', () => {
       max_input_bytes: 52428800,
       max_input_pixels: 50000000,
       instance: 'abc123',
+      worker_user: 'www-data',
+      worker_group: 'www-data',
+      render_timeout_ms: 30000,
     };
     const asRoot = renderLegacyConfigs({ ...values, root: true });
-    expect(asRoot.fpm).toContain('user = root');
+    // Started as root, the workers still never run as root, and the socket is theirs, 0660.
+    expect(asRoot.fpm).toContain('user = www-data\ngroup = www-data\nlisten.owner = www-data\nlisten.group = www-data');
+    expect(asRoot.fpm).toMatch(/^listen\.mode = 0660$/m);
+    expect(asRoot.fpm).not.toMatch(/^user = root/m);
+    expect(asRoot.fpm).toContain('env[LEGACY_RENDER_TIMEOUT_MS] = 30000');
+    expect(() => renderLegacyConfigs({ ...values, root: true, worker_user: 'root' })).toThrow(/must not run as root/);
     expect(asRoot.fpm).toContain('env[LEGACY_STORAGE_DIR] = "/tmp/store"');
     expect(asRoot.nginx).toContain('listen 127.0.0.1:8081;');
-    expect(asRoot.nginx).toContain('user root root;');
+    expect(asRoot.nginx).toContain('user www-data www-data;');
     expect(asRoot.nginx).toContain('add_header X-Legacy-Instance abc123 always;');
     for (const text of [asRoot.fpm, asRoot.nginx]) expect(text).not.toMatch(/\{\{/);
     const asUser = renderLegacyConfigs({ ...values, root: false });
@@ -428,6 +529,16 @@ describe('legacy PHP parsing and geometry = the new service’s (same inputs, sa
       { numRuns: 2000, seed: 7 },
     );
     compare(queries.map((raw) => ({ fn: 'parseQuery' as const, raw })));
+  });
+
+  it('refuses non-canonical decimals (leading zero, sign, exponent, space) with 400 naming the parameter, as the new service does', () => {
+    const cases = ['w=0100', 'w=%2B100', 'w=+100', 'w=1e2', 'w=%20100', 'h=007', 'q=085', 'w=100&q=085'].map((raw) => ({ fn: 'parseQuery' as const, raw }));
+    const php = runPhp(cases);
+    for (const [i, answer] of php.entries()) {
+      expect(answer, cases[i]!.raw).toMatchObject({ ok: false, code: 'invalid_parameter' });
+      expect((answer as { message: string }).message).toMatch(/^invalid parameter (w|h|q): expected a canonical decimal integer from 1 to (4096|100)/);
+    }
+    compare(cases);
   });
 
   it('plans the same sizes and crops, to the pixel', () => {

@@ -12,6 +12,7 @@ import { COMPARE_USAGE, parseCompareArgs, type ReplayArgs, type ReportArgs } fro
 import { createProgress } from './progress.ts';
 import { runReplay, writeReportFiles } from './replay.ts';
 import { ReportBuilder, type Report } from './report.ts';
+import { renderOriginalsText } from './text.ts';
 import type { PairResult } from './result.ts';
 import { DEFAULT_THRESHOLDS } from './thresholds.ts';
 
@@ -97,7 +98,7 @@ async function replay(a: ReplayArgs, io: { stdout: Out; stderr: Out }): Promise<
   });
   const report = builder.build({ source: { from: path.resolve(a.from), legacy: a.legacy, new: a.new }, thresholds: a.thresholds, minParity: a.minParity, input: summary });
   await writeReportFiles(a.out, report);
-  io.stdout.write(summaryText(report, a.out));
+  io.stdout.write(originalsText(report) + summaryText(report, a.out));
   return report.gate.passed ? 0 : 1;
 }
 
@@ -127,8 +128,13 @@ async function renderFromResults(a: ReportArgs, io: { stdout: Out; stderr: Out }
   }
   const report = builder.build({ source: { report: path.resolve(a.report) }, thresholds: DEFAULT_THRESHOLDS, minParity: a.minParity });
   await writeReportFiles(a.out, report);
-  io.stdout.write(summaryText(report, a.out));
+  io.stdout.write(originalsText(report) + summaryText(report, a.out));
   return report.gate.passed ? 0 : 1;
+}
+
+/** The tables by likely cause and by original, when there is any difference to explain. */
+function originalsText(r: Report): string {
+  return r.mismatched + r.intended > 0 ? renderOriginalsText(r) : '';
 }
 
 function formatMethods(m: Record<string, number>): string {

@@ -4,7 +4,8 @@
  * beside the page (relative links), so the folder can be zipped, attached to a ticket, or opened
  * from disk in any browser.
  */
-import type { Report } from './report.ts';
+import { describeOriginal } from './causes.ts';
+import type { OriginalRow, Report } from './report.ts';
 import type { PairResult, SideRecord } from './result.ts';
 
 export function escapeHtml(s: string): string {
@@ -77,6 +78,37 @@ function caseCard(r: PairResult, thresholds: Report['thresholds']): string {
 <div class="images">${img(r.images?.legacy, 'legacy')}${img(r.images?.new, 'new')}${img(r.images?.diff, 'diff heat map')}</div>
 <table class="sides"><tr><th>legacy</th><th>new</th></tr><tr><td>${sideCell(r.legacy)}</td><td>${sideCell(r.new)}</td></tr></table>
 </article>`;
+}
+
+const counts = (m: Record<string, number | undefined>) =>
+  Object.entries(m)
+    .filter(([, n]) => (n ?? 0) > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+
+function originalRow(r: OriginalRow): string {
+  const worst = r.worst
+    ? `<code>${escapeHtml(r.worst.target.slice(r.path.length) || '(plain)')}</code>${r.worst.signals ? ` SSIM ${r.worst.signals.ssim.toFixed(3)}, ΔE ${r.worst.signals.deltaE.toFixed(1)}, block ${r.worst.signals.blockMaxDiff.toFixed(0)}` : ''}`
+    : '';
+  return `<tr class="${r.mismatched ? 'badrow' : ''}" data-cause="${r.cause ?? ''}"><td><code>${escapeHtml(r.path)}</code>${r.info?.source ? `<br><span class="muted">${escapeHtml(r.info.source)}</span>` : ''}</td><td>${escapeHtml(describeOriginal(r.info))}</td><td>${r.total}</td><td>${r.matched}</td><td>${r.intended}</td><td>${r.mismatched}${r.allVariants ? ' <b class="bad">all</b>' : ''}</td><td>${r.cause ? `<b>${r.cause}</b>: ${escapeHtml(r.why)}` : ''}</td><td>${escapeHtml(counts(r.categories))}</td><td>${worst}</td></tr>`;
+}
+
+/** The table by original (worst first, at most `limit` rows), the clustering by likely cause, and the originals whose differences are intended. */
+export function renderOriginalsHtml(report: Report, limit = 300): string {
+  const bad = report.byOriginal.filter((r) => r.mismatched > 0);
+  const intended = report.byOriginal.filter((r) => r.mismatched === 0 && r.intended > 0);
+  const causeRows = report.causes
+    .map((c) => `<tr><td><b>${c.cause}</b></td><td>${c.originals}</td><td>${c.requests}</td><td>${c.examples.map((e) => `<code>${escapeHtml(e)}</code>`).join('<br>')}</td></tr>`)
+    .join('');
+  const head = '<tr><th>original</th><th>metadata</th><th>variants</th><th>matched</th><th>intended</th><th>mismatched</th><th>likely cause</th><th>categories</th><th>worst variant</th></tr>';
+  const shown = report.byOriginal.slice(0, limit);
+  return `<h2 id="by-cause">Mismatched originals by likely cause</h2>
+<p class="muted">A heuristic from each original's findings and metadata (colour space, ICC profile, alpha, bit depth, EXIF orientation); see gateway/src/compare/causes.ts.</p>
+<table><tr><th>likely cause</th><th>originals</th><th>mismatched requests</th><th>examples</th></tr>${causeRows || '<tr><td colspan="4" class="ok">no mismatched original</td></tr>'}</table>
+<h2 id="by-original">By original (${bad.length} of ${report.byOriginal.length + report.originalsOmitted} with mismatches${report.byOriginal.some((r) => r.allVariants) ? `, ${report.byOriginal.filter((r) => r.allVariants).length} on every variant` : ''})</h2>
+<table id="originals">${head}${shown.map(originalRow).join('')}</table>${report.byOriginal.length > limit || report.originalsOmitted ? `<p class="muted">${report.byOriginal.length - shown.length + report.originalsOmitted} more originals in report.json</p>` : ''}
+<h3 id="intended-originals">Originals with intended differences only (${intended.length})</h3>
+${intended.length ? `<table><tr><th>original</th><th>metadata</th><th>intended variants</th><th>reasons</th></tr>${intended.map((r) => `<tr><td><code>${escapeHtml(r.path)}</code></td><td>${escapeHtml(describeOriginal(r.info))}</td><td>${r.intended} of ${r.total}</td><td>${r.intendedReasons.map(escapeHtml).join('<br>')}</td></tr>`).join('')}</table>` : '<p class="muted">none</p>'}`;
 }
 
 export function renderHtml(report: Report): string {
@@ -162,6 +194,7 @@ ${latencyHistogramSvg(report.latency.histogram)}
 <tr><td>colour: block max diff</td><td>${sig.blockMaxDiff.min}</td><td>${sig.blockMaxDiff.p01}</td><td>${sig.blockMaxDiff.p05}</td><td>${sig.blockMaxDiff.p50}</td><td>${sig.blockMaxDiff.max}</td></tr>
 <tr><td>colour: mean ΔE</td><td>${sig.deltaE.min}</td><td>${sig.deltaE.p01}</td><td>${sig.deltaE.p05}</td><td>${sig.deltaE.p50}</td><td>${sig.deltaE.max}</td></tr>
 <tr><td>compression: blockiness</td><td>${sig.blockiness.min}</td><td>${sig.blockiness.p01}</td><td>${sig.blockiness.p05}</td><td>${sig.blockiness.p50}</td><td>${sig.blockiness.max}</td></tr></table>
+${report.byOriginal ? renderOriginalsHtml(report) : ''}
 <h2>By parameter combination</h2>
 <table><tr><th>route</th><th>w</th><th>h</th><th>fit</th><th>format</th><th>total</th><th>matched</th><th>intended</th><th>mismatched</th><th>parity</th><th>categories</th><th>p50 legacy / new</th></tr>${breakdown}</table>
 <h2 id="mismatches">Mismatches (${report.mismatched}${report.mismatchesOmitted ? `, ${report.mismatchesOmitted} not listed` : ''})</h2>

@@ -13,9 +13,19 @@ export interface DecodedImage extends RgbImage {
   format: string;
 }
 
-/** Decodes and normalises; throws when the bytes are not an image sharp can read. */
+/**
+ * The most pixels the comparer decodes: the contract's limit on originals (50 megapixels, see
+ * docs/image-api.md, 413 image_too_large). A conforming answer is never larger, and the bodies the
+ * comparer reads come from backends it does not trust (a shadowed candidate, or a target a client
+ * chose): without a limit, a few hundred kB of PNG declaring a 16k x 16k canvas would make libvips
+ * allocate ~800 MB (sharp's default allows 268 megapixels). libvips checks it from the header,
+ * before any pixel is decoded.
+ */
+export const COMPARE_MAX_INPUT_PIXELS = 50_000_000;
+
+/** Decodes and normalises; throws when the bytes are not an image sharp can read, or are over COMPARE_MAX_INPUT_PIXELS. */
 export async function decodeNormalised(body: Uint8Array): Promise<DecodedImage> {
-  const input = sharp(body, { failOn: 'error', pages: 1 });
+  const input = sharp(body, { failOn: 'error', pages: 1, limitInputPixels: COMPARE_MAX_INPUT_PIXELS });
   const meta = await input.metadata();
   const { data, info } = await input
     .autoOrient()

@@ -8,8 +8,8 @@ import sharp from 'sharp';
 import { decodeNormalised, formatOfContentType, type DecodedImage } from './image.ts';
 import { applyIgnore, type IgnoreEntry } from './ignore.ts';
 import { knownParams, targetPath, type ReplayMethod } from './input.ts';
-import type { Finding, PairResult, SideRecord } from './result.ts';
-import { compareImages, compareResponses, type DecodeOutcome, type ResponseFacts } from './rules.ts';
+import { primaryCategory, type Finding, type IntendedFinding, type PairResult, type SideRecord } from './result.ts';
+import { applyDeclaredDifferences, compareImages, compareResponses, type DecodeOutcome, type ResponseFacts } from './rules.ts';
 import type { Sender, SendOutcome } from './send.ts';
 import type { Thresholds } from './thresholds.ts';
 
@@ -77,6 +77,7 @@ export async function judgePair(
   const findings: Finding[] = compareResponses(method, legacyFacts, newFacts);
   const sides: { legacy: SideRecord; new: SideRecord } = { legacy: sideRecord(legacy, legacyFacts), new: sideRecord(next, newFacts) };
   const evidence: PairEvidence = {};
+  const declaredIntended: IntendedFinding[] = [];
   let signals: PairResult['signals'];
 
   if (legacy.ok && next.ok) {
@@ -111,13 +112,20 @@ export async function judgePair(
           }
         }
         const cmp = compareImages(dl, dn, { legacy: typeL, new: typeN }, ctx.thresholds);
-        findings.push(...cmp.findings);
+        // Declared differences (docs/parity.md) are recognised on the images and reported as intended.
+        const declared = applyDeclaredDifferences(targetPath(target), cmp.findings, dl.ok ? dl.image : undefined, dn.ok ? dn.image : undefined, ctx.thresholds);
+        findings.push(...declared.findings);
+        declaredIntended.push(...declared.intended);
         signals = cmp.signals;
       }
     }
   }
 
-  const judged = applyIgnore(findings, { route: request.route, path: targetPath(target), params }, ctx.ignore);
+  const ignored = applyIgnore(findings, { route: request.route, path: targetPath(target), params }, ctx.ignore);
+  const intended = [...declaredIntended, ...ignored.intended];
+  // A pair whose only differences are declared ones is `intended`, not a match.
+  const judged =
+    ignored.verdict === 'match' && intended.length > 0 ? { ...ignored, verdict: 'intended' as const, category: primaryCategory(intended), intended } : { ...ignored, intended };
   const result: PairResult = {
     v: 1,
     time: new Date().toISOString(),

@@ -5,7 +5,8 @@
  * `maxCases` full mismatch records, so a replay of a million lines does not hold a million
  * records.
  */
-import type { InputSummary } from './input.ts';
+import { CAUSES, classifyOriginal, type Cause, type OriginalInfo } from './causes.ts';
+import { targetPath, type InputSummary } from './input.ts';
 import { CATEGORIES, VERDICTS, type Category, type PairResult, type Verdict } from './result.ts';
 import { histogram, LATENCY_EDGES_MS, ratio, summarise, type Percentiles } from './stats.ts';
 import type { Thresholds } from './thresholds.ts';
@@ -40,6 +41,44 @@ export interface SignalDistribution {
   p05: number;
   p50: number;
   max: number;
+}
+
+/** One original (one path), all its compared variants together: one bad original is one row, not eight. */
+export interface OriginalRow {
+  /** The request path, e.g. /image/files/a/b.jpg. */
+  path: string;
+  total: number;
+  matched: number;
+  intended: number;
+  mismatched: number;
+  parity: number;
+  /** Every compared variant is a mismatch the ignore file does not accept (a broken original, not noise). */
+  allVariants: boolean;
+  /** Mismatched variants by primary category. */
+  categories: Partial<Record<Category, number>>;
+  /** Standing findings by rule over the mismatched variants. */
+  rules: Record<string, number>;
+  /** Likely cause of the mismatches (see causes.ts); null when nothing mismatched. */
+  cause: Cause | null;
+  /** Why that cause: which property of the original and which findings. */
+  why: string;
+  /** The reasons of the intended differences (distinct, at most 5). */
+  intendedReasons: string[];
+  /** The worst mismatched variant. */
+  worst?: { target: string; category: Category | null; signals?: PairResult['signals'] };
+  /** The original's metadata, when the run knew it (ReportMeta.originals). */
+  info?: OriginalInfo;
+}
+
+/** Originals clustered by likely cause. */
+export interface CauseRow {
+  cause: Cause;
+  /** Originals with this likely cause. */
+  originals: number;
+  /** Their mismatched requests. */
+  requests: number;
+  /** Up to five of those originals, most mismatches first. */
+  examples: string[];
 }
 
 export interface Report {
@@ -84,6 +123,14 @@ export interface Report {
   };
   /** Per parameter combination, most mismatches first. */
   breakdown: BreakdownRow[];
+  /** Per original (request path): mismatches first, then intended, then the rest; at most `maxCases` rows. */
+  byOriginal: OriginalRow[];
+  /** Originals tracked but not listed (beyond `maxCases` rows). */
+  originalsOmitted: number;
+  /** Requests to originals beyond the tracking cap (`maxOriginals` distinct paths): in the totals, in no row. */
+  originalsUntracked: number;
+  /** Mismatched originals clustered by likely cause, most requests first. */
+  causes: CauseRow[];
   /** Distributions of the signals over compared image pairs (structure, colour, compression). */
   signals: { ssim: SignalDistribution; blockMaxDiff: SignalDistribution; deltaE: SignalDistribution; blockiness: SignalDistribution };
   /** The worst mismatches (status and errors first, then the largest pixel differences), with both signals. */
@@ -104,6 +151,8 @@ export interface ReportMeta {
   minParity: number;
   input?: InputSummary;
   generatedAt?: string;
+  /** Metadata of the originals by request path (/image/files/...), when the caller knows them (the parity corpus does). */
+  originals?: Readonly<Record<string, OriginalInfo>>;
 }
 
 const zeroCategories = (): Record<Category, number> => Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
@@ -114,6 +163,18 @@ export function severity(r: PairResult): number {
   const s = r.signals;
   const pixels = s ? (1 - s.ssim) + s.blockMaxDiff / 255 + s.deltaE / 100 + (s.blockiness - 1) / 4 : 0;
   return rank * 10 + Math.min(9, pixels);
+}
+
+interface OriginalAcc {
+  total: number;
+  matched: number;
+  intended: number;
+  mismatched: number;
+  categories: Partial<Record<Category, number>>;
+  rules: Record<string, number>;
+  swappedSides: number;
+  reasons: Set<string>;
+  worst?: PairResult;
 }
 
 interface ComboAcc {
@@ -142,9 +203,20 @@ export class ReportBuilder {
   private mismatchesSeen = 0;
   private intendedCases: PairResult[] = [];
   private intendedSeen = 0;
+  private readonly originals = new Map<string, OriginalAcc>();
+  private originalsUntracked = 0;
 
-  /** @param maxCases full records kept per list (mismatches, intended), default 2000; @param worstCount default 20 */
-  constructor(private readonly maxCases = 2000, private readonly worstCount = 20) {}
+  /**
+   * @param maxCases full records kept per list (mismatches, intended), and rows by original, default 2000
+   * @param worstCount default 20
+   * @param maxOriginals distinct originals (paths) tracked for the table by original, default 50,000: a
+   *   replay of a million distinct keys keeps counters for the first 50,000 and counts the rest
+   */
+  constructor(
+    private readonly maxCases = 2000,
+    private readonly worstCount = 20,
+    private readonly maxOriginals = 50_000,
+  ) {}
 
   add(r: PairResult): void {
     this.verdicts[r.verdict]++;
@@ -187,6 +259,8 @@ export class ReportBuilder {
     if (r.legacy.status !== null) acc.legacyMs.push(r.legacy.totalMs);
     if (r.new.status !== null) acc.newMs.push(r.new.totalMs);
 
+    this.addToOriginal(r);
+
     if (r.verdict === 'mismatch') {
       this.mismatchesSeen++;
       this.mismatchCases = keepWorst(this.mismatchCases, r, this.maxCases);
@@ -194,6 +268,68 @@ export class ReportBuilder {
       this.intendedSeen++;
       if (this.intendedCases.length < this.maxCases) this.intendedCases.push(r);
     }
+  }
+
+  private addToOriginal(r: PairResult): void {
+    const key = targetPath(r.target);
+    let o = this.originals.get(key);
+    if (!o) {
+      if (this.originals.size >= this.maxOriginals) {
+        this.originalsUntracked++;
+        return;
+      }
+      o = { total: 0, matched: 0, intended: 0, mismatched: 0, categories: {}, rules: {}, swappedSides: 0, reasons: new Set() };
+      this.originals.set(key, o);
+    }
+    o.total++;
+    if (r.verdict === 'match') o.matched++;
+    else if (r.verdict === 'intended') {
+      o.intended++;
+      for (const f of r.intended) if (o.reasons.size < 5) o.reasons.add(f.reason);
+    } else {
+      o.mismatched++;
+      if (r.category) o.categories[r.category] = (o.categories[r.category] ?? 0) + 1;
+      for (const f of r.findings) o.rules[f.rule] = (o.rules[f.rule] ?? 0) + 1;
+      const l = r.legacy;
+      const n = r.new;
+      if (l.width && l.height && n.width && n.height && l.width !== l.height && l.width === n.height && l.height === n.width) o.swappedSides++;
+      if (!o.worst || severity(r) > severity(o.worst)) o.worst = r;
+    }
+  }
+
+  private originalRows(known: ReportMeta['originals'] = {}): { rows: OriginalRow[]; omitted: number; causes: CauseRow[] } {
+    const rows = [...this.originals.entries()].map(([p, o]): OriginalRow => {
+      const info = known[p];
+      const classified = o.mismatched > 0 ? classifyOriginal({ categories: o.categories, rules: o.rules, swappedSides: o.swappedSides }, info) : null;
+      return {
+        path: p,
+        total: o.total,
+        matched: o.matched,
+        intended: o.intended,
+        mismatched: o.mismatched,
+        parity: round((o.matched + o.intended) / o.total),
+        allVariants: o.mismatched === o.total,
+        categories: { ...o.categories },
+        rules: { ...o.rules },
+        cause: classified?.cause ?? null,
+        why: classified?.why ?? '',
+        intendedReasons: [...o.reasons],
+        ...(o.worst ? { worst: { target: o.worst.target, category: o.worst.category, ...(o.worst.signals ? { signals: o.worst.signals } : {}) } } : {}),
+        ...(info ? { info } : {}),
+      };
+    });
+    rows.sort((a, b) => b.mismatched - a.mismatched || b.intended - a.intended || a.path.localeCompare(b.path));
+    const causes = new Map<Cause, CauseRow>();
+    for (const r of rows) {
+      if (!r.cause) continue;
+      const c = causes.get(r.cause) ?? { cause: r.cause, originals: 0, requests: 0, examples: [] };
+      c.originals++;
+      c.requests += r.mismatched;
+      if (c.examples.length < 5) c.examples.push(r.path);
+      causes.set(r.cause, c);
+    }
+    const causeRows = [...causes.values()].sort((a, b) => b.requests - a.requests || b.originals - a.originals || CAUSES.indexOf(a.cause) - CAUSES.indexOf(b.cause));
+    return { rows: rows.slice(0, this.maxCases), omitted: Math.max(0, rows.length - this.maxCases), causes: causeRows };
   }
 
   build(meta: ReportMeta): Report {
@@ -212,6 +348,7 @@ export class ReportBuilder {
     if (parity < meta.minParity) reasons.push(`parity ${(parity * 100).toFixed(2)}% is below the minimum ${(meta.minParity * 100).toFixed(2)}%`);
     if (this.statusMismatches > 0) reasons.push(`${this.statusMismatches} request(s) got a different status or error code`);
     const sorted = [...this.mismatchCases].sort((a, b) => severity(b) - severity(a));
+    const byOriginal = this.originalRows(meta.originals);
     return {
       version: 1,
       generatedAt: meta.generatedAt ?? new Date().toISOString(),
@@ -237,6 +374,10 @@ export class ReportBuilder {
         histogram: { edgesMs: [...LATENCY_EDGES_MS], legacy: histogram(this.legacyTotal), new: histogram(this.newTotal) },
       },
       breakdown,
+      byOriginal: byOriginal.rows,
+      originalsOmitted: byOriginal.omitted,
+      originalsUntracked: this.originalsUntracked,
+      causes: byOriginal.causes,
       signals: { ssim: distribution(this.ssims), blockMaxDiff: distribution(this.blocks), deltaE: distribution(this.deltas), blockiness: distribution(this.blockiness) },
       worst: sorted.slice(0, this.worstCount),
       mismatches: sorted,

@@ -3,8 +3,8 @@
  * facts) and, for images, what the decoded pixels say. Every rule that does not hold becomes a
  * Finding with a category and a detail naming both values. Table-driven tests: rules.test.ts.
  */
-import type { Finding } from './result.ts';
-import { computeSignals, type RgbImage, type Signals } from './signals.ts';
+import type { Category, Finding, IntendedFinding } from './result.ts';
+import { colourSignals, computeSignals, type RgbImage, type Signals } from './signals.ts';
 import type { Thresholds } from './thresholds.ts';
 
 /** What one backend answered, as far as the header rules care. Header names lower-case. */
@@ -172,4 +172,93 @@ export function judgeSignals(signals: Signals, thresholds: Thresholds): Finding[
     findings.push({ category: 'pixels', rule: 'blockiness', detail: `compression: one side's 8x8 block grid is ${signals.blockiness.toFixed(2)}x the other's > ${thresholds.blockinessMax}` });
   }
   return findings;
+}
+
+/**
+ * Declared difference `legacy_ignores_png_orientation`: ImageMagick 6 (the legacy backend) does
+ * not read the orientation from a PNG's eXIf chunk, so it resizes the stored pixels as they are;
+ * the new service applies it, as the contract says (and as browsers show the original). Measured
+ * in image-service/test/colour-parity.int.test.ts; see docs/parity.md.
+ */
+export const LEGACY_IGNORES_PNG_ORIENTATION = 'legacy_ignores_png_orientation';
+
+/** The seven EXIF re-orientations (2..8) as "where does output pixel (x, y) come from". */
+const REORIENT: ReadonlyArray<{ orientation: number; transposes: boolean; from: (x: number, y: number, w: number, h: number) => [number, number] }> = [
+  { orientation: 2, transposes: false, from: (x, y, w) => [w - 1 - x, y] },
+  { orientation: 3, transposes: false, from: (x, y, w, h) => [w - 1 - x, h - 1 - y] },
+  { orientation: 4, transposes: false, from: (x, y, _w, h) => [x, h - 1 - y] },
+  { orientation: 5, transposes: true, from: (x, y) => [y, x] },
+  { orientation: 6, transposes: true, from: (x, y, _w, h) => [y, h - 1 - x] },
+  { orientation: 7, transposes: true, from: (x, y, w, h) => [w - 1 - y, h - 1 - x] },
+  { orientation: 8, transposes: true, from: (x, y, w) => [w - 1 - y, x] },
+];
+
+/** PURE: `img` re-oriented; `from` maps an output pixel to its source pixel in `img`. */
+function reorient(img: RgbImage, transposes: boolean, from: (x: number, y: number, w: number, h: number) => [number, number]): RgbImage {
+  const width = transposes ? img.height : img.width;
+  const height = transposes ? img.width : img.height;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [sx, sy] = from(x, y, img.width, img.height);
+      const s = (sy * img.width + sx) * 3;
+      const d = (y * width + x) * 3;
+      data[d] = img.data[s]!;
+      data[d + 1] = img.data[s + 1]!;
+      data[d + 2] = img.data[s + 2]!;
+    }
+  }
+  return { width, height, data };
+}
+
+/**
+ * PURE recognition rule for `legacy_ignores_png_orientation`: the request's original is a PNG,
+ * and legacy's image is the new one re-oriented by one EXIF orientation (2..8) within the colour
+ * thresholds (block max diff and mean deltaE). It can only see cases where re-orienting keeps the output size: orientations
+ * 2-4 with any parameters, 5-8 with a square box (`fit=cover` with w = h). Other 5-8 cases come
+ * out at a different size on each side and stay `dimensions` mismatches. Returns the orientation
+ * that explains the difference, or undefined.
+ */
+export function recogniseLegacyPngOrientation(originalPath: string, legacy: RgbImage, next: RgbImage, thresholds: Thresholds): number | undefined {
+  if (!/\.png$/i.test(originalPath)) return undefined;
+  for (const r of REORIENT) {
+    const w = r.transposes ? next.height : next.width;
+    const h = r.transposes ? next.width : next.height;
+    if (w !== legacy.width || h !== legacy.height) continue;
+    // Undo the orientation the new service applied: the inverse of 6 is 8 and vice versa.
+    const inverse = r.orientation === 6 ? REORIENT[6]! : r.orientation === 8 ? REORIENT[4]! : r;
+    const candidate = reorient(next, inverse.transposes, inverse.from);
+    // Colour only: a centre crop re-oriented can land 1 px away from the other side's (odd
+    // margins round down on both), which luma SSIM punishes at thumbnail sizes; block colours
+    // mostly forgive it (measured on a 200x200 cover of a 320x240 photo: block max 7.6, deltaE
+    // 2.0, right at the match threshold), so deltaE gets twice the match threshold here; a wrongly
+    // oriented picture is far off (measured deltaE 31-53).
+    const colour = colourSignals(legacy, candidate);
+    if (colour.blockMaxDiff <= thresholds.blockMaxDiff && colour.deltaE <= 2 * thresholds.deltaEMax) return r.orientation;
+  }
+  return undefined;
+}
+
+/** Categories a declared image difference can explain (never a status, format or header finding). */
+const IMAGE_CATEGORIES: ReadonlySet<Category> = new Set<Category>(['pixels', 'dimensions', 'dimensions_off_by_one']);
+
+/**
+ * PURE: the declared differences (docs/parity.md) applied to one pair's findings. When a
+ * recognition rule explains the images, their image findings move to `intended` with a reason
+ * that names the declared category, so the report lists them apart (never a silent match and
+ * never a mismatch); status, format and header findings always stand.
+ */
+export function applyDeclaredDifferences(
+  originalPath: string,
+  findings: readonly Finding[],
+  legacy: RgbImage | undefined,
+  next: RgbImage | undefined,
+  thresholds: Thresholds,
+): { findings: Finding[]; intended: IntendedFinding[] } {
+  const image = findings.filter((f) => IMAGE_CATEGORIES.has(f.category));
+  if (image.length === 0 || !legacy || !next) return { findings: [...findings], intended: [] };
+  const orientation = recogniseLegacyPngOrientation(originalPath, legacy, next, thresholds);
+  if (orientation === undefined) return { findings: [...findings], intended: [] };
+  const reason = `${LEGACY_IGNORES_PNG_ORIENTATION}: legacy ignores this PNG's EXIF orientation ${orientation}; new applies it (docs/parity.md)`;
+  return { findings: findings.filter((f) => !IMAGE_CATEGORIES.has(f.category)), intended: image.map((f) => ({ ...f, reason })) };
 }

@@ -11,16 +11,18 @@ import {
   applyCutover,
   frontDoorPaths,
   queryRunningPlan,
+  readAddressOverrides,
   readCutoverText,
   renderCutover,
   runningMasterPid,
   writeFileAtomic,
   type ApplyResult,
 } from '../nginx/apply.ts';
-import { listenUrl, type PlanSummary } from './plan.ts';
+import { probeBackend } from '../backend-probe.ts';
+import { listenUrl, planCutover, type FrontDoorPlan, type PlanSummary } from './plan.ts';
 import { parseCutover } from './schema.ts';
 import { setRouteShare } from './edit.ts';
-import { formatStatus, parseAccessLine, summarizeTraffic, type AccessEntry, type RouteStatus } from './traffic.ts';
+import { backendTargets, formatBackends, formatStatus, parseAccessLine, summarizeTraffic, type AccessEntry, type RouteStatus } from './traffic.ts';
 
 type Env = NodeJS.ProcessEnv;
 export interface Command {
@@ -180,11 +182,15 @@ export function readRecentAccess(file: string, since: number, maxBytes = 64 * 10
   return entries;
 }
 
+/** How long `gateway status` waits for a backend's answer: a status that hangs on a hung backend would tell nothing. */
+const PROBE_TIMEOUT_MS = 1000;
+
 const statusUsage = `usage: gateway status [options]
 
-Per route: the share in the cutover file, the share nginx runs (asked from the running
-workers), and from the access log of the last minutes: requests per backend, error rate
-(status >= 500), fallbacks, p50 and p99 of the time clients waited.
+Whether each backend (legacy, each route's new service) is up: one request each, answered
+within ${PROBE_TIMEOUT_MS / 1000} s or not. Per route: the share in the cutover file, the share nginx runs
+(asked from the running workers), and from the access log of the last minutes: requests per
+backend, error rate (status >= 500), fallbacks, p50 and p99 of the time clients waited.
 
 ${commonHelp}
   --minutes <n>       the window of the access log (default 5)
@@ -202,14 +208,19 @@ export const status: Command = {
 
     let fileShares: Record<string, number> = {};
     let fileProblem: string | undefined;
+    let filePlan: FrontDoorPlan | undefined;
     try {
       const file = parseCutover(readCutoverText(config.cutoverFile), config.cutoverFile);
       fileShares = Object.fromEntries(file.routes.map((r) => [r.name, r.share]));
+      // The addresses apply would render with: the run dir's (npm start on other ports), then the environment's.
+      filePlan = planCutover(file, { ...readAddressOverrides(config.runDir), ...config.addressOverrides });
     } catch (e) {
       fileProblem = e instanceof Error ? e.message : String(e);
     }
     const master = runningMasterPid(config.runDir);
     const running: { digest: string; plan: PlanSummary } | undefined = master === undefined ? undefined : await queryRunningPlan(config.runDir, 2000);
+    const targets = backendTargets(filePlan, running?.plan);
+    const backends = await Promise.all(targets.map(async (t) => ({ ...t, probe: await probeBackend(t.address, t.path, PROBE_TIMEOUT_MS) })));
     const since = Date.now() / 1000 - minutes * 60;
     const traffic = summarizeTraffic(readRecentAccess(paths.accessLog, since), since);
 
@@ -224,7 +235,7 @@ export const status: Command = {
     if (other) rows.push({ name: '', fileShare: undefined, runningShare: undefined, traffic: other });
 
     if (values.json) {
-      out(`${JSON.stringify({ cutoverFile: config.cutoverFile, runDir: config.runDir, running: master !== undefined, pid: master, digest: running?.digest, listen: running?.plan.listen, fileProblem, minutes, routes: rows }, null, 2)}\n`);
+      out(`${JSON.stringify({ cutoverFile: config.cutoverFile, runDir: config.runDir, running: master !== undefined, pid: master, digest: running?.digest, listen: running?.plan.listen, fileProblem, backends, minutes, routes: rows }, null, 2)}\n`);
       return fileProblem ? 2 : 0;
     }
     const runningLine =
@@ -233,7 +244,7 @@ export const status: Command = {
         : running
           ? `front door: ${listenUrl(running.plan.listen)} (nginx master ${master}, config ${running.digest}), legacy ${running.plan.legacy}`
           : `front door: nginx master ${master} runs, but its control socket does not answer (${paths.controlSocket})`;
-    out(formatStatus(rows, { minutes, running: `cutover file: ${config.cutoverFile}\n${runningLine}` }));
+    out(formatStatus(rows, { minutes, running: `cutover file: ${config.cutoverFile}\n${runningLine}\n\n${formatBackends(backends)}` }));
     const mismatched = rows.filter((r) => r.fileShare !== undefined && r.runningShare !== undefined && r.fileShare !== r.runningShare);
     if (mismatched.length) out(`\nthe file and nginx disagree on ${mismatched.map((r) => r.name).join(', ')}: run 'npx gateway apply'\n`);
     if (fileProblem) {

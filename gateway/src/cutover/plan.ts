@@ -28,6 +28,14 @@ export interface RoutePlan {
   sticky: string;
   fallback: boolean;
   overrideHeader: boolean;
+  /** Client addresses/CIDR blocks whose override header is honoured. */
+  overrideFrom: string[];
+  /** X-Image-Backend / X-Image-Fallback response headers on this route's responses. */
+  debugHeaders: boolean;
+  /** Passive health of the new service: failures (connect error, timeout) before it is skipped; 0 = never. */
+  maxFails: number;
+  /** Window for maxFails, and how long the new service is skipped before one probe request (seconds). */
+  failTimeoutS: number;
   /** Effective mirror percentage: 0 unless the file also names a shadow sink. */
   shadowSample: number;
   timeoutMs: number;
@@ -40,6 +48,8 @@ export interface FrontDoorPlan {
   listen: string;
   legacy: string;
   shadowSink: string | undefined;
+  /** Client addresses/CIDR blocks allowed to send methods other than GET and HEAD. */
+  writesFrom: string[];
   routes: RoutePlan[];
 }
 
@@ -69,6 +79,10 @@ export function planRoute(route: CutoverRoute, shadowSink: string | undefined, b
     sticky: route.sticky,
     fallback: route.fallback,
     overrideHeader: route.override_header,
+    overrideFrom: [...route.override_from],
+    debugHeaders: route.debug_headers,
+    maxFails: route.max_fails,
+    failTimeoutS: route.fail_timeout_s,
     shadowSample: shadowSink ? route.shadow_sample : 0,
     timeoutMs: route.timeout_ms,
     split: splitBuckets(route.share),
@@ -82,6 +96,7 @@ export function planCutover(file: CutoverFile, overrides: AddressOverrides = {})
     listen: overrides.listen ?? file.listen,
     legacy: overrides.legacy ?? file.legacy,
     shadowSink,
+    writesFrom: [...file.writes_from],
     routes: file.routes.map((r) => planRoute(r, shadowSink, overrides.backend)),
   };
 }

@@ -45,6 +45,13 @@ const percent = z.int({ error: PERCENT_MESSAGE }).min(0, { error: PERCENT_MESSAG
 
 const bool = (name: string) => z.boolean({ error: `expected true or false (${name})` });
 
+const CIDR_MESSAGE = 'expected an IPv4 or IPv6 address or CIDR block, such as 10.0.0.0/8, 127.0.0.1 or ::1';
+/** One client address or CIDR block, as nginx `geo` reads it. zod's parsers keep `;`, `{` and quotes out. */
+const cidr = z
+  .string({ error: CIDR_MESSAGE })
+  .refine((s) => z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]).safeParse(s).success, { error: CIDR_MESSAGE });
+const cidrList = (what: string) => z.array(cidr, { error: `expected a list of addresses or CIDR blocks (${what}), such as [127.0.0.0/8, ::1]` });
+
 const method = z
   .string({ error: `expected one of ${METHODS.join(', ')}` })
   .transform((m) => m.toUpperCase())
@@ -78,18 +85,52 @@ const routeSchema = z.strictObject({
     .transform((s) => s.replace(/^\$/, ''))
     .pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,63}$/, { error: 'expected an nginx variable name such as request_uri, uri or cookie_uid' }))
     .default('request_uri'),
-  /** On connect error, timeout, 502, 503 or 504 from the new service, serve from legacy. Default true. */
+  /**
+   * On connect error, timeout, 502 or 504 from the new service, serve from legacy. Default true.
+   * A 503 passes through: the service sheds load on purpose, and replaying it on legacy would
+   * move the overload onto the backend that has the least headroom. GET/HEAD routes only.
+   */
   fallback: bool('fallback').default(true),
-  /** Honour the request header `X-Image-Backend: legacy|new`. Default false. */
+  /** Honour the request header `X-Image-Backend: legacy|new` (from `override_from` clients only). Default false. */
   override_header: bool('override_header').default(false),
+  /** Client addresses whose override header is honoured. Default loopback only: a client elsewhere must not steer. */
+  override_from: cidrList('override_from').default(['127.0.0.0/8', '::1']),
+  /** Send X-Image-Backend / X-Image-Fallback response headers. Default false: clients do not see inside. */
+  debug_headers: bool('debug_headers').default(false),
+  /**
+   * Passive health: after `max_fails` connect errors or timeouts of the new service within
+   * `fail_timeout_s`, the route serves from legacy for `fail_timeout_s`, then probes with one
+   * request. Default 3; 0 turns it off.
+   */
+  max_fails: z
+    .int({ error: 'expected an integer from 0 to 100 (0: never stop sending to the new service)' })
+    .min(0, { error: 'expected an integer from 0 to 100 (0: never stop sending to the new service)' })
+    .max(100, { error: 'expected an integer from 0 to 100 (0: never stop sending to the new service)' })
+    .default(3),
+  /**
+   * Seconds (nginx's fail_timeout has second resolution). Default 30: while the new service is
+   * down, one probe per window pays timeout_ms before its fallback; at 30 s that is well under
+   * 1% of requests at any load worth a route, so the p99 stays legacy's.
+   */
+  fail_timeout_s: z
+    .int({ error: 'expected an integer number of seconds from 1 to 3600' })
+    .min(1, { error: 'expected an integer number of seconds from 1 to 3600' })
+    .max(3600, { error: 'expected an integer number of seconds from 1 to 3600' })
+    .default(30),
   /** Percent (0..100) of the route's GETs mirrored to `shadow_sink`. Default 0. GET/HEAD routes only. */
   shadow_sample: percent.default(0),
-  /** How long nginx waits on the new service (send and read) before the fallback. Default 5000 ms. */
+  /**
+   * How long nginx waits on the new service (send and read) before the fallback. Default 2000 ms:
+   * a hung service must be detected (max_fails timeouts) well within 3 s, so that the requests
+   * after that go to legacy at once. The new service's p99 is ~350 ms; its slowest legitimate
+   * render (~2 s) may exceed its own deadline (serviceDeadlineMs) and be served by legacy, which
+   * costs that one request, not every request while the service hangs.
+   */
   timeout_ms: z
     .int({ error: 'expected an integer number of milliseconds from 100 to 600000' })
     .min(100, { error: 'expected an integer number of milliseconds from 100 to 600000' })
     .max(600_000, { error: 'expected an integer number of milliseconds from 100 to 600000' })
-    .default(5000),
+    .default(2000),
 });
 
 export const cutoverSchema = z
@@ -100,6 +141,11 @@ export const cutoverSchema = z
     legacy: address.default('127.0.0.1:8081'),
     /** Where mirrored requests go (the `gateway shadow` sink), host:port. Optional. */
     shadow_sink: address.optional(),
+    /**
+     * Clients allowed to send anything but GET and HEAD through the front door (uploads, deletes);
+     * others get 403. Default everyone, as legacy itself allows.
+     */
+    writes_from: cidrList('writes_from').default(['0.0.0.0/0', '::/0']),
     /** The routes; anything they do not match goes to legacy. Default none. */
     routes: z.array(routeSchema, { error: 'expected a list of routes' }).default([]),
   })
@@ -120,6 +166,16 @@ export const cutoverSchema = z
           }
         }
         paths.set(route.path, i);
+      }
+      if (route.fallback) {
+        const writes = route.methods.filter((m) => !REPLAYABLE_METHODS.includes(m) && m !== 'OPTIONS');
+        if (writes.length > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'fallback'],
+            message: `expected false: a route that matches ${writes.join(', ')} must not fall back (the fallback replays a request on legacy that the new service may already have applied, and a replayed write changes data); the default is true, so say fallback: false`,
+          });
+        }
       }
       if (route.shadow_sample > 0) {
         const unsafe = route.methods.filter((m) => !REPLAYABLE_METHODS.includes(m));

@@ -143,3 +143,62 @@ export function formatStatus(rows: readonly RouteStatus[], context: { minutes: n
   const lines = table.map((r) => r.map((cell, c) => (c >= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
   return `${context.running}\ntraffic from the access log, last ${context.minutes} min:\n\n${lines.join('\n')}\n`;
 }
+
+/** One backend `gateway status` probes: legacy, or the new service of one or more routes. */
+export interface BackendTarget {
+  name: string;
+  /** host:port */
+  address: string;
+  /** A cheap path every version answers: legacy's health page; the route's own prefix for the new service (a 400 at once). */
+  path: string;
+}
+
+/**
+ * The backends to probe. The addresses nginx runs with (`running`, when it answers) win over the
+ * file's: under npm start on other ports they are the ones traffic goes to. `file` carries the
+ * addresses after the run dir's and the environment's overrides.
+ */
+export function backendTargets(
+  file: { legacy: string; routes: ReadonlyArray<{ name: string; path: string; backend: string }> } | undefined,
+  running: { legacy: string; routes: Record<string, { backend: string }> } | undefined,
+): BackendTarget[] {
+  const legacy = running?.legacy ?? file?.legacy;
+  const targets: BackendTarget[] = legacy ? [{ name: 'legacy', address: legacy, path: '/image/health' }] : [];
+  const routeNames = [...new Set([...(file?.routes.map((r) => r.name) ?? []), ...Object.keys(running?.routes ?? {})])];
+  const byAddress = new Map<string, { names: string[]; path: string }>();
+  for (const name of routeNames) {
+    const fromFile = file?.routes.find((r) => r.name === name);
+    const address = running?.routes[name]?.backend ?? fromFile?.backend;
+    if (!address) continue;
+    const seen = byAddress.get(address);
+    if (seen) seen.names.push(name);
+    else byAddress.set(address, { names: [name], path: fromFile?.path ?? '/' });
+  }
+  for (const [address, { names, path }] of byAddress) targets.push({ name: `${names.join(', ')} (new)`, address, path });
+  return targets;
+}
+
+/** What one probe saw: any HTTP answer means the process is up and serving. */
+export type BackendProbe =
+  | { state: 'up'; ms: number; status: number }
+  | { state: 'down'; reason: string }
+  | { state: 'timeout'; timeoutMs: number };
+
+export function describeProbe(probe: BackendProbe): string {
+  switch (probe.state) {
+    case 'up':
+      // Up, since it answered; a 5xx is still worth a word (legacy's nginx answers 502 while PHP-FPM is down).
+      return `up (${Math.round(probe.ms)} ms)${probe.status >= 500 ? `, but it answered ${probe.status}` : ''}`;
+    case 'down':
+      return `down (${probe.reason})`;
+    case 'timeout':
+      return `not answering within ${probe.timeoutMs / 1000} s`;
+  }
+}
+
+/** The backends block of `gateway status`. */
+export function formatBackends(rows: ReadonlyArray<{ name: string; address: string; probe: BackendProbe }>): string {
+  const nameWidth = Math.max(0, ...rows.map((r) => r.name.length));
+  const addressWidth = Math.max(0, ...rows.map((r) => r.address.length));
+  return ['backends:', ...rows.map((r) => `  ${r.name.padEnd(nameWidth)}  ${r.address.padEnd(addressWidth)}  ${describeProbe(r.probe)}`), ''].join('\n');
+}

@@ -7,9 +7,15 @@
  *        |                      header and the sticky split; non-route methods stay on legacy
  *        |-- target new --> return 418 -> error_page 418 = @fd_images_new   (URI untouched)
  *        |                      @fd_images_new: proxy to the new service, short timeouts;
- *        |                      502/503/504 or connect error/timeout -> @fd_images_fallback
+ *        |                      502/504 or connect error/timeout -> @fd_images_fallback;
+ *        |                      its 503 (load shed on purpose) passes through
  *        |                      @fd_images_fallback: proxy to legacy, X-Image-Fallback: 1
  *        '-- target legacy --> proxy to legacy
+ * Every public location first refuses a request target that is not in normal form (400) and a
+ * write from outside writes_from (403); nginx's own errors are JSON (/_frontdoor/error/*).
+ * fd_<route>_new lists the new service next to a "down" placeholder, so that nginx's passive
+ * health (max_fails / fail_timeout) applies: a failing service is skipped ("no live upstreams",
+ * 502 -> fallback) for fail_timeout_s, then probed with one request.
  * proxy_next_upstream cannot cross from one upstream block to another, which is why the
  * fallback is an error_page to a named location and not a second server in the upstream.
  */
@@ -70,13 +76,80 @@ function proxyHeaderLines(): string[] {
   ];
 }
 
+/**
+ * The front door's own error answers, as the contract's JSON. nginx produces these itself (a
+ * malformed request, a body over client_max_body_size, ...); a backend's own 4xx passes through
+ * untouched wherever proxy_intercept_errors is off. `code` is what nginx raises, `status` what
+ * the client gets: 494 is nginx's internal "request header too large", sent as 431.
+ */
+export const FRONT_DOOR_ERRORS: readonly { code: number; status: number; error: string; message: string }[] = [
+  { code: 400, status: 400, error: 'invalid_request', message: 'expected a well-formed HTTP request with a request target in normal form: an absolute path of A-Z a-z 0-9 and -._~!&()*+,=:@ characters, no percent-encoding, no ; or backslash, no empty, . or .. segments' },
+  { code: 403, status: 403, error: 'forbidden', message: 'expected GET or HEAD: other methods are accepted only from the addresses in writes_from' },
+  { code: 404, status: 404, error: 'not_found', message: 'no route for this path' },
+  { code: 405, status: 405, error: 'method_not_allowed', message: 'expected a method this path accepts' },
+  { code: 408, status: 408, error: 'timeout', message: 'expected the request to arrive in time' },
+  { code: 411, status: 411, error: 'invalid_request', message: 'expected a Content-Length or chunked body' },
+  { code: 413, status: 413, error: 'request_too_large', message: 'expected a request body of at most 64 MB' },
+  { code: 414, status: 414, error: 'invalid_request', message: 'expected a request target of at most 8 KB' },
+  { code: 494, status: 431, error: 'invalid_request', message: 'expected request headers of at most 8 KB each' },
+  { code: 500, status: 500, error: 'internal', message: 'the front door failed' },
+  { code: 501, status: 501, error: 'invalid_request', message: 'expected a Transfer-Encoding of chunked' },
+];
+
+/** Where the front door's own error answers live (internal: a client asking for them gets the JSON 404 of /_frontdoor/). */
+export const ERROR_PREFIX = '/_frontdoor/error/';
+
+/** `error_page` lines for the front door's own errors; every location with its own error_page repeats them. */
+export function frontDoorErrorPages(): string[] {
+  return FRONT_DOOR_ERRORS.map((e) => `error_page ${e.code} = ${ERROR_PREFIX}${e.code};`);
+}
+
+/**
+ * The public listener's rules, in every public location ("return" inside "if" is safe): a
+ * request target not in normal form is refused, then a write from outside writes_from.
+ */
+export function listenerCheckLines(): string[] {
+  return ['if ($fd_target_refused) {', '    return 400;', '}', 'if ($fd_write_refused) {', '    return 403;', '}'];
+}
+
+function frontDoorErrorLocations(): string {
+  return FRONT_DOOR_ERRORS.map(
+    (e) => `
+        location = ${ERROR_PREFIX}${e.code} {
+            internal;
+            default_type application/json;
+            return ${e.status} '${JSON.stringify({ error: e.error, message: e.message })}';
+        }
+`,
+  ).join('');
+}
+
 /** Proxying to legacy: its own timeouts (a cold Imagick resize of a large original takes seconds), JSON errors when it is unreachable. */
 function legacyProxyLines(): string[] {
-  return ['proxy_connect_timeout 5s;', 'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;'];
+  return ['proxy_connect_timeout 5s;', 'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;', ...frontDoorErrorPages()];
 }
 
 export function splitLines(buckets: SplitBucket[], values: Record<Backend, string> = { new: 'new', legacy: 'legacy' }): string[] {
   return buckets.map((b) => `${b.percent === undefined ? '*' : `${b.percent}%`} ${values[b.value] === '' ? '""' : values[b.value]};`);
+}
+
+/** The geo + map that honour the override header from the route's override_from clients only. */
+function overrideHttp(route: RoutePlan): string {
+  if (!route.overrideHeader) return '';
+  return `
+    # X-Image-Backend is honoured from these client addresses only (override_from).
+    geo $fd_${route.name}_override_from {
+${indent(
+  route.overrideFrom.map((c) => `${c} 1;`),
+  8,
+)}
+    }
+    map "$fd_${route.name}_override_from:$fd_override" $fd_${route.name}_override {
+        "1:new" new;
+        "1:legacy" legacy;
+        default "";
+    }
+`;
 }
 
 /** `map "$request_method:<override>:<split>"` entries that lead to the new service (the default is legacy). */
@@ -122,6 +195,8 @@ function mirrorLocation(route: RoutePlan): string {
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
 ${indent(proxyHeaderLines(), 12)}
+            # The front door says which target was mirrored; a client's own header must not.
+            proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Shadow-Route ${route.name};
             proxy_connect_timeout 100ms;
             proxy_send_timeout 100ms;
@@ -137,18 +212,25 @@ function fallbackLocation(route: RoutePlan): string {
         location @fd_${route.name}_fallback {
             set $fd_backend legacy;
             set $fd_fallback 1;
+            set $fd_debug ${debugValue(route)};
             proxy_pass http://fd_legacy;
 ${indent(legacyProxyLines(), 12)}
         }
 `;
 }
 
+const debugValue = (route: RoutePlan) => (route.debugHeaders ? '1' : '""');
+
 function newErrorLines(route: RoutePlan): string[] {
   if (route.fallback) {
-    // Intercept only what the error_page names: the new service's 4xx and 500 pass through.
-    return ['proxy_intercept_errors on;', `error_page 502 503 504 = @fd_${route.name}_fallback;`];
+    // Intercept only what the error_page names: the new service's 4xx, 500 and 503 pass
+    // through. Its 503 is deliberate load shedding (with Retry-After): replaying it on legacy
+    // would amplify the overload onto the backend with the least headroom. (Intercepting makes
+    // the front door's own JSON error pages unusable here: they would replace the service's
+    // 400 and 413 answers.)
+    return ['proxy_intercept_errors on;', `error_page 502 504 = @fd_${route.name}_fallback;`];
   }
-  return ['error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;'];
+  return ['error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;', ...frontDoorErrorPages()];
 }
 
 function renderRoute(route: RoutePlan, templates: Templates): { http: string; location: string } {
@@ -165,7 +247,10 @@ function renderRoute(route: RoutePlan, templates: Templates): { http: string; lo
       route.methods.map((m) => `${m} ${route.name};`),
       8,
     ),
-    override_var: route.overrideHeader ? '$fd_override' : '',
+    override_var: route.overrideHeader ? `$fd_${route.name}_override` : '',
+    override_http: overrideHttp(route),
+    max_fails: String(route.maxFails),
+    fail_timeout_s: String(route.failTimeoutS),
     target_entries: indent(targetEntries(route), 8),
     shadow_http: shadowHttp(route),
   });
@@ -176,6 +261,8 @@ function renderRoute(route: RoutePlan, templates: Templates): { http: string; lo
     mirror,
     legacy_proxy: indent(legacyProxyLines(), 12),
     timeout_ms: String(route.timeoutMs),
+    debug: debugValue(route),
+    listener_checks: indent(listenerCheckLines(), 12),
     new_errors: indent(newErrorLines(route), 12),
     fallback_location: fallbackLocation(route),
     mirror_location: mirrorLocation(route),
@@ -227,6 +314,13 @@ export function renderNginxConfig(plan: FrontDoorPlan, options: RenderOptions): 
     proxy_headers: indent(proxyHeaderLines(), 8),
     legacy_proxy: indent(legacyProxyLines(), 12),
     route_locations: routes.map((r) => r.location).join('') + notFound,
+    writes_from: indent(
+      plan.writesFrom.map((c) => `${c} 1;`),
+      8,
+    ),
+    error_pages: indent(frontDoorErrorPages(), 8),
+    listener_checks: indent(listenerCheckLines(), 12),
+    error_locations: frontDoorErrorLocations(),
     control_socket: controlSocketPath(options.runDir),
   });
   return { text, digest };

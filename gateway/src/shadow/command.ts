@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseIgnoreFile } from '../compare/ignore.ts';
 import { DEFAULT_THRESHOLDS } from '../compare/thresholds.ts';
+import { DEFAULT_RESULTS_MAX_BYTES } from './results-file.ts';
 import { createShadowSink } from './sink.ts';
 
 export const SHADOW_USAGE = `usage:
@@ -26,6 +27,9 @@ options:
   --timeout MS         per backend request (default 10000)
   --max-images N       mismatches that get image files (default 200)
   --images DIR         where those go (default: <results>-images beside the results file)
+  --results-max-mb N   rotate the results file at N MiB (default 64): it is renamed to
+                       <results>.1, replacing the previous one, so at most ~2N MiB on disk and
+                       the oldest comparisons are dropped
   --nice N             scheduling niceness of the sink, 0..19 (default 10): its comparisons are
                        best-effort and yield the CPU to serving where they share a machine
 `;
@@ -63,6 +67,8 @@ const schema = z
     timeout: intIn('--timeout', 1, 600_000).default(10_000),
     'max-images': intIn('--max-images', 0, 100_000).default(200),
     images: z.string().min(1).optional(),
+    // No zod default: absent means DEFAULT_RESULTS_MAX_BYTES, applied where the sink is built.
+    'results-max-mb': intIn('--results-max-mb', 1, 1_048_576).optional(),
     nice: intIn('--nice', 0, 19).default(10),
   })
   .strict();
@@ -86,6 +92,7 @@ export function parseShadowArgs(args: readonly string[]): { ok: true; value: Sha
         timeout: { type: 'string' },
         'max-images': { type: 'string' },
         images: { type: 'string' },
+        'results-max-mb': { type: 'string' },
         nice: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -131,6 +138,7 @@ export const shadow = {
       legacyUrl: a.legacy,
       newUrl: a.new,
       outFile: a.out,
+      resultsMaxBytes: a['results-max-mb'] === undefined ? DEFAULT_RESULTS_MAX_BYTES : a['results-max-mb'] * 1024 * 1024,
       imagesDir: a.images,
       maxImages: a['max-images'],
       queue: a.queue,

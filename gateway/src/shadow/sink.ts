@@ -5,13 +5,18 @@
  * any work, and compares afterwards: a bounded queue takes what it can and drops (and counts)
  * the rest. Each comparison fetches both backends directly, exactly as replay does (pair.ts),
  * appends one JSON line to the results file, and updates the Prometheus metrics on /metrics.
+ *
+ * What is compared is the request target nginx mirrored (it proxies the mirror with the original
+ * `$request_uri` as the path) and nothing else: a header such as X-Original-URI can come from the
+ * client, and trusting it would let any client choose what the sink fetches from both backends
+ * (targets nginx never routes there) and skew the parity figures. The results file is bounded
+ * (results-file.ts): rotated at `resultsMaxBytes`, the oldest lines dropped.
  */
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createArtifactWriter } from '../compare/artifacts.ts';
-import { openJsonl, type JsonlWriter } from '../compare/files.ts';
 import type { IgnoreEntry } from '../compare/ignore.ts';
 import { classifyRequest, type ReplayRequest } from '../compare/input.ts';
 import { comparePair } from '../compare/pair.ts';
@@ -20,12 +25,18 @@ import { createSender } from '../compare/send.ts';
 import type { Thresholds } from '../compare/thresholds.ts';
 import { createShadowMetrics, type ShadowMetrics } from './metrics.ts';
 import { BoundedQueue } from './queue.ts';
+import { DEFAULT_RESULTS_MAX_BYTES, openResultsFile, type ResultsFile } from './results-file.ts';
 
 export interface ShadowSinkOptions {
   legacyUrl: string;
   newUrl: string;
   /** Results file (JSONL), appended to. */
   outFile: string;
+  /**
+   * Size of the results file at which it is rotated to `<outFile>.1` (the previous `.1` dropped),
+   * default 64 MiB: at most about twice this on disk.
+   */
+  resultsMaxBytes?: number;
   /** Where mismatch images go; default `<outFile without .jsonl>-images` beside it. */
   imagesDir?: string;
   /** Mismatches that get image files, default 200. */
@@ -62,7 +73,7 @@ export function createShadowSink(o: ShadowSinkOptions): ShadowSink {
   const imagesDir = o.imagesDir ?? path.join(outDir, `${path.basename(outFile).replace(/\.jsonl$/, '')}-images`);
   const artifacts = createArtifactWriter({ dir: imagesDir, relativeTo: outDir, max: o.maxImages ?? 200 });
   mkdirSync(outDir, { recursive: true });
-  const jsonl: JsonlWriter = openJsonl(outFile, { append: true });
+  const jsonl: ResultsFile = openResultsFile(outFile, { maxBytes: o.resultsMaxBytes ?? DEFAULT_RESULTS_MAX_BYTES });
   const ctx = { sender, legacyUrl: o.legacyUrl, newUrl: o.newUrl, thresholds: o.thresholds, ignore: o.ignore ?? [], order: 'random' as const, random: mulberry32(Date.now() & 0x7fffffff) };
 
   // Forward reference: the metrics read the queue's depth, the queue's work records into the metrics.
@@ -107,9 +118,8 @@ export function createShadowSink(o: ShadowSinkOptions): ShadowSink {
     // Answer first, work later: nginx holds the client's connection until this response ends.
     res.writeHead(204);
     res.end();
-    const original = req.headers['x-original-uri'];
-    const target = typeof original === 'string' && original.startsWith('/') ? original : url;
-    const outcome = classifyRequest(method, target, 0);
+    // The mirrored target only; never a client-supplied header (see the top of this file).
+    const outcome = classifyRequest(method, url, 0);
     if (outcome.kind !== 'request') {
       metrics.refused.inc({ reason: outcome.kind === 'refused' && outcome.reason === 'route' ? 'route' : 'target' });
       return;
@@ -139,7 +149,7 @@ export function createShadowSink(o: ShadowSinkOptions): ShadowSink {
       });
       await Promise.race([queue.idle(), new Promise((r) => setTimeout(r, graceMs).unref())]);
       sender.close();
-      await jsonl.close();
+      jsonl.close();
     },
   };
 }

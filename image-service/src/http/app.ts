@@ -28,38 +28,13 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 type Env = { Bindings: { incoming?: { url?: string } }; Variables: { log: Logger; route: string } };
 
+/**
+ * The public app: the hot endpoint only; every other path is the JSON 404. /metrics, /readyz and
+ * /healthz live on the admin listener (createAdminApp): the public port faces clients (through the
+ * front door or not), and the metrics and the storage description are not theirs to read.
+ */
 export function createApp(deps: AppDeps): Hono<Env> {
-  const app = new Hono<Env>();
-
-  app.use('*', async (c, next) => {
-    const started = performance.now();
-    // A caller's id is kept for tracing through nginx, but only when it looks like an id: it is
-    // echoed in a header and written to every log line.
-    const given = c.req.header('x-request-id');
-    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
-    const log = deps.logger.child({ reqId: requestId });
-    c.set('log', log);
-    c.set('route', 'other');
-    await next();
-    c.header('X-Request-Id', requestId);
-    c.header('X-Content-Type-Options', 'nosniff');
-    // Once shutdown has begun, every answer closes its connection: an idle keep-alive socket would
-    // otherwise hold the server open until it times out, and the client would retry into a closed port.
-    if (deps.isShuttingDown?.()) c.header('Connection', 'close');
-    const route = c.get('route');
-    const status = String(c.res.status);
-    const seconds = (performance.now() - started) / 1000;
-    deps.metrics.requests.inc({ route, method: c.req.method, status });
-    deps.metrics.duration.observe({ route, status }, seconds);
-    const line = { method: c.req.method, url: rawTarget(c), status: c.res.status, ms: Math.round(seconds * 1000) };
-    // A 503 is load being shed: the designed answer, not a fault, so warn (see errorResponse).
-    if (c.res.status >= 500 && c.res.status !== 503) log.error(line, 'request');
-    else if (c.res.status >= 400) log.warn(line, 'request');
-    else log.info(line, 'request');
-  });
-
-  app.onError((err, c) => errorResponse(c, err));
-  app.notFound((c) => errorResponse(c, new ImageError('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
+  const app = baseApp(deps);
 
   // The hot endpoint is matched on the raw request target, before routing: the WHATWG URL parser
   // would resolve '..' and '%2e%2e' segments away, and the contract wants those refused as invalid keys.
@@ -94,11 +69,20 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return new Response(body, { status: result.status, headers: result.headers });
   });
 
+  return app;
+}
+
+/**
+ * The admin app, for the admin listener (ADMIN_HOST:ADMIN_PORT, loopback by default): liveness,
+ * readiness and Prometheus metrics. Nothing else, not even the hot endpoint.
+ */
+export function createAdminApp(deps: AppDeps): Hono<Env> {
+  const app = baseApp(deps);
+
   app.get('/healthz', (c) => {
     c.set('route', 'healthz');
     // The pid lets a supervisor check that the process answering on its port is the one it
-    // started (a race on a just-freed port is otherwise invisible). /healthz is never exposed
-    // through the front door.
+    // started (a race on a just-freed port is otherwise invisible).
     return c.json({ status: 'ok', pid: process.pid });
   });
 
@@ -120,6 +104,42 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.body(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType });
   });
 
+  return app;
+}
+
+/** What both apps share: request ids, the request log line and metrics, and JSON errors. */
+function baseApp(deps: AppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    // A caller's id is kept for tracing through nginx, but only when it looks like an id: it is
+    // echoed in a header and written to every log line.
+    const given = c.req.header('x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+    const log = deps.logger.child({ reqId: requestId });
+    c.set('log', log);
+    c.set('route', 'other');
+    await next();
+    c.header('X-Request-Id', requestId);
+    c.header('X-Content-Type-Options', 'nosniff');
+    // Once shutdown has begun, every answer closes its connection: an idle keep-alive socket would
+    // otherwise hold the server open until it times out, and the client would retry into a closed port.
+    if (deps.isShuttingDown?.()) c.header('Connection', 'close');
+    const route = c.get('route');
+    const status = String(c.res.status);
+    const seconds = (performance.now() - started) / 1000;
+    deps.metrics.requests.inc({ route, method: c.req.method, status });
+    deps.metrics.duration.observe({ route, status }, seconds);
+    const line = { method: c.req.method, url: rawTarget(c), status: c.res.status, ms: Math.round(seconds * 1000) };
+    // A 503 is load being shed: the designed answer, not a fault, so warn (see errorResponse).
+    if (c.res.status >= 500 && c.res.status !== 503) log.error(line, 'request');
+    else if (c.res.status >= 400) log.warn(line, 'request');
+    else log.info(line, 'request');
+  });
+
+  app.onError((err, c) => errorResponse(c, err));
+  app.notFound((c) => errorResponse(c, new ImageError('not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
   return app;
 }
 

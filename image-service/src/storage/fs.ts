@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { stat, open as openFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { lstat, stat, open as openFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageError } from '../errors.ts';
 import { contentTypeOf } from '../formats.ts';
-import type { SourceObject, SourceStore } from './types.ts';
+import type { SourceHead, SourceObject, SourceStore } from './types.ts';
 
 /**
  * Originals in a local directory: the embedded default, so the service runs with no S3 at all.
@@ -20,15 +20,7 @@ export class FsSourceStore implements SourceStore {
   }
 
   async open(key: string, signal: AbortSignal): Promise<SourceObject> {
-    const file = path.resolve(this.#root, key);
-    if (!file.startsWith(this.#root + path.sep)) throw new ImageError('invalid_key', 'invalid key: it resolves outside the store');
-    signal.throwIfAborted();
-    let handle;
-    try {
-      handle = await openFile(file, 'r');
-    } catch (err) {
-      throw mapFsError(err, key);
-    }
+    const { file, handle } = await this.#openFile(key, signal);
     try {
       const st = await handle.stat();
       if (!st.isFile()) throw new ImageError('not_found', `no original with key ${JSON.stringify(key)}`);
@@ -55,6 +47,53 @@ export class FsSourceStore implements SourceStore {
     }
   }
 
+  async stat(key: string, signal: AbortSignal, options: { headBytes?: number } = {}): Promise<SourceHead> {
+    const { handle } = await this.#openFile(key, signal);
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new ImageError('not_found', `no original with key ${JSON.stringify(key)}`);
+      const head = Buffer.alloc(Math.max(options.headBytes ?? 0, 0));
+      const { bytesRead } = head.length > 0 ? await handle.read(head, 0, head.length, 0) : { bytesRead: 0 };
+      return {
+        info: {
+          size: st.size,
+          lastModified: st.mtime,
+          version: `${st.ino.toString(36)}-${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`,
+          contentType: bytesRead > 0 ? contentTypeOf(head.subarray(0, bytesRead)) : undefined,
+        },
+        head: head.subarray(0, bytesRead),
+      };
+    } catch (err) {
+      throw err instanceof ImageError ? err : mapFsError(err, key);
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+
+  /**
+   * Opens the file of a key, refusing symlinks: every directory on the way must be a real
+   * directory (lstat), and the file itself is opened with O_NOFOLLOW. A link, wherever it points,
+   * answers not_found, as if the key had no original: the store serves files that were stored in
+   * it, never what a link makes reachable (a file outside the directory, or another key's bytes).
+   */
+  async #openFile(key: string, signal: AbortSignal): Promise<{ file: string; handle: FileHandle }> {
+    const file = path.resolve(this.#root, key);
+    if (!file.startsWith(this.#root + path.sep)) throw new ImageError('invalid_key', 'invalid key: it resolves outside the store');
+    signal.throwIfAborted();
+    const segments = path.relative(this.#root, file).split(path.sep);
+    let dir = this.#root;
+    try {
+      for (const segment of segments.slice(0, -1)) {
+        dir = path.join(dir, segment);
+        const st = await lstat(dir);
+        if (!st.isDirectory()) throw new ImageError('not_found', `no original with key ${JSON.stringify(key)}`);
+      }
+      return { file, handle: await openFile(file, constants.O_RDONLY | constants.O_NOFOLLOW) };
+    } catch (err) {
+      throw err instanceof ImageError ? err : mapFsError(err, key);
+    }
+  }
+
   async ping(_signal?: AbortSignal): Promise<void> {
     try {
       const st = await stat(this.#root);
@@ -69,7 +108,8 @@ function mapFsError(err: unknown, key: string): ImageError {
   const code = (err as NodeJS.ErrnoException).code;
   // ENAMETOOLONG: a valid key (up to 512 characters) with a segment longer than the file system's
   // 255 bytes cannot name a stored original, so it is missing, as on S3 and in the legacy backend.
-  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG') {
+  // ELOOP: O_NOFOLLOW met a symlink as the last component (see #openFile).
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ENAMETOOLONG' || code === 'ELOOP') {
     return new ImageError('not_found', `no original with key ${JSON.stringify(key)}`, { cause: err });
   }
   return new ImageError('storage_unavailable', 'storage unavailable', { cause: err });

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { FsSourceStore } from './fs.ts';
 import type { SourceStore } from './types.ts';
 
-export type { LocalFile, SourceInfo, SourceObject, SourceStore } from './types.ts';
+export type { LocalFile, SourceHead, SourceInfo, SourceObject, SourceStore } from './types.ts';
 export { FsSourceStore } from './fs.ts';
 
 /** Storage settings as the config module validated them. */
@@ -11,6 +11,8 @@ export interface StorageConfig {
   s3Endpoint: string | undefined;
   s3Region: string;
   s3ForcePathStyle: boolean;
+  /** S3 requests in flight at once (STORAGE_CONCURRENCY). */
+  maxConcurrent?: number;
 }
 
 /**
@@ -27,5 +29,6 @@ export async function createSourceStore(config: StorageConfig): Promise<SourceSt
     endpoint: config.s3Endpoint,
     region: config.s3Region,
     forcePathStyle: config.s3ForcePathStyle,
+    maxConcurrent: config.maxConcurrent,
   });
 }

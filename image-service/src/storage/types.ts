@@ -32,6 +32,13 @@ export interface SourceObject {
   localFile?: LocalFile;
 }
 
+/** An original's metadata and (when asked for) its first bytes, without its body. */
+export interface SourceHead {
+  info: SourceInfo;
+  /** Up to `headBytes` first bytes (fewer for a shorter original); empty when none were asked for. */
+  head: Buffer;
+}
+
 /**
  * Where originals live. Adapters translate their own failures into ImageError:
  * missing key -> not_found, store unreachable -> storage_unavailable, too slow -> timeout.
@@ -40,6 +47,11 @@ export interface SourceStore {
   /** A short description for logs and /readyz, never containing credentials. */
   readonly description: string;
   open(key: string, signal: AbortSignal): Promise<SourceObject>;
+  /**
+   * Metadata (and optionally the first bytes) without the body: revalidation and HEAD need no
+   * more. Optional: a store without it is opened and its body discarded.
+   */
+  stat?(key: string, signal: AbortSignal, options?: { headBytes?: number }): Promise<SourceHead>;
   /** Resolves when the store is reachable; rejects with an ImageError otherwise. */
   ping(signal: AbortSignal): Promise<void>;
 }

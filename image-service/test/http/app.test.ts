@@ -185,10 +185,10 @@ describe('errors: JSON with a code and a message that says what was expected', (
   });
 
   it.each([
-    ['w=0', 'w', 'an integer from 1 to 4096'],
-    ['w=5000', 'w', 'an integer from 1 to 4096'],
-    ['h=x', 'h', 'an integer from 1 to 4096'],
-    ['q=0', 'q', 'an integer from 1 to 100'],
+    ['w=0', 'w', 'integer from 1 to 4096'],
+    ['w=5000', 'w', 'integer from 1 to 4096'],
+    ['h=x', 'h', 'integer from 1 to 4096'],
+    ['q=0', 'q', 'integer from 1 to 100'],
     ['fit=fill', 'fit', "'inside' or 'cover'"],
     ['fit=cover&w=10', 'fit', 'both w and h'],
     ['format=tiff', 'format', "'jpeg', 'png' or 'webp'"],
@@ -234,37 +234,42 @@ describe('errors: JSON with a code and a message that says what was expected', (
 
 describe('request ids', () => {
   it('echoes a well-formed X-Request-Id and replaces anything else', async () => {
-    expect((await get('/healthz', { headers: { 'X-Request-Id': 'abc-123.x' } })).headers.get('x-request-id')).toBe('abc-123.x');
-    const odd = await get('/healthz', { headers: { 'X-Request-Id': 'a b <script>' } });
+    expect((await get('/nothing', { headers: { 'X-Request-Id': 'abc-123.x' } })).headers.get('x-request-id')).toBe('abc-123.x');
+    const odd = await get('/nothing', { headers: { 'X-Request-Id': 'a b <script>' } });
     expect(odd.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
 
-describe('/healthz, /readyz, /metrics', () => {
+describe('/healthz, /readyz, /metrics: on the admin listener only', () => {
+  it.each(['/healthz', '/readyz', '/metrics', '/metrics?x=1'])('the public app answers %s with the JSON 404', async (target) => {
+    await expectJsonError(await get(target), 404, 'not_found', 'no route');
+    await expectJsonError(await h.admin.request('/image/files/gen-photo-777x555.png?w=10'), 404, 'not_found', 'no route');
+  });
+
   it('/healthz: 200 alive', async () => {
-    const res = await get('/healthz');
+    const res = await h.admin.request('/healthz');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok', pid: process.pid });
   });
 
   it('/readyz: 200 when storage is reachable', async () => {
-    const res = await get('/readyz');
+    const res = await h.admin.request('/readyz');
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'ready', storage: `file://${root}` });
   });
 
   it('/readyz: 503 when storage is not reachable', async () => {
     const gone = buildHarness(new FsSourceStore(path.join(root, 'no-such-dir')));
-    const res = await gone.app.request('/readyz');
+    const res = await gone.admin.request('/readyz');
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: 'not_ready', error: 'storage_unavailable' });
   });
 
   it('/readyz: 503 once shutdown has begun, and answers close their connection', async () => {
     const s = buildHarness(new FsSourceStore(root));
-    expect((await s.app.request('/healthz')).headers.get('connection')).toBeNull();
+    expect((await s.admin.request('/healthz')).headers.get('connection')).toBeNull();
     s.shuttingDown.value = true;
-    const res = await s.app.request('/readyz');
+    const res = await s.admin.request('/readyz');
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ status: 'shutting_down' });
     expect(res.headers.get('connection')).toBe('close');
@@ -276,7 +281,7 @@ describe('/healthz, /readyz, /metrics', () => {
     await m.app.request('/image/files/gen-photo-777x555.png?w=10');
     await m.app.request('/image/files/gen-photo-777x555.png?w=0');
     await m.app.request('/image/files/missing.jpg?w=10');
-    const res = await m.app.request('/metrics');
+    const res = await m.admin.request('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();

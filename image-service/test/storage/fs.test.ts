@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,42 @@ sourceStoreContract('directory', async () => {
       writeFileSync(path.join(root, key), bytes);
     },
   };
+});
+
+describe('FsSourceStore: symlinks', () => {
+  // A link in the originals directory is not an original: one pointing out of it would serve any
+  // file the service can read, one pointing inside it would serve a key nobody stored.
+  it.each([
+    ['a link to a file outside the directory', 'out.jpg'],
+    ['a link to an original inside the directory', 'alias.jpg'],
+    ['a file under a linked directory (outside)', 'outdir/secret.jpg'],
+    ['a file under a linked directory (inside)', 'dirlink/a.jpg'],
+    ['a dangling link', 'dangling.jpg'],
+  ])('%s: not_found', async (_what, key) => {
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'fs-outside-'));
+    writeFileSync(path.join(outside, 'secret.jpg'), Buffer.from('ffd8ffe000104a464946', 'hex'));
+    const root = mkdtempSync(path.join(os.tmpdir(), 'fs-store-'));
+    mkdirSync(path.join(root, 'real'));
+    writeFileSync(path.join(root, 'real/a.jpg'), Buffer.from('ffd8ffe000104a464946', 'hex'));
+    symlinkSync(path.join(outside, 'secret.jpg'), path.join(root, 'out.jpg'));
+    symlinkSync('real/a.jpg', path.join(root, 'alias.jpg'));
+    symlinkSync(outside, path.join(root, 'outdir'));
+    symlinkSync('real', path.join(root, 'dirlink'));
+    symlinkSync(path.join(outside, 'gone.jpg'), path.join(root, 'dangling.jpg'));
+    const store = new FsSourceStore(root);
+    await expect(store.open(key, AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    await expect(store.stat(key, AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    // The real file is still served under its own key.
+    (await store.open('real/a.jpg', AbortSignal.timeout(5000))).discard();
+  });
+
+  it('a root that is itself reached through a link is fine (an operator may point STORAGE_URL at one)', async () => {
+    const real = mkdtempSync(path.join(os.tmpdir(), 'fs-store-'));
+    writeFileSync(path.join(real, 'a.jpg'), Buffer.from('ffd8ffe000104a464946', 'hex'));
+    const link = path.join(mkdtempSync(path.join(os.tmpdir(), 'fs-link-')), 'originals');
+    symlinkSync(real, link);
+    (await new FsSourceStore(link).open('a.jpg', AbortSignal.timeout(5000))).discard();
+  });
 });
 
 describe('FsSourceStore', () => {

@@ -1,0 +1,136 @@
+/**
+ * `overload-share-100`: the whole hot route on the new service (share 100, fallback on) and 5x its
+ * saturation offered through the front door. The service sheds what it cannot take with 503 +
+ * Retry-After, and the front door must pass that 503 through: replaying it on legacy would move
+ * the overload onto the backend with the least headroom, and legacy still serves everything
+ * else. Held to: every answer a 200 or a 503 with Retry-After, and legacy's uploads (POST
+ * /image/files through the front door, measured during the overload) keep a p99 within 2x of
+ * their unloaded p99.
+ */
+import path from 'node:path';
+import { quantile, runLoad, type LoadReport } from '../../support/keepalive-load.ts';
+import { peakRssMb } from '../../support/proc-stats.ts';
+import { startStack } from '../../support/stack.ts';
+import sharp from 'sharp';
+import { adminUrl, Checks, fmt, okWithin, result, sleep, summarise, type Context, type ScenarioResult } from './rig.ts';
+
+/** Resize slots of the service: the machine's two cores. */
+const CONCURRENCY = 2;
+
+interface Upload {
+  ms: number;
+  status: number;
+}
+
+/** Uploads one after another (one client) until `until` resolves; each a small JPEG under its own key. */
+async function uploadLoop(front: string, body: Buffer, prefix: string, stop: AbortSignal): Promise<Upload[]> {
+  const out: Upload[] = [];
+  for (let i = 0; !stop.aborted && i < 10_000; i++) {
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(body)], { type: 'image/jpeg' }), 'up.jpg');
+    form.append('key', `chaos-upload/${prefix}-${i}.jpg`);
+    const t0 = performance.now();
+    try {
+      const res = await fetch(`${front}/image/files`, { method: 'POST', body: form, signal: AbortSignal.timeout(15_000) });
+      await res.arrayBuffer();
+      out.push({ ms: performance.now() - t0, status: res.status });
+    } catch {
+      out.push({ ms: performance.now() - t0, status: 0 });
+    }
+  }
+  return out;
+}
+
+/** The service's hot-route answers by status, from its own metrics: "200:52 503:248 504:3". */
+async function serviceStatuses(admin: string): Promise<string> {
+  const text = await (await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+  const by = new Map<string, number>();
+  for (const m of text.matchAll(/^image_http_requests_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = m[1]!;
+    if (!labels.includes('route="image"')) continue;
+    const status = /status="(\d+)"/.exec(labels)?.[1] ?? '?';
+    by.set(status, (by.get(status) ?? 0) + Number(m[2]));
+  }
+  return [...by].sort().map(([k, n]) => `${k}:${n}`).join(' ');
+}
+
+export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
+  const checks = new Checks();
+  const stack = await startStack({
+    storageDir: ctx.storageDir,
+    runDir: path.join(ctx.workDir, 'stack-overload-100'),
+    share: 100,
+    cutover: { debug_headers: true },
+    // The service's own queue limit (CONCURRENCY x 16) and deadline (from the route's timeout_ms).
+    serviceEnv: { CONCURRENCY: String(CONCURRENCY) },
+  });
+  try {
+    const front = stack.frontDoor.url;
+    const phaseMs = ctx.short ? 3000 : 8000;
+    // Mid-size WebP outputs of one photo: every admitted request costs about the same, well
+    // inside the service's deadline even on a busy machine (a render past it is a 504, replayed
+    // on legacy: a different fault from the one this scenario is about).
+    const photo = ctx.photos[0]!;
+    const target = (i: number) => `${front}/image/files/${photo}?w=${640 + (i % 400)}&format=webp`;
+    const upload = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#806040' } }).jpeg().toBuffer();
+    await runLoad({ target, connections: 2, durationMs: 5000, maxRequests: 8 }); // warm-up
+
+    // 1. Legacy's upload latency with nothing else running.
+    const quiet = new AbortController();
+    const unloadedRun = uploadLoop(front, upload, 'quiet', quiet.signal);
+    await sleep(phaseMs);
+    quiet.abort();
+    const unloaded = await unloadedRun;
+    const unloadedP99 = quantile(unloaded.map((u) => u.ms), 0.99);
+
+    // 2. The new service's saturation through the front door: a closed loop with two requests per
+    // slot (one resizing, one waiting) keeps every slot busy without queueing toward the deadline.
+    const t0 = performance.now();
+    const sat = await runLoad({ target, connections: 2 * CONCURRENCY, durationMs: phaseMs, timeoutMs: 15_000 });
+    const satRps = okWithin(sat, t0, phaseMs) / (phaseMs / 1000);
+
+    // 3. 5x that, open loop, with the same upload client running alongside.
+    const rate = 5 * satRps;
+    const busy = new AbortController();
+    const loadedRun = uploadLoop(front, upload, 'busy', busy.signal);
+    let overload: LoadReport;
+    try {
+      overload = await runLoad({ target: (i) => target(i + 100_000), connections: 2000, rate, durationMs: ctx.t.loadMs, timeoutMs: 15_000 });
+    } finally {
+      busy.abort();
+    }
+    const loaded = await loadedRun;
+    const loadedP99 = quantile(loaded.map((u) => u.ms), 0.99);
+    const rss = peakRssMb(stack.service.process.pid);
+    const exitCode = stack.service.process.child.exitCode;
+    const signal = stack.service.process.child.signalCode;
+    const died = exitCode !== null || signal !== null;
+    // What the service itself answered, by status: tells a fallback on its 504 from one on nginx's own timeout.
+    const served = died ? '' : await serviceStatuses(adminUrl(stack.service)).catch(() => '');
+
+    const shed = overload.results.filter((r) => r.status === 503);
+    const other = overload.results.filter((r) => r.status !== 200 && r.status !== 503);
+    const fellBack = overload.results.filter((r) => r.headers['x-image-fallback'] === '1').length;
+    const fromLegacy = overload.results.filter((r) => r.headers['x-image-backend'] === 'legacy').length;
+    const uploadsOk = [...unloaded, ...loaded].every((u) => u.status === 201);
+
+    checks.check('the new service survived the overload', !died);
+    checks.check('the load really was over capacity (503s were sent)', shed.length > 0);
+    checks.check('every answer is 200 or 503, nothing lost', other.length === 0 && overload.lost === 0);
+    checks.check('every 503 carries Retry-After', shed.every((r) => r.headers['retry-after'] !== undefined));
+    checks.check('every upload answered 201', uploadsOk && unloaded.length >= 5 && loaded.length >= 5);
+    checks.check(`legacy's upload p99 during the overload <= 2x unloaded (${fmt(unloadedP99)} ms)`, loadedP99 <= 2 * unloadedP99);
+    return result(
+      'overload-share-100',
+      overload,
+      checks,
+      rss,
+      `saturation through the front door ${fmt(satRps, 1)} rps (closed loop, ${2 * CONCURRENCY} connections); offered ${fmt(rate)} rps for ${fmt(ctx.t.loadMs / 1000)} s; ${summarise(overload.results)}; ` +
+        `${shed.length} shed (503), ${fellBack} fell back, ${fromLegacy} served by legacy; the service answered ${served || '?'}; uploads p50/p99 unloaded ${fmt(quantile(unloaded.map((u) => u.ms), 0.5))}/${fmt(unloadedP99)} ms (${unloaded.length}), ` +
+        `during the overload ${fmt(quantile(loaded.map((u) => u.ms), 0.5))}/${fmt(loadedP99)} ms (${loaded.length}, x${fmt(loadedP99 / unloadedP99, 2)})` +
+        (died ? `; the service exited (${exitCode ?? signal}): ${stack.service.process.output().split('\n').filter((l) => /"level":60|uncaught|unhandled|fatal|^\s*\w*Error|^\s+at /i.test(l)).slice(0, 6).map((l) => l.trim().slice(0, 200)).join(' / ')}` : ''),
+    );
+  } finally {
+    await stack.stop();
+  }
+}
