@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{image-service,gateway,support,scripts,bench,loadtest,stack,parity}/test/**/*.test.ts'],
+          include: ['{image-service,gateway,support,scripts,bench,loadtest,stack,parity,common}/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           testTimeout: 30_000,
         },
@@ -18,7 +18,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['{image-service,gateway,support,scripts,bench,loadtest,stack,parity}/test/**/*.int.test.ts'],
+          include: ['{image-service,gateway,support,scripts,bench,loadtest,stack,parity,common}/test/**/*.int.test.ts'],
           exclude: ['**/node_modules/**'],
           fileParallelism: false,
           testTimeout: 180_000,

@@ -15,6 +15,9 @@
  *   shedding load, a 504 when storage is slow): the verdict says whether they were the right ones;
  * - lost: requests that went out and got no complete answer at all (reset, cut, or hung);
  * - peak RSS: the image service's VmHWM (kernel high-water mark of its resident memory).
+ *
+ * The shared rig (result record, checks, helpers) is scripts/chaos/rig.ts; newer scenarios are one
+ * file each under scripts/chaos/ (the first seven are still below); this file holds the table.
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -76,6 +76,31 @@ export async function closedLoop(exec: Exec, o: { first: number; count: number; 
 }
 
 /**
+ * Closed loop for a length of time instead of a count: `concurrency` workers send requests first,
+ * first+1, ... each as soon as its previous one returns, until `seconds` have passed; the
+ * requests still in flight then finish and are counted (the service benchmark's rounds and
+ * warm-ups, and the raw-sharp rounds, which are sized in seconds).
+ */
+export async function closedLoopFor(exec: Exec, o: { first: number; seconds: number; concurrency: number }): Promise<PhaseResult> {
+  const r = emptyResult();
+  let next = o.first;
+  const started = now();
+  const deadline = started + o.seconds * 1000;
+  const worker = async () => {
+    while (now() < deadline) {
+      const i = next++;
+      const t0 = now();
+      const out = await safe(exec, i);
+      r.completedInWindow++;
+      record(r, out, now() - t0, i);
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  r.elapsedS = (now() - started) / 1000;
+  return r;
+}
+
+/**
  * Open loop: request first+k is due at start + k/rate, whether or not earlier ones have returned
  * (the offered load of real clients). Latency counts from the due time, so the generator's own
  * lateness and any queueing are in it (no coordinated omission). When `maxInFlight` requests are

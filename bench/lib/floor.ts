@@ -15,7 +15,8 @@
  * Compared with the legacy figures, they say whether a target is out of reach on this workload,
  * as opposed to not yet reached by this implementation.
  */
-import { percentile, round } from './stats.ts';
+import { percentile } from '../../common/stats.ts';
+import { round } from './stats.ts';
 
 export interface OriginalFloor {
   key: string;
@@ -60,7 +61,7 @@ export function floorBounds(floors: readonly OriginalFloor[], pathKeys: readonly
   const ceiling = cpuS > 0 ? cores / cpuS : Number.POSITIVE_INFINITY;
   const p99 = percentile(
     perPath.map((f) => f.wall_ms).sort((a, b) => a - b),
-    99,
+    0.99,
   )!;
   return {
     cpu_s_per_req: round(cpuS, 4),

@@ -11,7 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
-function clockTicks(): number {
+/** The kernel's clock-tick rate (USER_HZ) that /proc counts CPU time in: `getconf CLK_TCK`, asked once. */
+export function clockTicksPerSecond(): number {
   if (ticksPerSecond === undefined) {
     try {
       ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -139,7 +140,7 @@ export class ProcSampler {
     }
     let ticks = 0;
     for (const [pid, last] of this.#last) ticks += last - (this.#first.get(pid) ?? 0);
-    const hz = clockTicks();
+    const hz = clockTicksPerSecond();
     return {
       cpuS: ticks / hz,
       peakRssMb: this.#peakRss / 1024,
@@ -147,4 +148,35 @@ export class ProcSampler {
       machineBusyS: ((this.#machineEnd?.busy ?? 0) - this.#machineStart.busy) / hz,
     };
   }
+}
+
+/** CPU time (utime + stime) `pid` has used so far, seconds; undefined once it has exited. */
+export function cpuSeconds(pid: number): number | undefined {
+  const stat = read(`/proc/${pid}/stat`);
+  return stat === undefined ? undefined : parseStatTicks(stat) / clockTicksPerSecond();
+}
+
+/**
+ * Peak resident set of `pid` since it started (VmHWM, the kernel's own high-water mark, so no
+ * spike between two samples is missed), MiB; undefined once it has exited.
+ */
+export function peakRssMb(pid: number): number | undefined {
+  const status = read(`/proc/${pid}/status`);
+  const kb = status === undefined ? undefined : parseKbField(status, 'VmHWM');
+  return kb === undefined ? undefined : kb / 1024;
+}
+
+/** Busy and total CPU time of the whole machine so far (all cores), clock ticks. */
+export function machineTicks(): { busy: number; total: number } {
+  return parseProcStat(read('/proc/stat') ?? 'cpu 0 0 0 0');
+}
+
+/**
+ * PURE: the share of the machine's CPU time between two machineTicks() readings that was not
+ * spent by the processes measured (`ourCpuS` seconds of them): the noise of a shared machine.
+ */
+export function othersShare(before: { busy: number; total: number }, after: { busy: number; total: number }, ourCpuS: number, hz: number): number {
+  const total = (after.total - before.total) / hz;
+  const busy = (after.busy - before.busy) / hz;
+  return total > 0 ? Math.max(0, busy - ourCpuS) / total : 0;
 }

@@ -1,11 +1,5 @@
-/** PURE: the few statistics the benchmark reports. */
-
-/** Nearest-rank percentile (p in 0..100) of an ascending array; undefined when empty. */
-export function percentile(sorted: readonly number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
-}
+/** PURE: the few statistics the benchmark reports. The percentile is the project's one (common/stats.ts). */
+import { percentile } from '../../common/stats.ts';
 
 /** Median of the values (mean of the middle two for an even count); undefined when empty. */
 export function median(values: readonly number[]): number | undefined {
@@ -26,7 +20,7 @@ export interface LatencySummary {
 export function summarizeLatencies(latenciesMs: readonly number[]): LatencySummary {
   const s = [...latenciesMs].sort((a, b) => a - b);
   const r = (v: number | undefined) => (v === undefined ? null : round(v, 2));
-  return { count: s.length, p50_ms: r(percentile(s, 50)), p95_ms: r(percentile(s, 95)), p99_ms: r(percentile(s, 99)), max_ms: r(s[s.length - 1]) };
+  return { count: s.length, p50_ms: r(percentile(s, 0.5)), p95_ms: r(percentile(s, 0.95)), p99_ms: r(percentile(s, 0.99)), max_ms: r(s[s.length - 1]) };
 }
 
 export function round(v: number, digits: number): number {

@@ -74,21 +74,34 @@ export function httpSubject(o: {
 const sharpLimitScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '../sharp-limit.ts');
 
 export interface SharpLimitSubject extends Subject {
+  /** A closed loop for `seconds` (continuing the list), with the CPU seconds the child used in it. */
+  timed(seconds: number): Promise<{ result: PhaseResult; cpuS: number }>;
   stop(): Promise<void>;
 }
 
-/** Starts the sharp-limit child and loads the originals into it. */
-export async function startSharpLimit(o: { workload: Workload; files: Record<string, string>; concurrency: number; limits: PipelineLimits }): Promise<SharpLimitSubject> {
+/**
+ * Starts the sharp-limit child and loads the originals into it. By default with the node flags and
+ * environment `npm start` gives the service; the service benchmark passes its tuning instead.
+ */
+export async function startSharpLimit(o: {
+  workload: Workload;
+  files: Record<string, string>;
+  concurrency: number;
+  limits: PipelineLimits;
+  sharpConcurrency?: number;
+  nodeFlags?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+}): Promise<SharpLimitSubject> {
   const child: ChildProcess = fork(sharpLimitScript, [], {
-    execArgv: [...NODE_FLAGS, '--import', 'tsx'],
-    env: { ...process.env, ...RUNTIME_ENV },
+    execArgv: [...(o.nodeFlags ?? NODE_FLAGS), '--import', 'tsx'],
+    env: o.env ?? { ...process.env, ...RUNTIME_ENV },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let listener: ((m: SharpLimitReply) => void) | undefined;
   child.on('message', (m: SharpLimitReply) => listener?.(m));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const request = (msg: SharpLimitRequest, onWindowClose?: () => void): Promise<PhaseResult | undefined> =>
+  const request = (msg: SharpLimitRequest, onWindowClose?: () => void): Promise<{ result: PhaseResult; cpuS: number } | undefined> =>
     new Promise((resolve, reject) => {
       const onExit = () => reject(new Error('sharp-limit exited during a phase'));
       child.once('exit', onExit);
@@ -99,7 +112,7 @@ export async function startSharpLimit(o: { workload: Workload; files: Record<str
           resolve(undefined);
         } else if (m.event === 'done') {
           child.off('exit', onExit);
-          resolve(m.result);
+          resolve({ result: m.result, cpuS: m.cpuS });
         } else if (m.event === 'error') {
           child.off('exit', onExit);
           reject(new Error(`sharp-limit: ${m.message}`));
@@ -108,7 +121,7 @@ export async function startSharpLimit(o: { workload: Workload; files: Record<str
       child.send(msg);
     });
 
-  await request({ cmd: 'init', files: o.files, paths: o.workload.paths, concurrency: o.concurrency, limits: o.limits });
+  await request({ cmd: 'init', files: o.files, paths: o.workload.paths, concurrency: o.concurrency, limits: o.limits, sharpConcurrency: o.sharpConcurrency });
   const pid = child.pid ?? -1;
   return {
     name: 'sharp-limit',
@@ -117,10 +130,13 @@ export async function startSharpLimit(o: { workload: Workload; files: Record<str
     pids: () => (child.exitCode === null ? [pid] : []),
     inProcess: true,
     async closed(first, count, onWindowClose) {
-      return (await request({ cmd: 'closed', first, count }, onWindowClose))!;
+      return (await request({ cmd: 'closed', first, count }, onWindowClose))!.result;
     },
     async open(first, count, rate) {
-      return (await request({ cmd: 'open', first, count, rate, maxInFlight: MAX_IN_FLIGHT }))!;
+      return (await request({ cmd: 'open', first, count, rate, maxInFlight: MAX_IN_FLIGHT }))!.result;
+    },
+    async timed(seconds) {
+      return (await request({ cmd: 'timed', seconds }))!;
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

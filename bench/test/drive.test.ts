@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { closedLoop, limitConcurrency, openLoop, type Exec } from '../lib/drive.ts';
+import { closedLoop, closedLoopFor, limitConcurrency, openLoop, type Exec } from '../lib/drive.ts';
 
 /** An exec that records which indices ran and how many were in flight at once. */
 function recorder(fail: (i: number) => boolean = () => false) {
@@ -85,5 +85,20 @@ describe('limitConcurrency', () => {
     expect(out.every((o) => o.ok)).toBe(true);
     expect(r.max()).toBe(2);
     expect([...r.seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
+
+describe('closedLoopFor', () => {
+  it('sends consecutive indices from `first`, never more than `concurrency` at once, and counts every one it sent', async () => {
+    const rec = recorder((i) => i % 5 === 0);
+    const r = await closedLoopFor(rec.exec, { first: 10, seconds: 0.05, concurrency: 3 });
+    expect(rec.seen.length).toBeGreaterThan(0);
+    expect([...rec.seen].sort((a, b) => a - b)).toEqual(Array.from({ length: rec.seen.length }, (_, k) => 10 + k));
+    expect(rec.max()).toBeLessThanOrEqual(3);
+    expect(r.ok + r.errors).toBe(rec.seen.length);
+    expect(r.completedInWindow).toBe(rec.seen.length);
+    expect(r.errors).toBe(rec.seen.filter((i) => i % 5 === 0).length);
+    expect(r.indices).toHaveLength(r.ok);
+    expect(r.latenciesMs).toHaveLength(r.ok);
   });
 });

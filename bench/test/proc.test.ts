@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseKbField, parseProcStat, parseStatTicks, ProcSampler } from '../lib/proc.ts';
+import { execFileSync } from 'node:child_process';
+import { clockTicksPerSecond, cpuSeconds, othersShare, parseKbField, parseProcStat, parseStatTicks, peakRssMb, ProcSampler } from '../lib/proc.ts';
 
 describe('/proc parsers', () => {
   it('reads utime + stime even when the command name has spaces and parentheses', () => {
@@ -33,5 +34,31 @@ describe('ProcSampler on this very process', () => {
     expect(usage.machineBusyS).toBeGreaterThanOrEqual(usage.cpuS * 0.5);
     // stop() is idempotent.
     expect(sampler.stop().cpuS).toBe(usage.cpuS);
+  });
+});
+
+describe('othersShare', () => {
+  it.each([
+    // [busy ticks, total ticks, our CPU s, ticks per second, share]
+    [100, 400, 0.5, 100, 0.125], // 1 s busy of 4 s, 0.5 s ours
+    [250, 1000, 0.5, 250, 0.125], // the same at 250 ticks a second
+    [100, 400, 2, 100, 0], // never negative
+    [0, 0, 0, 100, 0], // no time passed
+  ])('busy %d of %d ticks, %d s ours, at %d Hz -> %d', (busy, total, ours, hz, want) => {
+    expect(othersShare({ busy: 1000, total: 5000 }, { busy: 1000 + busy, total: 5000 + total }, ours, hz)).toBeCloseTo(want, 10);
+  });
+});
+
+describe('the clock-tick rate and per-process figures', () => {
+  it('is the kernel\'s (getconf CLK_TCK), not an assumed 100', () => {
+    expect(clockTicksPerSecond()).toBe(Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()));
+  });
+  it('reads this process\'s CPU seconds and peak RSS, and nothing for a pid that does not exist', () => {
+    const cpu = process.cpuUsage();
+    expect(cpuSeconds(process.pid)).toBeGreaterThan(0);
+    expect(cpuSeconds(process.pid)!).toBeLessThanOrEqual((cpu.user + cpu.system) / 1e6 + 1);
+    expect(peakRssMb(process.pid)).toBeGreaterThan(10);
+    expect(cpuSeconds(2 ** 30)).toBeUndefined();
+    expect(peakRssMb(2 ** 30)).toBeUndefined();
   });
 });

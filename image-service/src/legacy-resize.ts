@@ -196,8 +196,10 @@ export function* legacyLanczosSteps(src: Raster<Uint8Array>, size: { width: numb
   const xFactor = size.width / src.width;
   const yFactor = size.height / src.height;
   const horizontalFirst = xFactor > yFactor;
-  // Output rows of both passes: the horizontal pass makes one per source row, the vertical one per window row.
-  const rows = src.height + win.height;
+  // Output rows of both passes: the vertical pass makes the window's rows, the horizontal one
+  // as many rows as its input has (the source's when it runs first).
+  const firstRows = horizontalFirst ? src.height : win.height;
+  const rows = firstRows + win.height;
   const progress = function* (pass: Generator<number, Raster<Uint16Array>>, before: number): Generator<number, Raster<Uint16Array>> {
     for (;;) {
       const step = pass.next();
@@ -209,8 +211,8 @@ export function* legacyLanczosSteps(src: Raster<Uint8Array>, size: { width: numb
     ? yield* progress(resamplePass(wide, true, size.width, win.left, win.width), 0)
     : yield* progress(resamplePass(wide, false, size.height, win.top, win.height), 0);
   const resized = horizontalFirst
-    ? yield* progress(resamplePass(first, false, size.height, win.top, win.height), src.height)
-    : yield* progress(resamplePass(first, true, size.width, win.left, win.width), win.height);
+    ? yield* progress(resamplePass(first, false, size.height, win.top, win.height), firstRows)
+    : yield* progress(resamplePass(first, true, size.width, win.left, win.width), firstRows);
   const out = new Uint8Array(resized.data.length);
   for (let i = 0; i < out.length; i++) out[i] = quantumToChar(resized.data[i]!);
   return { ...resized, data: out };

@@ -3,9 +3,11 @@
  * module only drives libvips so that the pixels match what ImageMagick gave clients:
  * EXIF orientation applied first, exact output sizes (fit 'fill' to the planned size, then a
  * centre crop for cover), Lanczos 3, sRGB output, alpha flattened onto white for JPEG, and no
- * metadata carried over. Where ImageMagick converts colour its own way and libvips would not
- * (CMYK without a profile, PNGs whose gAMA ImageMagick reads as linear), the pixels are converted
- * with legacy's formula first (colour.ts); every other original takes the plain libvips path.
+ * metadata carried over. A resize that enlarges is done as ImageMagick does it
+ * (legacy-resize.ts): libvips stops using Lanczos when a side grows. Where ImageMagick converts
+ * colour its own way and libvips would not (CMYK without a profile, PNGs whose gAMA ImageMagick
+ * reads as linear), the pixels are converted with legacy's formula first (colour.ts); every
+ * other original takes the plain libvips path.
  */
 import sharp, { type Sharp } from 'sharp';
 import { open } from 'node:fs/promises';
@@ -13,7 +15,7 @@ import { legacyCmykToRgbInto, legacyLinearToSrgb, needsLegacyCmyk, needsLegacyLi
 import { ImageError } from './errors.ts';
 import { CONTENT_TYPES, SUPPORTED_FORMATS_TEXT, sniffFormat, type SourceFormat } from './formats.ts';
 import { orientedSize, planResize, type Crop, type Size } from './geometry.ts';
-import { enlarges, legacyLanczosResize } from './legacy-resize.ts';
+import { enlarges, legacyLanczosSteps } from './legacy-resize.ts';
 import type { OutputFormat, ResizeRequest } from './params.ts';
 import type { LocalFile } from './storage/types.ts';
 
@@ -58,6 +60,8 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
   const source = sniffFormat(Buffer.isBuffer(input) ? input : input.head);
   if (!source) throw new ImageError('unsupported_image', `unsupported image: the original is not a ${SUPPORTED_FORMATS_TEXT} image`);
   const format = req.format ?? defaultOutputFormat(source);
+  // The render bound, for the work done in JavaScript (libvips' own work has its timeout below).
+  const deadline = 'renderTimeoutMs' in limits && typeof limits.renderTimeoutMs === 'number' ? performance.now() + limits.renderTimeoutMs : undefined;
 
   try {
     // failOn 'error' (which implies 'truncated'): a damaged original is a 415, never a half image.
@@ -96,7 +100,7 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
     // original is resampled as ImageMagick does it (legacy-resize.ts), only the crop computed.
     const enlarging = enlarges(oriented, plan.resize);
     let pipeline = enlarging
-      ? await legacyEnlarged(pixels, plan.resize, plan.crop)
+      ? await legacyEnlarged(pixels, plan.resize, plan.crop, deadline)
       : pixels.rotate().resize(plan.resize.width, plan.resize.height, {
           fit: 'fill',
           kernel: 'lanczos3',
@@ -151,13 +155,29 @@ async function legacyCmykSource(image: Sharp, maxInputPixels: number): Promise<S
  * to `size` and cut to `crop` with ImageMagick's Lanczos (legacy-resize.ts). The samples leave
  * libvips at 8 bits: ImageMagick reads 16-bit originals at 16, a difference under one level.
  */
-async function legacyEnlarged(image: Sharp, size: Size, crop: Crop | undefined): Promise<Sharp> {
+async function legacyEnlarged(image: Sharp, size: Size, crop: Crop | undefined, deadline: number | undefined): Promise<Sharp> {
   const { data, info } = await image.rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const src = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, hasAlpha: info.channels === 2 || info.channels === 4 };
-  const out = legacyLanczosResize(src, size, crop);
+  const out = await runYielding(legacyLanczosSteps(src, size, crop), deadline);
   // No pixel limit here: the limit is on originals (checked above), and this is the output, at
   // most the box (MAX_SIDE a side).
   return sharp(out.data, { raw: { width: out.width, height: out.height, channels: out.channels as 1 | 2 | 3 | 4 }, limitInputPixels: false });
+}
+
+/**
+ * Runs resampling steps on the event loop without holding it: other requests get a turn between
+ * chunks. Measured on a 2000x1500 original into a 4096x4096 cover: 2.2-2.7 s of CPU here, 1.4 s
+ * in ImageMagick (php-imagick, one thread); a 1000x800 into 1280x1280: ~0.3 s.
+ * Past `deadline` (performance.now() ms) it gives up with libvips' own timeout message, which
+ * service.ts turns into the 504 of the render bound.
+ */
+async function runYielding<T>(steps: Generator<number, T>, deadline: number | undefined): Promise<T> {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (deadline !== undefined && performance.now() > deadline) throw new Error(`timeout: ${Math.floor(step.value * 100)}% complete`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 /** How much of a PNG file is read for its colour chunks: they sit before IDAT, near the start. */

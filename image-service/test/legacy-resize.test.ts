@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { axisContributions, enlarges, lanczosWeight, legacyLanczosResize, type Raster } from '../src/legacy-resize.ts';
+import { axisContributions, enlarges, lanczosWeight, legacyLanczosResize, legacyLanczosSteps, type Raster } from '../src/legacy-resize.ts';
 
 const rgb = (data: number[], width: number, height: number): Raster<Uint8Array> => ({ data: Uint8Array.from(data), width, height, channels: 3, hasAlpha: false });
 
@@ -55,6 +55,24 @@ describe('ImageMagick Lanczos resize (pure)', () => {
   it('at factor 1 an axis is copied unchanged', () => {
     const src = rgb([10, 20, 30, 200, 100, 0, 0, 255, 7, 90, 90, 90], 4, 1);
     expect([...legacyLanczosResize(src, { width: 4, height: 1 }).data]).toEqual([...src.data]);
+  });
+
+  it('a large enlargement comes in steps (the pipeline yields the event loop between them), with rising progress', () => {
+    const src = rgb(Array.from({ length: 200 * 150 * 3 }, (_, i) => i % 251), 200, 150);
+    const steps = legacyLanczosSteps(src, { width: 1333, height: 1000 }, { left: 166, top: 0, width: 1000, height: 1000 });
+    const progress: number[] = [];
+    let result: Raster<Uint8Array> | undefined;
+    for (;;) {
+      const step = steps.next();
+      if (step.done) {
+        result = step.value;
+        break;
+      }
+      progress.push(step.value);
+    }
+    expect(progress.length).toBeGreaterThan(10);
+    expect(progress.every((p, i) => p > 0 && p <= 1 && (i === 0 || p > progress[i - 1]!))).toBe(true);
+    expect([result.width, result.height]).toEqual([1000, 1000]);
   });
 
   it('enlarges: either side grows', () => {

@@ -369,6 +369,13 @@ describe('resampling', () => {
     const out = await renderImage(png, req({ width: 300, height: 300, fit: 'cover', format: 'jpeg' }), { ...LIMITS, maxInputPixels: 10_000 });
     expect([out.width, out.height]).toEqual([300, 300]);
   });
+
+  it('enlarging past the render bound stops with libvips\' timeout message (a 504 in service.ts)', async () => {
+    const { png } = await smallAlphaPng(200, 150);
+    const limits = { ...LIMITS, renderTimeoutMs: 0 } as PipelineLimits;
+    const err = await renderError(png, req({ width: 1000, height: 1000, fit: 'cover', format: 'png' }), limits);
+    expect((err.cause as Error).message).toMatch(/^timeout: \d+% complete/);
+  });
 });
 
 describe('sizes are exactly the planned ones', () => {

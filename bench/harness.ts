@@ -4,7 +4,8 @@
  * backends. Prints pairs per second at 640 px. The target: at least 50/s on two cores, so the
  * harness is never what slows a cutover down.
  *
- *   node --import tsx gateway/src/compare/bench.ts [--legacy URL --new URL] [--seconds 10] [--concurrency 4]
+ *   npm run bench:harness -- [--legacy URL --new URL] [--seconds 10] [--concurrency 4]
+ *   node --import tsx bench/harness.ts [--legacy URL --new URL] [--seconds 10] [--concurrency 4]
  *
  * With --legacy/--new it fetches real 640 px outputs of both backends (every photo-* original
  * they serve); without, it makes pairs with sharp itself (lanczos3 vs mitchell, q85) from the
@@ -14,11 +15,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { benchPhotos, projectRoot } from '../../../support/fixtures.ts';
-import { runPool } from './pacing.ts';
-import { judgePair } from './pair.ts';
-import { createSender, type SendOutcome } from './send.ts';
-import { DEFAULT_THRESHOLDS } from './thresholds.ts';
+import { benchPhotos, projectRoot } from '../support/fixtures.ts';
+import { runPool } from '../gateway/src/compare/pacing.ts';
+import { judgePair } from '../gateway/src/compare/pair.ts';
+import { createSender, type SendOutcome } from '../gateway/src/compare/send.ts';
+import { DEFAULT_THRESHOLDS } from '../gateway/src/compare/thresholds.ts';
 
 const { values } = parseArgs({
   options: { legacy: { type: 'string' }, new: { type: 'string' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, width: { type: 'string', default: '640' } },

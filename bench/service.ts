@@ -1,7 +1,7 @@
 /**
- * The image service's benchmark (`npm run bench:service`): from one run, side by side,
+ * The image service's benchmark (`npm run bench:service`, bench/service.ts): from one run, side by side,
  *   (a) the raw in-process sharp rate: renderImage, the service's own pipeline, with the service's
- *       concurrency, in a separate child process (the library's limit on this machine);
+ *       concurrency, in a separate child process (bench/sharp-limit.ts: the library's limit on this machine);
  *   (b) the service over HTTP on loopback at saturation (closed loop, keep-alive, ~2x CPUs connections);
  *   (b)/(a), target >= 0.9;
  *   then, at half of (b), an open loop (fixed arrival rate) with p50/p95/p99, target p99 <= 3x p50;
@@ -15,35 +15,24 @@
  * child alike (UV_THREADPOOL_SIZE default 4, MALLOC_ARENA_MAX default 2, MALLOC_MMAP_THRESHOLD_
  * default 1048576, SHARP_CONCURRENCY, FAST_SHRINK_ON_LOAD, CONCURRENCY: as `npm start` sets
  * them), and the benchmark's:
- *   BENCH_ROUNDS (3), BENCH_ROUND_SECONDS (8), BENCH_WARMUP_SECONDS (3), BENCH_OPEN_SECONDS (30),
- *   BENCH_CONNECTIONS (2 x CPUs), BENCH_LONG=1 (7 rounds of 15 s, 60 s open loop),
+ *   BENCH_ROUNDS (3), BENCH_SECONDS (8, one round), BENCH_WARMUP_SECONDS (3), BENCH_OPEN_SECONDS (30),
+ *   BENCH_CONCURRENCY (2 x CPUs: connections), BENCH_LONG=1 (7 rounds of 15 s, 60 s open loop),
  *   BENCH_JSON=file (also write the figures as JSON); V8_MAX_SEMI_SPACE_MB (default 1) sets the
- *   service's --max-semi-space-size as `npm start` does.
+ *   service's --max-semi-space-size as `npm start` does. The names BENCH_ROUND_SECONDS and
+ *   BENCH_CONNECTIONS still work this release, with a warning (lib/env-names.ts).
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { measureDecodeFloors } from '../../bench/lib/decode-floor.ts';
-import { floorBounds, type OriginalFloor } from '../../bench/lib/floor.ts';
-import { peakRssMb } from '../../support/proc-stats.ts';
-import { usableCpus } from '../src/cpus.ts';
-import {
-  RawSharp,
-  START_DEFAULTS,
-  fmt,
-  loadWorkload,
-  median,
-  openLoop,
-  percentile,
-  serviceRound,
-  startService,
-  unloadedLatencies,
-  type OpenLoopResult,
-  type RoundResult,
-  type TuningEnv,
-} from './bench-lib.ts';
+import { usableCpus } from '../image-service/src/cpus.ts';
+import { measureDecodeFloors } from './lib/decode-floor.ts';
+import { withCurrentNames } from './lib/env-names.ts';
+import { floorBounds, type OriginalFloor } from './lib/floor.ts';
+import { peakRssMb } from './lib/proc.ts';
+import { splitPath } from './lib/workload.ts';
+import { RawSharp, START_DEFAULTS, loadWorkload, openLoop, serviceRound, startService, unloadedLatencies, type OpenLoopResult, type RoundResult, type TuningEnv } from './lib/service-under-test.ts';
+import { fmt, medianOrNaN as median, percentileOrNaN as percentile } from './lib/table.ts';
 
 export interface BenchOptions {
   tuning: TuningEnv;
@@ -90,7 +79,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const tuning: TuningEnv = { ...options.tuning, CONCURRENCY: String(concurrency) };
   const loadAverage = os.loadavg();
   // Before the service starts: the floors are read from this process's CPU time.
-  const floors = options.raw === false ? undefined : await measureDecodeFloors(workload.photos.map((p) => path.join(workload.dir, p)));
+  const floors = options.raw === false ? undefined : await measureDecodeFloors(Object.values(workload.files));
   const service = await startService(workload, tuning);
   const raw = options.raw === false ? undefined : new RawSharp(workload, tuning, concurrency);
   try {
@@ -125,11 +114,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     log(`open loop at ${fmt(openRate)} req/s for ${options.openSeconds} s...`);
     const baseline = await unloadedLatencies(service, workload);
     const open = await openLoop(service, workload, openRate, options.openSeconds, Math.max(8, options.connections * 2));
-    const stretch = open.samples.map((s) => s.ms / (baseline.get(s.url) ?? Number.NaN)).filter((x) => Number.isFinite(x));
+    const stretch = open.samples.map((s) => s.ms / (baseline.get(s.index) ?? Number.NaN)).filter((x) => Number.isFinite(x));
     const ratios = rawRounds.map((a, i) => serviceRounds[i]!.rate / a.rate);
     return {
       options,
-      workload: { source: workload.source, photos: workload.photos, variants: workload.items.length / workload.photos.length },
+      workload: { source: workload.source, photos: workload.keys, variants: workload.variants.length },
       concurrency,
       raw: rawRounds,
       service: serviceRounds,
@@ -146,26 +135,26 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         requests: open.requests,
         errors: open.errors,
         othersCpuShare: open.othersCpuShare,
-        p50: percentile(open.latenciesMs, 50),
-        p95: percentile(open.latenciesMs, 95),
-        p99: percentile(open.latenciesMs, 99),
-        byPhoto: [...open.byPhoto].map(([photo, ms]) => ({ photo, n: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99) })),
-        stretchP50: percentile(stretch, 50),
-        stretchP99: percentile(stretch, 99),
+        p50: percentile(open.latenciesMs, 0.5),
+        p95: percentile(open.latenciesMs, 0.95),
+        p99: percentile(open.latenciesMs, 0.99),
+        byPhoto: [...open.byPhoto].map(([photo, ms]) => ({ photo, n: ms.length, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99) })),
+        stretchP50: percentile(stretch, 0.5),
+        stretchP99: percentile(stretch, 0.99),
       },
       loadAverage,
       decodeFloor: floors && {
         byPhoto: floors,
         p99FloorMs: floorBounds(
           floors,
-          workload.items.map((i) => i.key),
+          workload.paths.map((p) => splitPath(p).key),
           concurrency,
           { rps: null, p99_ms: null },
         ).p99_floor_ms,
       },
     };
   } finally {
-    raw?.stop();
+    await raw?.stop();
     await service.stop();
   }
 }
@@ -226,7 +215,7 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
   return lines.join('\n');
 }
 
-export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
+export function optionsFromEnv(env: Record<string, string | undefined>): BenchOptions {
   const long = env.BENCH_LONG === '1' || env.BENCH_LONG === 'true';
   const num = (name: string, dflt: number) => {
     const v = env[name];
@@ -247,15 +236,17 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): BenchOptions {
       CONCURRENCY: env.CONCURRENCY,
     },
     rounds: num('BENCH_ROUNDS', long ? 7 : 3),
-    roundSeconds: num('BENCH_ROUND_SECONDS', long ? 15 : 8),
+    roundSeconds: num('BENCH_SECONDS', long ? 15 : 8),
     warmupSeconds: num('BENCH_WARMUP_SECONDS', 3),
     openSeconds: num('BENCH_OPEN_SECONDS', long ? 60 : 30),
-    connections: num('BENCH_CONNECTIONS', 2 * cpus),
+    connections: num('BENCH_CONCURRENCY', 2 * cpus),
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const options = optionsFromEnv(process.env);
+  const { env, warnings } = withCurrentNames(process.env);
+  for (const w of warnings) process.stderr.write(`bench: ${w}\n`);
+  const options = optionsFromEnv(env);
   const started = performance.now();
   const result = await runBench(options, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(`${report(result)}\n(total ${fmt((performance.now() - started) / 1000, 0)} s)\n`);

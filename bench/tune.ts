@@ -6,14 +6,18 @@
  * variants. Figures are medians over rounds; "vs chosen" is the median of the per-round ratios to
  * the chosen settings' rate in the same round (interleaving cancels most of the machine's drift).
  *
- *   node --import tsx image-service/scripts/tune.ts
- *   TUNE_ROUNDS (2), TUNE_SECONDS (6, saturation), TUNE_OPEN_SECONDS (10), TUNE_OPEN_RATE (half the
- *   chosen settings' rate in round 1), TUNE_VARIANTS (comma-separated names; default all)
+ *   npm run bench:tune    (node --import tsx bench/tune.ts)
+ *   BENCH_ROUNDS (2), BENCH_SECONDS (6, saturation), BENCH_OPEN_SECONDS (10), BENCH_FIXED_RPS (the
+ *   open loop's rate; default half the chosen settings' rate in round 1), BENCH_TUNE_VARIANTS
+ *   (comma-separated names; default all). The old TUNE_* names still work this release, with a
+ *   warning (lib/env-names.ts).
  */
 import os from 'node:os';
-import { peakRssMb } from '../../support/proc-stats.ts';
-import { usableCpus } from '../src/cpus.ts';
-import { fmt, loadWorkload, median, openLoop, percentile, serviceRound, START_DEFAULTS, startService, type TuningEnv } from './bench-lib.ts';
+import { usableCpus } from '../image-service/src/cpus.ts';
+import { withCurrentNames } from './lib/env-names.ts';
+import { peakRssMb } from './lib/proc.ts';
+import { loadWorkload, openLoop, serviceRound, START_DEFAULTS, startService, type TuningEnv } from './lib/service-under-test.ts';
+import { fmt, medianOrNaN as median, percentileOrNaN as percentile } from './lib/table.ts';
 
 const CHOSEN: TuningEnv = { ...START_DEFAULTS, SHARP_CONCURRENCY: '1', FAST_SHRINK_ON_LOAD: 'false' };
 const VARIANTS: Array<[string, TuningEnv]> = [
@@ -30,11 +34,12 @@ const VARIANTS: Array<[string, TuningEnv]> = [
   ['FAST_SHRINK_ON_LOAD=true', { ...CHOSEN, FAST_SHRINK_ON_LOAD: 'true' }],
 ];
 
-const env = process.env;
-const rounds = Number(env.TUNE_ROUNDS ?? 2);
-const seconds = Number(env.TUNE_SECONDS ?? 6);
-const openSeconds = Number(env.TUNE_OPEN_SECONDS ?? 10);
-const only = env.TUNE_VARIANTS?.split(',').map((s) => s.trim());
+const { env, warnings } = withCurrentNames(process.env);
+for (const w of warnings) process.stderr.write(`tune: ${w}\n`);
+const rounds = Number(env.BENCH_ROUNDS ?? 2);
+const seconds = Number(env.BENCH_SECONDS ?? 6);
+const openSeconds = Number(env.BENCH_OPEN_SECONDS ?? 10);
+const only = env.BENCH_TUNE_VARIANTS?.split(',').map((s) => s.trim());
 const variants = VARIANTS.filter(([name], i) => i === 0 || !only || only.some((o) => name.startsWith(o)));
 const cpus = usableCpus();
 const connections = 2 * cpus;
@@ -51,7 +56,7 @@ interface Run {
 }
 const runs = new Map<string, Run[]>(variants.map(([name]) => [name, []]));
 const ratios = new Map<string, number[]>(variants.map(([name]) => [name, []]));
-let openRate = env.TUNE_OPEN_RATE ? Number(env.TUNE_OPEN_RATE) : undefined;
+let openRate = env.BENCH_FIXED_RPS ? Number(env.BENCH_FIXED_RPS) : undefined;
 const started = performance.now();
 const loadAtStart = os.loadavg();
 
@@ -71,8 +76,8 @@ for (let r = 0; r < rounds; r++) {
         rate: sat.rate,
         cpuMs: sat.cpuPerRequest * 1000,
         peakMb,
-        p50: percentile(open.latenciesMs, 50),
-        p99: percentile(open.latenciesMs, 99),
+        p50: percentile(open.latenciesMs, 0.5),
+        p99: percentile(open.latenciesMs, 0.99),
         others: (sat.othersCpuShare + open.othersCpuShare) / 2,
       };
       runs.get(name)!.push(run);
@@ -88,7 +93,7 @@ for (let r = 0; r < rounds; r++) {
 
 const head = `${'variant'.padEnd(44)}${['req/s', 'vs chosen', 'CPU ms/req', 'peak MB', `p50 ms`, `p99 ms`, 'others %'].map((h) => h.padStart(11)).join('')}`;
 const lines = [
-  `tuning: ${workload.photos.length} photos (${workload.source}) x ${workload.items.length / workload.photos.length} variants, CONCURRENCY=${cpus}, ${connections} connections; ` +
+  `tuning: ${workload.keys.length} photos (${workload.source}) x ${workload.variants.length} variants, CONCURRENCY=${cpus}, ${connections} connections; ` +
     `${rounds} rounds; saturation ${seconds} s, open loop ${openSeconds} s at ${fmt(openRate ?? Number.NaN)} req/s; load average at start ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
   head,
   ...variants.map(([name]) => {
