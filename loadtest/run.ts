@@ -19,7 +19,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { readAddressOverrides } from '../gateway/src/nginx/apply.ts';
+import { readAddressOverrides } from '../gateway/src/nginx/run-dir.ts';
 import { requests as requestsCommand } from '../gateway/src/requests.ts';
 import { benchPhotos, projectRoot } from '../support/fixtures.ts';
 import { findTool } from '../support/tools.ts';

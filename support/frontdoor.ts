@@ -6,7 +6,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressOverrides } from '../gateway/src/config.ts';
 import { listenUrl } from '../gateway/src/cutover/plan.ts';
-import { applyCutover, childrenOf, installInitialConfig, prepareRunDir, runningMasterPid, waitForDigest, writeAddressOverrides } from '../gateway/src/nginx/apply.ts';
+import { applyCutover, installInitialConfig } from '../gateway/src/nginx/apply.ts';
+import { waitForDigest } from '../gateway/src/nginx/control-socket.ts';
+import { childrenOf, runningMasterPid } from '../gateway/src/nginx/master.ts';
+import { prepareRunDir, writeAddressOverrides } from '../gateway/src/nginx/run-dir.ts';
 import { startProcess, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
 

@@ -18,8 +18,10 @@ import { findTool } from '../../support/tools.ts';
 import { setRouteShare } from '../src/cutover/edit.ts';
 import { planCutover } from '../src/cutover/plan.ts';
 import { parseCutover } from '../src/cutover/schema.ts';
-import { frontDoorPaths, prepareRunDir, queryRunningPlan, testNginxConfig } from '../src/nginx/apply.ts';
+import { testNginxConfig } from '../src/nginx/check.ts';
+import { queryRunningPlan } from '../src/nginx/control-socket.ts';
 import { renderNginxConfig } from '../src/nginx/render.ts';
+import { frontDoorPaths, prepareRunDir } from '../src/nginx/run-dir.ts';
 import { loadTemplates } from '../src/nginx/templates.ts';
 
 const run = promisify(execFile);

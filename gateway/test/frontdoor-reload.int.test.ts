@@ -29,7 +29,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../../support/stack.ts';
 import { setRouteShare } from '../src/cutover/edit.ts';
-import { childrenOf, queryRunningPlan, runningMasterPid } from '../src/nginx/apply.ts';
+import { queryRunningPlan } from '../src/nginx/control-socket.ts';
+import { childrenOf, runningMasterPid } from '../src/nginx/master.ts';
 
 let stack: RunningStack;
 let work: string;

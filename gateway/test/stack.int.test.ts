@@ -14,7 +14,7 @@ import { projectRoot } from '../../support/fixtures.ts';
 import { freePort, startProcess, type Managed } from '../../support/process.ts';
 import { deriveCutoverText, shippedCutoverFile, startStack, type RunningStack } from '../../support/stack.ts';
 import { parseCutover } from '../src/cutover/schema.ts';
-import { queryRunningPlan } from '../src/nginx/apply.ts';
+import { queryRunningPlan } from '../src/nginx/control-socket.ts';
 
 const run = promisify(execFile);
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -43,11 +43,6 @@ export class ImageError extends Error {
     this.status = STATUS[code];
     this.headers = options.headers ?? {};
   }
-
-  /** True for faults the client caused (4xx): logged at warn, not error. */
-  get isClientError(): boolean {
-    return this.status < 500;
-  }
 }
 
 /** Anything that is not already an ImageError becomes a generic 500; the detail stays private. */

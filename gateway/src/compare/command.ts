@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { GatewayError } from '../errors.ts';
 import { readJsonl, relocateImages } from './files.ts';
 import { applyIgnore, parseIgnoreFile, type IgnoreEntry } from './ignore.ts';
 import { planReplay, targetPath } from './input.ts';
@@ -38,7 +39,7 @@ export const compare = {
       if (a.mode === 'report') return await renderFromResults(a, io);
       return await replay(a, io);
     } catch (err) {
-      if (err instanceof InputError) {
+      if (err instanceof GatewayError && err.code === 'invalid_input') {
         io.stderr.write(`gateway compare: ${err.message}\n`);
         return 2;
       }
@@ -47,8 +48,8 @@ export const compare = {
   },
 };
 
-/** Bad input files (unreadable, invalid ignore file): exit 2 with the message. */
-class InputError extends Error {}
+/** Bad input files (unreadable, invalid ignore file): exit 2 with the message, prefixed with the command's name. */
+const inputError = (message: string) => new GatewayError('invalid_input', message, { exitCode: 2 });
 
 async function loadIgnore(file: string | undefined): Promise<IgnoreEntry[]> {
   if (!file) return [];
@@ -56,12 +57,12 @@ async function loadIgnore(file: string | undefined): Promise<IgnoreEntry[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new InputError(`--ignore: cannot read ${file}: ${(err as Error).message}`);
+    throw inputError(`--ignore: cannot read ${file}: ${(err as Error).message}`);
   }
   try {
     return parseIgnoreFile(text, file);
   } catch (err) {
-    throw new InputError((err as Error).message);
+    throw inputError((err as Error).message);
   }
 }
 
@@ -71,7 +72,7 @@ async function replay(a: ReplayArgs, io: { stdout: Out; stderr: Out }): Promise<
   try {
     text = await readFile(a.from, 'utf8');
   } catch (err) {
-    throw new InputError(`--from: cannot read ${a.from}: ${(err as Error).message}`);
+    throw inputError(`--from: cannot read ${a.from}: ${(err as Error).message}`);
   }
   const { requests, summary } = planReplay(text.split('\n'), { dedupe: a.dedupe, sample: a.sample, seed: a.seed });
   const refused = summary.refused.method + summary.refused.route + summary.refused.unparseable;
@@ -111,10 +112,10 @@ async function renderFromResults(a: ReportArgs, io: { stdout: Out; stderr: Out }
   try {
     read = await readJsonl(a.report, (r) => results.push(r));
   } catch (err) {
-    throw new InputError(`--report: cannot read ${a.report}: ${(err as Error).message}`);
+    throw inputError(`--report: cannot read ${a.report}: ${(err as Error).message}`);
   }
   for (const p of read.problems) io.stderr.write(`compare: skipped ${p}\n`);
-  if (read.valid === 0 && read.invalid > 0) throw new InputError(`--report: ${a.report} holds no comparison records (expected the JSONL written by 'gateway shadow' or a replay)`);
+  if (read.valid === 0 && read.invalid > 0) throw inputError(`--report: ${a.report} holds no comparison records (expected the JSONL written by 'gateway shadow' or a replay)`);
   const builder = new ReportBuilder();
   for (const raw of results) {
     // An ignore file given now applies to what was recorded: findings it accepts become intended.
