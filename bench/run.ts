@@ -24,10 +24,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { usableCpus } from '../image-service/src/cpus.ts';
-import { benchPhotos, projectRoot, realFixturesDir } from '../support/fixtures.ts';
-import { startLegacy, type RunningLegacy } from '../support/legacy.ts';
-import { freePort } from '../support/process.ts';
-import { startImageService, type RunningService } from '../support/services.ts';
+import { projectRoot } from '../common/paths.ts';
+import { benchPhotos, realFixturesDir } from '../support/fixtures.ts';
+import { startLegacy, type RunningLegacy } from '../stack/legacy.ts';
+import { freePort } from '../stack/process.ts';
+import { startImageService, type RunningService } from '../stack/services.ts';
 import type { PhaseResult } from './lib/drive.ts';
 import { describeMachine } from './lib/machine.ts';
 import { ProcSampler } from './lib/proc.ts';
@@ -284,7 +285,7 @@ async function startSubjects(settings: BenchSettings, workload: Workload, storag
       ].join('\n'),
     );
     // Loaded here: only this subject needs the gateway's nginx rendering.
-    const { startFrontDoor } = await import('../support/frontdoor.ts');
+    const { startFrontDoor } = await import('../stack/frontdoor.ts');
     const fd = await startFrontDoor({ cutoverFile, runDir });
     stops.push(async () => {
       await fd.stop();

@@ -19,3 +19,13 @@ export function percentile(sorted: readonly number[], q: number): number | undef
   const rank = Math.ceil(q * n - EPSILON);
   return sorted[Math.min(n, Math.max(1, rank)) - 1];
 }
+
+/**
+ * The same percentile of values in any order (a sorted copy; the input is left as it was), NaN
+ * when there are none: for measurements printed in a table, where a missing figure shows as '-'
+ * instead of stopping the run.
+ */
+export function percentileOrNaN(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return percentile(sorted, q) ?? Number.NaN;
+}

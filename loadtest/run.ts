@@ -6,7 +6,7 @@
  * 1. LEGACY_URL / NEW_URL / FRONT_URL from the environment (your own stack);
  * 2. the stack `npm start` runs, when the addresses in nginx/cutover.yaml (or the other ports it was
  *    started on, recorded in var/run/frontdoor/addresses.json) answer their health checks;
- * 3. otherwise a stack of its own (support/stack.ts: legacy, image service, front door at
+ * 3. otherwise a stack of its own (stack/stack.ts: legacy, image service, front door at
  *    SHARE, default 50) on temporary directories, seeded with the sample photographs, and stopped
  *    at the end.
  * The request list is REQUESTS when given, else `gateway requests --from-originals` over the
@@ -21,8 +21,9 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { readAddressOverrides } from '../gateway/src/nginx/run-dir.ts';
 import { requests as requestsCommand } from '../gateway/src/requests.ts';
-import { benchPhotos, projectRoot } from '../support/fixtures.ts';
-import { findTool } from '../support/tools.ts';
+import { projectRoot } from '../common/paths.ts';
+import { benchPhotos } from '../support/fixtures.ts';
+import { findTool } from '../stack/tools.ts';
 
 const SCRIPTS = ['shadow', 'canary', 'stress'] as const;
 type Script = (typeof SCRIPTS)[number];
@@ -86,7 +87,7 @@ async function runningStack(): Promise<Omit<Targets, 'stop'> | undefined> {
 }
 
 async function startOwnStack(share: number): Promise<Targets> {
-  const { startStack } = await import('../support/stack.ts');
+  const { startStack } = await import('../stack/stack.ts');
   const work = mkdtempSync(path.join(os.tmpdir(), 'loadtest-'));
   const storageDir = path.join(work, 'originals');
   mkdirSync(storageDir, { recursive: true });

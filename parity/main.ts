@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { projectRoot } from '../support/fixtures.ts';
+import { projectRoot } from '../common/paths.ts';
 import { runParity } from './src/run.ts';
 
 const USAGE = `usage: npm run parity -- [--out DIR] [--slice N] [--ignore FILE] [--concurrency N] [--min-parity N] [--quiet]

@@ -24,12 +24,14 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startDelayProxy, type DelayProxy } from '../support/delay-proxy.ts';
-import { benchPhotos, projectRoot } from '../support/fixtures.ts';
-import { quantile, runLoad, type LoadReport, type RequestResult } from '../support/keepalive-load.ts';
+import { projectRoot } from '../common/paths.ts';
+import { benchPhotos } from '../support/fixtures.ts';
+import { percentileOrNaN } from '../common/stats.ts';
+import { runLoad, type LoadReport, type RequestResult } from '../support/keepalive-load.ts';
 import { cpuSeconds, machineCpuTicks, peakRssMb } from '../support/proc-stats.ts';
 import { loadavg } from 'node:os';
-import { startImageService, startVersitygw, type RunningS3, type RunningService } from '../support/services.ts';
-import { startStack } from '../support/stack.ts';
+import { startImageService, startVersitygw, type RunningS3, type RunningService } from '../stack/services.ts';
+import { startStack } from '../stack/stack.ts';
 import sharp from 'sharp';
 import {
   adminUrl,
@@ -263,7 +265,7 @@ const scenarios: Scenario[] = [
       const ready = await fetch(`${adminUrl(rig.service)}/readyz`);
       const readyBody = (await ready.json()) as { error?: string };
       const codes = new Set(report.results.map((r) => (r.body ? (JSON.parse(r.body.toString() || '{}') as { error?: string }).error : undefined)));
-      const p99 = quantile(report.results.map((r) => r.ms), 0.99);
+      const p99 = percentileOrNaN(report.results.map((r) => r.ms), 0.99);
       await rig.proxy.setMode({ kind: 'pass' });
       const readyAgain = await poll(async () => (await fetch(`${adminUrl(rig.service)}/readyz`)).status === 200, 5000);
       const servedAgain = (await fetch(`${rig.service.url}/image/files/${variant(ctx, 3)}`)).status === 200;
@@ -346,8 +348,8 @@ const scenarios: Scenario[] = [
         const idleWhileOverloaded = sum(windows.overload, 'idle') / rounds;
         const overload = merge(...overloads);
         const shed = overload.results.filter((r) => r.status === 503);
-        const shedP50 = quantile(shed.map((r) => r.ms), 0.5);
-        const shedP99 = quantile(shed.map((r) => r.ms), 0.99);
+        const shedP50 = percentileOrNaN(shed.map((r) => r.ms), 0.5);
+        const shedP99 = percentileOrNaN(shed.map((r) => r.ms), 0.99);
         const other = overload.results.filter((r) => r.status !== 200 && r.status !== 503);
         const alive = service.process.child.exitCode === null;
         const rss = peakRssMb(service.process.pid);

@@ -5,7 +5,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { generateImages, projectRoot, realFixturesDir } from '../support/fixtures.ts';
+import { projectRoot } from '../common/paths.ts';
+import { generateImages, realFixturesDir } from '../support/fixtures.ts';
 
 const target = path.resolve(process.argv[2] ?? path.join(projectRoot, 'var/originals'));
 mkdirSync(target, { recursive: true });

@@ -27,11 +27,11 @@ import { parseCutover, type CutoverFile } from '../gateway/src/cutover/schema.ts
 import { frontDoorPart, legacyParts, servicePart } from '../stack/parts.ts';
 import { serviceDeadline } from '../stack/service-deadline.ts';
 import { Supervisor } from '../stack/supervisor.ts';
-import { projectRoot } from '../support/fixtures.ts';
-import { startFrontDoor, type RunningFrontDoor } from '../support/frontdoor.ts';
-import { startLegacy, type RunningLegacy } from '../support/legacy.ts';
-import { startImageService, type RunningService } from '../support/services.ts';
-import { shippedCutoverFile, stackAddresses, startStack } from '../support/stack.ts';
+import { projectRoot } from '../common/paths.ts';
+import { startFrontDoor, type RunningFrontDoor } from '../stack/frontdoor.ts';
+import { startLegacy, type RunningLegacy } from '../stack/legacy.ts';
+import { startImageService, type RunningService } from '../stack/services.ts';
+import { shippedCutoverFile, stackAddresses, startStack } from '../stack/stack.ts';
 
 const fail = (message: string): never => {
   process.stderr.write(`stack: ${message}\n`);

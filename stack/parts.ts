@@ -2,10 +2,10 @@
  * The stack's processes as supervised parts (stack/supervisor.ts): how each is watched, probed
  * and started again on the same address.
  */
-import type { RunningFrontDoor } from '../support/frontdoor.ts';
-import type { RunningLegacy } from '../support/legacy.ts';
-import type { Managed } from '../support/process.ts';
-import type { RunningService } from '../support/services.ts';
+import type { RunningFrontDoor } from './frontdoor.ts';
+import type { RunningLegacy } from './legacy.ts';
+import type { Managed } from './process.ts';
+import type { RunningService } from './services.ts';
 import type { PartInstance, SupervisedPart } from './supervisor.ts';
 
 function instanceOf(proc: Managed): PartInstance {

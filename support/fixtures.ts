@@ -5,10 +5,9 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { projectRoot } from '../common/paths.ts';
+import { mulberry32 } from '../common/random.ts';
 
 /** The real fixtures folder, or undefined when this checkout has none. */
 export function realFixturesDir(env: Record<string, string | undefined> = process.env): string | undefined {
@@ -105,15 +104,4 @@ export async function benchPhotos(cacheDir: string): Promise<string[]> {
   }
   const generated = await generateImages(cacheDir);
   return generated.filter((g) => g.name.startsWith('gen-photo-')).map((g) => g.file);
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -12,6 +12,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
+import { MAX_INPUT_BYTES } from '../common/contract.ts';
 
 /** What a request must get: a status, and for errors the JSON `error` code, for images the output. */
 export interface Expected {
@@ -38,8 +39,7 @@ export interface HostileOriginal {
 /** The width every hostile case is resized to. */
 export const HOSTILE_WIDTH = 200;
 
-/** 50 MiB: the contract's size limit; the oversize original is one byte over it. */
-export const MAX_INPUT_BYTES = 50 * 1024 * 1024;
+// The oversize original is one byte over the contract's size limit (MAX_INPUT_BYTES, 50 MiB).
 
 const ok = (format: Expected['format'], width: number, height: number): Expected => ({ status: 200, format, width, height });
 const refused = (status: number, code: string): Expected => ({ status, code });

@@ -11,8 +11,7 @@
  */
 import fc from 'fast-check';
 import net from 'node:net';
-
-export const HOT_PREFIX = '/image/files/';
+import { HOT_PREFIX } from '../common/contract.ts';
 
 /**
  * PURE: whether a request target is in normal form on the hot route: an absolute path under

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import sharp from 'sharp';
-import { findTool } from '../../support/tools.ts';
+import { findTool } from '../../stack/tools.ts';
 
 function run(cmd: string, args: string[]): string {
   try {

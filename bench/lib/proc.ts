@@ -5,7 +5,7 @@
  *
  * Summing RSS over several processes counts shared pages (PHP's opcache, libraries, nginx's
  * shared memory) once per process; PSS splits them fairly. Both are reported; the targets use RSS,
- * as the issue asks, which is the conservative choice for the multi-process legacy backend's rival.
+ * which is the conservative choice for the multi-process legacy backend's rival.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

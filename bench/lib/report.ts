@@ -1,6 +1,6 @@
 /**
  * PURE: measurements of each round -> the subjects' figures (medians over rounds), the ratios
- * against the issue's targets, and the markdown table. No I/O, so it is tested on made-up rounds.
+ * against the targets, and the markdown table. No I/O, so it is tested on made-up rounds.
  */
 import type { PhaseResult } from './drive.ts';
 import type { FloorBounds, FloorVerdict, OriginalFloor } from './floor.ts';

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../image-service/src/config.ts';
 import { MAX_SEMI_SPACE_MB, RUNTIME_ENV } from '../../image-service/src/runtime-env.ts';
-import { benchPhotos, projectRoot, realFixturesDir } from '../../support/fixtures.ts';
-import { freePort, startProcess, waitForHttp, type Managed } from '../../support/process.ts';
+import { projectRoot } from '../../common/paths.ts';
+import { benchPhotos, realFixturesDir } from '../../support/fixtures.ts';
+import { freePort, startProcess, waitForHttp, type Managed } from '../../stack/process.ts';
 import { closedLoop, closedLoopFor, openLoop as driveOpenLoop } from './drive.ts';
 import { httpExec, type HttpTarget } from './http-exec.ts';
 import { clockTicksPerSecond, cpuSeconds, machineTicks, othersShare, peakRssMb } from './proc.ts';
@@ -77,7 +78,7 @@ export interface ServiceUnderTest {
   stop(): Promise<void>;
 }
 
-/** Starts image-service/src/main.ts with exactly the given tuning (unlike support/services.ts, which fixes two of them). */
+/** Starts image-service/src/main.ts with exactly the given tuning (unlike stack/services.ts, which fixes two of them). */
 export async function startService(workload: ServiceWorkload, tuning: TuningEnv): Promise<ServiceUnderTest> {
   const port = await freePort();
   const adminPort = await freePort();

@@ -4,7 +4,8 @@
  * benchmark and the k6 request list are the same traffic.
  */
 import path from 'node:path';
-import { DEFAULT_VARIANTS, pathsForKeys } from '../../gateway/src/requests.ts';
+import { DEFAULT_VARIANTS } from '../../common/contract.ts';
+import { pathsForKeys } from '../../gateway/src/requests.ts';
 
 export interface Workload {
   /** Storage keys of the originals (their file names). */

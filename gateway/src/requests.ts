@@ -16,24 +16,11 @@ import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_VARIANTS, HOT_PREFIX, MAX_INPUT_BYTES, MAX_INPUT_PIXELS, isValidKey } from '../../common/contract.ts';
 import { GatewayError } from './errors.ts';
 
-export const HOT_PREFIX = '/image/files/';
-
-/**
- * The variant mix of the benchmark and of the sample request list: three widths, a square
- * thumbnail, each as JPEG and WebP (the formats that cost most CPU to encode).
- */
-export const DEFAULT_VARIANTS: readonly string[] = ['w=300', 'w=640', 'w=1280', 'w=200&h=200&fit=cover'].flatMap((box) =>
-  ['jpeg', 'webp'].map((format) => `${box}&format=${format}`),
-);
-
-/** Limits of the contract (section 1): what the backends refuse, we do not list. */
-const MAX_KEY_LENGTH = 512;
-const KEY_SEGMENT = /^[A-Za-z0-9._-]+$/;
+// The contract's limits (common/contract.ts): what the backends refuse, we do not list.
 const IMAGE_EXTENSION = /\.(jpe?g|png|webp|gif)$/i;
-const MAX_INPUT_BYTES = 50 * 1024 * 1024;
-const MAX_INPUT_PIXELS = 50_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // PURE
@@ -93,12 +80,6 @@ export function selectFromLog(lines: Iterable<string>, options: LogSelectionOpti
     } else if (r.skip !== 'blank') out[r.skip]++;
   }
   return out;
-}
-
-/** Whether a storage key is one the contract accepts (so both backends would look it up). */
-export function isValidKey(key: string): boolean {
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH) return false;
-  return key.split('/').every((s) => s !== '.' && s !== '..' && KEY_SEGMENT.test(s));
 }
 
 /**

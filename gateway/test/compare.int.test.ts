@@ -15,10 +15,11 @@ import { compare } from '../src/compare/command.ts';
 import type { Report } from '../src/compare/report.ts';
 import { CATEGORIES, type Category } from '../src/compare/result.ts';
 import { startBrokenCandidate, type BrokenCandidate, type Defect } from '../../support/broken-candidate.ts';
-import { generateImages, projectRoot, realFixturesDir } from '../../support/fixtures.ts';
-import { startLegacy, type RunningLegacy } from '../../support/legacy.ts';
-import { startImageService, type RunningService } from '../../support/services.ts';
-import { findTool } from '../../support/tools.ts';
+import { projectRoot } from '../../common/paths.ts';
+import { generateImages, realFixturesDir } from '../../support/fixtures.ts';
+import { startLegacy, type RunningLegacy } from '../../stack/legacy.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
+import { findTool } from '../../stack/tools.ts';
 
 let work: string;
 let storage: string;

@@ -31,7 +31,7 @@ describe('splitBuckets', () => {
     for (let share = 1; share < 100; share++) expect(splitBuckets(share)[0]).toEqual({ percent: share, value: 'new' });
   });
 
-  // The property the issue asks for: raising the share only moves variants over, never back.
+  // Stickiness: raising the share only moves variants over, never back.
   it('raising the share never moves a variant from new back to legacy (simulated nginx hash)', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 80 }), fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 }), (uri, a, b) => {

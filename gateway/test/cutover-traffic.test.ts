@@ -31,6 +31,9 @@ describe('percentile (nearest rank)', () => {
     [[1, 2, 3, 4], 99, 4],
     [Array.from({ length: 100 }, (_, i) => i + 1), 99, 99],
     [Array.from({ length: 100 }, (_, i) => i + 1), 50, 50],
+    // 7/100*100 is 7.000000000000001 in binary floating point: still the 7th value, not the 8th.
+    [Array.from({ length: 100 }, (_, i) => i + 1), 7, 7],
+    [Array.from({ length: 100 }, (_, i) => i + 1), 57, 57],
   ];
   it.each(cases)('%j p%i = %s', (values, p, expected) => expect(percentile(values, p)).toBe(expected));
 });

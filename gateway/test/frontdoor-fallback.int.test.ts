@@ -13,8 +13,8 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photoRaw } from '../../support/fixtures.ts';
-import { startImageService, type RunningService } from '../../support/services.ts';
-import { startStack, type RunningStack } from '../../support/stack.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 import { setRouteShare, setYamlValue } from '../src/cutover/edit.ts';
 
 let stack: RunningStack;

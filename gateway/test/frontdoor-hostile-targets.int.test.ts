@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectAccessLog, internalAnswer, isNormalHotTarget, KNOWN_ATTACKS, runHostileTargets, type HostileRun } from '../../support/hostile-targets.ts';
 import { generateImages } from '../../support/fixtures.ts';
-import { startStack, type RunningStack } from '../../support/stack.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 
 const RUNS = 300;
 const SEED = 20261203;

@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../support/process.ts';
-import { startStack, type RunningStack } from '../../support/stack.ts';
+import { freePort } from '../../stack/process.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 import { setRouteShare, setYamlValue } from '../src/cutover/edit.ts';
 
 let stack: RunningStack;

@@ -27,7 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type RunningStack } from '../../support/stack.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 import { setRouteShare } from '../src/cutover/edit.ts';
 import { queryRunningPlan } from '../src/nginx/control-socket.ts';
 import { childrenOf, runningMasterPid } from '../src/nginx/master.ts';

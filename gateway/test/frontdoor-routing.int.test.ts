@@ -1,6 +1,6 @@
 /**
  * The routing table through the real front door: real nginx, the real legacy backend (PHP-FPM +
- * Imagick behind its nginx) and the real image service, started by support/stack.ts.
+ * Imagick behind its nginx) and the real image service, started by stack/stack.ts.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type RunningStack } from '../../support/stack.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 import { setRouteShare, setYamlValue } from '../src/cutover/edit.ts';
 import { splitBuckets } from '../src/cutover/plan.ts';
 import { splitClients } from './nginx-murmur.ts';

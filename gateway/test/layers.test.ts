@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../../support/fixtures.ts';
+import { projectRoot } from '../../common/paths.ts';
 
 /** Every .ts file under `dir`, as absolute paths. */
 function sourcesUnder(dir: string): string[] {

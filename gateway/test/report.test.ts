@@ -195,13 +195,21 @@ describe('by original and by likely cause', () => {
 });
 
 describe('stats', () => {
-  it.each([
-    [[], 50, 0],
+  const oneTo100 = Array.from({ length: 100 }, (_, i) => i + 1);
+  it.each<[number[], number, number | undefined]>([
+    [[], 50, undefined],
     [[5], 99, 5],
     [[1, 2, 3, 4], 50, 2],
     [[1, 2, 3, 4], 75, 3],
     [[1, 2, 3, 4], 100, 4],
-  ])('percentile(%j, %d) = %d', (values, p, expected) => expect(percentile(values, p)).toBe(expected));
+    // 7/100*100 is 7.000000000000001 in binary floating point: still the 7th value, not the 8th.
+    [oneTo100, 7, 7],
+    [oneTo100, 99, 99],
+  ])('percentile(%j, %d) = %s', (values, p, expected) => expect(percentile(values, p)).toBe(expected));
+
+  it('summarise gives zeros for an empty sample', () => {
+    expect(summarise([])).toEqual({ count: 0, p50: 0, p95: 0, p99: 0, max: 0, mean: 0 });
+  });
 
   it('summarise and histogram', () => {
     expect(summarise([3, 1, 2])).toEqual({ count: 3, p50: 2, p95: 3, p99: 3, max: 3, mean: 2 });

@@ -4,7 +4,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../src/errors.ts';
-import { DEFAULT_VARIANTS, isValidKey, parseRequestsArgs, pathsForKeys, renderRequestList, requests, selectFromLog, selectLogLine, unique } from '../src/requests.ts';
+import { DEFAULT_VARIANTS, isValidKey } from '../../common/contract.ts';
+import { parseRequestsArgs, pathsForKeys, renderRequestList, requests, selectFromLog, selectLogLine, unique } from '../src/requests.ts';
 
 const line = (o: Record<string, unknown>) => JSON.stringify({ time: '2026-01-01T00:00:00Z', status: 200, ...o });
 

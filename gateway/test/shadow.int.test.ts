@@ -14,10 +14,12 @@ import { compare } from '../src/compare/command.ts';
 import type { Report } from '../src/compare/report.ts';
 import { setYamlValue } from '../src/cutover/edit.ts';
 import { startDelayProxy, type DelayProxy } from '../../support/delay-proxy.ts';
-import { generateImages, projectRoot } from '../../support/fixtures.ts';
-import { freePort, startProcess, waitForHttp, type Managed } from '../../support/process.ts';
-import { startImageService, type RunningService } from '../../support/services.ts';
-import { startStack, type RunningStack } from '../../support/stack.ts';
+import { projectRoot } from '../../common/paths.ts';
+import { percentileOrNaN } from '../../common/stats.ts';
+import { generateImages } from '../../support/fixtures.ts';
+import { freePort, startProcess, waitForHttp, type Managed } from '../../stack/process.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 import { writeFileSync } from 'node:fs';
 
 let work: string;
@@ -87,8 +89,6 @@ async function waitUntil(what: string, ok: () => Promise<boolean>, timeoutMs = 6
   }
 }
 
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil(q * values.length) - 1)]!;
-
 describe('the sink, saturated', () => {
   let service: RunningService;
   let slow: DelayProxy;
@@ -118,8 +118,8 @@ describe('the sink, saturated', () => {
       times.push(r.ms);
     }
     agent.destroy();
-    const median = quantile(times, 0.5);
-    process.stdout.write(`sink answer time with its queue full (300 sequential keep-alive GETs): median ${median.toFixed(3)} ms, p99 ${quantile(times, 0.99).toFixed(3)} ms, max ${Math.max(...times).toFixed(3)} ms\n`);
+    const median = percentileOrNaN(times, 0.5);
+    process.stdout.write(`sink answer time with its queue full (300 sequential keep-alive GETs): median ${median.toFixed(3)} ms, p99 ${percentileOrNaN(times, 0.99).toFixed(3)} ms, max ${Math.max(...times).toFixed(3)} ms\n`);
     expect(median).toBeLessThan(5);
     const dropped = await metric(sink.url, 'gateway_shadow_dropped_total');
     expect(dropped).toBeGreaterThan(250);
@@ -263,7 +263,7 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
       }
     }
     agent.destroy();
-    const stats = (t: number[]) => ({ p50: quantile(t, 0.5), p99: quantile(t, 0.99) });
+    const stats = (t: number[]) => ({ p50: percentileOrNaN(t, 0.5), p99: percentileOrNaN(t, 0.99) });
     const off = stats(times.off);
     const mirror = stats(times.mirror);
     const full = stats(times.full);

@@ -1,5 +1,5 @@
 /**
- * The whole stack from one command: support/stack.ts, and `npm start`'s script (scripts/stack.ts)
+ * The whole stack from one command: stack/stack.ts, and `npm start`'s script (scripts/stack.ts)
  * run as a user runs it, with other ports and its own runtime directory.
  */
 import { execFile } from 'node:child_process';
@@ -10,9 +10,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { projectRoot } from '../../support/fixtures.ts';
-import { freePort, startProcess, type Managed } from '../../support/process.ts';
-import { deriveCutoverText, shippedCutoverFile, startStack, type RunningStack } from '../../support/stack.ts';
+import { projectRoot } from '../../common/paths.ts';
+import { freePort, startProcess, type Managed } from '../../stack/process.ts';
+import { deriveCutoverText, shippedCutoverFile, startStack, type RunningStack } from '../../stack/stack.ts';
 import { parseCutover } from '../src/cutover/schema.ts';
 import { queryRunningPlan } from '../src/nginx/control-socket.ts';
 

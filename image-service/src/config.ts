@@ -3,6 +3,7 @@
  * the variable and what was expected. Nothing else in the service reads process.env.
  */
 import { z } from 'zod';
+import { MAX_INPUT_BYTES, MAX_INPUT_PIXELS } from '../../common/contract.ts';
 import type { StorageConfig } from './storage/index.ts';
 
 const int = (min: number, max: number) =>
@@ -53,8 +54,8 @@ const schema = z.object({
   STORAGE_CONCURRENCY: int(1, 1024).optional(),
   STORAGE_TIMEOUT_MS: int(1, 600000).default(5000),
   SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
-  MAX_INPUT_BYTES: int(1, 2 ** 40).default(50 * 1024 * 1024),
-  MAX_INPUT_PIXELS: int(1, 2 ** 40).default(50_000_000),
+  MAX_INPUT_BYTES: int(1, 2 ** 40).default(MAX_INPUT_BYTES),
+  MAX_INPUT_PIXELS: int(1, 2 ** 40).default(MAX_INPUT_PIXELS),
   FAST_SHRINK_ON_LOAD: flag.default(false),
   SHARP_CONCURRENCY: int(0, 64).default(1),
   RETRY_AFTER_SECONDS: int(1, 3600).default(1),

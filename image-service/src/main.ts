@@ -4,9 +4,10 @@
  */
 import { serve } from '@hono/node-server';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import sharp from 'sharp';
+import { projectRoot } from '../../common/paths.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { usableCpus } from './cpus.ts';
 import { createAdminApp, createApp } from './http/app.ts';
@@ -14,8 +15,6 @@ import { Limiter } from './limiter.ts';
 import { createMetrics } from './metrics.ts';
 import { ImageService } from './service.ts';
 import { createSourceStore } from './storage/index.ts';
-
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 let config: Config;
 try {

@@ -3,6 +3,7 @@
  * Every function here returns a typed result or an ImageError; none of them throws, which the
  * property tests check with arbitrary strings.
  */
+import { DEFAULT_QUALITY, KEY_RULE, MAX_BOX_SIDE, QUALITY_RANGE, keyProblem } from '../../common/contract.ts';
 import { ImageError } from './errors.ts';
 
 export type Fit = 'inside' | 'cover';
@@ -27,18 +28,10 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: ImageError 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = <T>(error: ImageError): Result<T> => ({ ok: false, error });
 
-export const MAX_KEY_LENGTH = 512;
-export const MAX_SIDE = 4096;
-export const DEFAULT_QUALITY = 85;
-const KEY_SEGMENT = /^[A-Za-z0-9._-]+$/;
 const KNOWN_PARAMS = ['w', 'h', 'fit', 'q', 'format'] as const;
 type KnownParam = (typeof KNOWN_PARAMS)[number];
 
-const invalidKey = (why: string) =>
-  new ImageError(
-    'invalid_key',
-    `invalid key: ${why}; expected 1 to ${MAX_KEY_LENGTH} characters of A-Z a-z 0-9 . _ - in '/'-separated segments, with no empty, '.' or '..' segment and no leading '/'`,
-  );
+const invalidKey = (why: string) => new ImageError('invalid_key', `invalid key: ${why}; expected ${KEY_RULE}`);
 
 /**
  * Validates the raw (still percent-encoded) path segment after `/image/files/`.
@@ -51,15 +44,8 @@ export function parseKey(rawEncoded: string): Result<string> {
   } catch {
     return fail(invalidKey('malformed percent-encoding'));
   }
-  if (key.length === 0) return fail(invalidKey('the key is empty'));
-  if (key.length > MAX_KEY_LENGTH) return fail(invalidKey(`the key is ${key.length} characters long`));
-  if (key.startsWith('/')) return fail(invalidKey('the key starts with /'));
-  for (const segment of key.split('/')) {
-    if (segment === '') return fail(invalidKey('the key has an empty segment'));
-    if (segment === '.' || segment === '..') return fail(invalidKey(`the key has a '${segment}' segment`));
-    if (!KEY_SEGMENT.test(segment)) return fail(invalidKey('the key contains a character outside the allowed set'));
-  }
-  return ok(key);
+  const problem = keyProblem(key);
+  return problem === undefined ? ok(key) : fail(invalidKey(problem));
 }
 
 const invalidParam = (name: string, expected: string, got: string) =>
@@ -103,19 +89,19 @@ export function parseImageRequest(pairs: ReadonlyArray<readonly [string, string]
 
   const w = seen.get('w');
   if (w !== undefined) {
-    const r = parseIntInRange('w', w, 1, MAX_SIDE);
+    const r = parseIntInRange('w', w, 1, MAX_BOX_SIDE);
     if (!r.ok) return r;
     width = r.value;
   }
   const h = seen.get('h');
   if (h !== undefined) {
-    const r = parseIntInRange('h', h, 1, MAX_SIDE);
+    const r = parseIntInRange('h', h, 1, MAX_BOX_SIDE);
     if (!r.ok) return r;
     height = r.value;
   }
   const q = seen.get('q');
   if (q !== undefined) {
-    const r = parseIntInRange('q', q, 1, 100);
+    const r = parseIntInRange('q', q, QUALITY_RANGE.min, QUALITY_RANGE.max);
     if (!r.ok) return r;
     quality = r.value;
   }
@@ -127,7 +113,7 @@ export function parseImageRequest(pairs: ReadonlyArray<readonly [string, string]
   if (fit === 'cover' && (width === undefined || height === undefined)) {
     const missing = width === undefined && height === undefined ? 'w and h' : width === undefined ? 'w' : 'h';
     return fail(
-      new ImageError('invalid_parameter', `invalid parameter fit: expected both w and h (integers from 1 to ${MAX_SIDE}) with fit=cover, got cover without ${missing}`),
+      new ImageError('invalid_parameter', `invalid parameter fit: expected both w and h (integers from 1 to ${MAX_BOX_SIDE}) with fit=cover, got cover without ${missing}`),
     );
   }
   const fmt = seen.get('format');

@@ -11,6 +11,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { open } from 'node:fs/promises';
+import { MAX_SIDE_PIXELS } from '../../common/contract.ts';
 import { legacyCmykToRgbInto, legacyLinearToSrgb, needsLegacyCmyk, needsLegacyLinearPng, readPngColourChunks, type PngColourChunks } from './colour.ts';
 import { ImageError } from './errors.ts';
 import { CONTENT_TYPES, SUPPORTED_FORMATS_TEXT, sniffFormat, type SourceFormat } from './formats.ts';
@@ -19,14 +20,11 @@ import { enlarges, legacyLanczosSteps } from './legacy-resize.ts';
 import type { OutputFormat, ResizeRequest } from './params.ts';
 import type { LocalFile } from './storage/types.ts';
 
-/**
- * The longest side of an original, and of the scaled image a cover crop is cut from: ImageMagick's
- * policy limit (16000 a side), the most the legacy backend can decode or make. libvips could go far
- * further (it computes only the cropped region, up to VIPS_MAX_COORD), but then one request would
- * get a 200 here and a refusal there; legacy's answers stand (a 413 for such an original, and a 400
- * instead of its old 500 for such a box).
- */
-export const MAX_SIDE_PIXELS = 16_000;
+// MAX_SIDE_PIXELS bounds the longest side of an original, and of the scaled image a cover crop is
+// cut from: ImageMagick's policy limit, the most the legacy backend can decode or make. libvips
+// could go far further (it computes only the cropped region, up to VIPS_MAX_COORD), but then one
+// request would get a 200 here and a refusal there; legacy's answers stand (a 413 for such an
+// original, and a 400 instead of its old 500 for such a box).
 
 export interface PipelineLimits {
   /** Refuse originals with more pixels than this, from the header, before decoding. Default 50 000 000. */
@@ -160,7 +158,7 @@ async function legacyEnlarged(image: Sharp, size: Size, crop: Crop | undefined, 
   const src = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, hasAlpha: info.channels === 2 || info.channels === 4 };
   const out = await runYielding(legacyLanczosSteps(src, size, crop), deadline);
   // No pixel limit here: the limit is on originals (checked above), and this is the output, at
-  // most the box (MAX_SIDE a side).
+  // most the box (MAX_BOX_SIDE a side).
   return sharp(out.data, { raw: { width: out.width, height: out.height, channels: out.channels as 1 | 2 | 3 | 4 }, limitInputPixels: false });
 }
 

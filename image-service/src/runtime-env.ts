@@ -2,7 +2,7 @@
  * Environment the Node runtime and glibc read when the service's process starts (not the service:
  * they cannot be changed from inside it), as chosen by measurement (README, "Tuning"). Whatever
  * starts the service applies these unless the caller set them: image-service/package.json's
- * `start` script (in shell, the same values), support/services.ts, the benchmarks.
+ * `start` script (in shell, the same values), stack/services.ts, the benchmarks.
  */
 export const RUNTIME_ENV = {
   /** libuv's worker pool: CONCURRENCY sharp pipelines plus file reads. libuv's own default, made explicit. */

@@ -1,5 +1,5 @@
 /**
- * The real process (support/services.ts): /metrics, /readyz and /healthz answer on the admin
+ * The real process (stack/services.ts): /metrics, /readyz and /healthz answer on the admin
  * listener only, and the public port serves the hot endpoint and the JSON 404; a render past
  * RENDER_TIMEOUT_MS is stopped by libvips and answered 504 timeout.
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startImageService, type RunningService } from '../../support/services.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
 
 let root: string;
 let service: RunningService | undefined;

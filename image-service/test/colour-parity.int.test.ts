@@ -13,8 +13,8 @@ import { decodeNormalised, formatOfContentType } from '../../gateway/src/compare
 import { compareImages, recogniseLegacyPngOrientation, type DecodeOutcome } from '../../gateway/src/compare/rules.ts';
 import { DEFAULT_THRESHOLDS } from '../../gateway/src/compare/thresholds.ts';
 import { realFixturesDir } from '../../support/fixtures.ts';
-import { startLegacy, type RunningLegacy } from '../../support/legacy.ts';
-import { startImageService, type RunningService } from '../../support/services.ts';
+import { startLegacy, type RunningLegacy } from '../../stack/legacy.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
 import { generateColourOriginals, type ColourOriginal } from './colour-originals.ts';
 
 let work: string;

@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDelayProxy, type DelayProxy } from '../../support/delay-proxy.ts';
 import { photoRaw } from '../../support/fixtures.ts';
-import { startImageService, startVersitygw, type RunningS3, type RunningService } from '../../support/services.ts';
+import { startImageService, startVersitygw, type RunningS3, type RunningService } from '../../stack/services.ts';
 
 const STORAGE_TIMEOUT_MS = 400;
 const REQUEST_TIMEOUT_MS = 2000;

@@ -14,10 +14,10 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOSTILE_WIDTH, writeHostileOriginals, type HostileOriginal } from '../../support/hostile-images.ts';
-import { startProcess } from '../../support/process.ts';
-import { projectRoot } from '../../support/fixtures.ts';
+import { startProcess } from '../../stack/process.ts';
+import { projectRoot } from '../../common/paths.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
-import { startImageService, type RunningService } from '../../support/services.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
 import { parseImageRequest, queryPairs } from '../src/params.ts';
 import { signRequest } from '../src/policy.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The real process as `npm start` runs it (support/services.ts): graceful shutdown on SIGTERM with
+ * The real process as `npm start` runs it (stack/services.ts): graceful shutdown on SIGTERM with
  * requests in flight on keep-alive connections, as nginx holds them upstream. In-flight requests
  * complete with 200, new connections are refused at once, idle keep-alive connections do not hold
  * the process open (their timeout is 75 s), and it exits 0 before SHUTDOWN_TIMEOUT_MS.
@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photoRaw } from '../../support/fixtures.ts';
-import { startImageService, type RunningService } from '../../support/services.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 20_000;
 

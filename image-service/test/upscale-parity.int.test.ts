@@ -12,11 +12,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../common/random.ts';
 import { decodeNormalised, formatOfContentType } from '../../gateway/src/compare/image.ts';
 import { compareImages, type DecodeOutcome } from '../../gateway/src/compare/rules.ts';
 import { DEFAULT_THRESHOLDS } from '../../gateway/src/compare/thresholds.ts';
-import { startLegacy, type RunningLegacy } from '../../support/legacy.ts';
-import { startImageService, type RunningService } from '../../support/services.ts';
+import { startLegacy, type RunningLegacy } from '../../stack/legacy.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
 
 let work: string;
 let legacy: RunningLegacy | undefined;
@@ -24,13 +25,8 @@ let service: RunningService | undefined;
 
 /** Deterministic pseudo-random bytes (no Math.random: the same originals on every run). */
 function bytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s >>> 24;
-  }
-  return out;
+  const rnd = mulberry32(seed);
+  return Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256));
 }
 
 /** Blocks of saturated colour with a 1 px dark grid: the hard edges Lanczos rings on. */

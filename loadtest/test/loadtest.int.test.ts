@@ -11,9 +11,10 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requests } from '../../gateway/src/requests.ts';
-import { benchPhotos, projectRoot } from '../../support/fixtures.ts';
-import { startStack, type RunningStack } from '../../support/stack.ts';
-import { findTool } from '../../support/tools.ts';
+import { projectRoot } from '../../common/paths.ts';
+import { benchPhotos } from '../../support/fixtures.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
+import { findTool } from '../../stack/tools.ts';
 
 const k6 = findTool('k6');
 const work = mkdtempSync(path.join(os.tmpdir(), 'loadtest-int-'));

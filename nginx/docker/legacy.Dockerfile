@@ -1,5 +1,5 @@
 # The reference legacy backend: PHP-FPM 8.2 + Imagick (Debian's packages) behind its own nginx
-# over FastCGI, started by the same code as in tests and `npm start` (support/legacy.ts, via
+# over FastCGI, started by the same code as in tests and `npm start` (stack/legacy.ts, via
 # scripts/stack.ts with STACK_PARTS=legacy). It lives outside legacy/ because legacy/ holds the
 # PHP application only. Build context: the repo root.
 FROM node:20-bookworm-slim
@@ -16,7 +16,9 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 
 COPY tsconfig.json ./
 COPY legacy legacy
-COPY support support
+COPY common common
+COPY stack stack
+COPY image-service/src image-service/src
 COPY scripts scripts
 COPY gateway/src gateway/src
 COPY nginx nginx

@@ -3,19 +3,19 @@
  * and whether it decodes at all: the corpus keeps pictures both backends are meant to read.
  */
 import sharp from 'sharp';
+import { MAX_INPUT_PIXELS } from '../../common/contract.ts';
 import type { OriginalInfo } from '../../gateway/src/compare/causes.ts';
 import { iccDescription } from './icc.ts';
 
-/** The contract's pixel limit (50 megapixels); the corpus stays far below it to keep the run short. */
-const MAX_PIXELS = 50_000_000;
+// The contract's pixel limit (MAX_INPUT_PIXELS); the corpus stays far below it to keep the run short.
 
 /** Metadata of an image file's bytes, or undefined when sharp cannot decode it. */
 export async function probeImage(bytes: Buffer): Promise<OriginalInfo | undefined> {
   try {
-    const m = await sharp(bytes, { limitInputPixels: MAX_PIXELS }).metadata();
+    const m = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
     if (!m.format || !m.width || !m.height) return undefined;
     // metadata() reads headers only; a tiny decode proves the pixels are there.
-    await sharp(bytes, { limitInputPixels: MAX_PIXELS }).resize(8, 8, { fit: 'inside' }).raw().toBuffer();
+    await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS }).resize(8, 8, { fit: 'inside' }).raw().toBuffer();
     const description = m.icc ? iccDescription(m.icc) : undefined;
     return {
       format: m.format,

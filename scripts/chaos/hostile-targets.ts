@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { collectAccessLog, KNOWN_ATTACKS, runHostileTargets } from '../../support/hostile-targets.ts';
-import { startStack } from '../../support/stack.ts';
+import { startStack } from '../../stack/stack.ts';
 import { Checks, type Context, type ScenarioResult } from './rig.ts';
 
 const SEED = 20261203;

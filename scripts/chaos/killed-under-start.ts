@@ -11,11 +11,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { projectRoot } from '../../support/fixtures.ts';
+import { projectRoot } from '../../common/paths.ts';
 import { runLoad, type RequestResult } from '../../support/keepalive-load.ts';
-import { freePort, startProcess } from '../../support/process.ts';
+import { freePort, startProcess } from '../../stack/process.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
-import { deriveCutoverText, shippedCutoverFile } from '../../support/stack.ts';
+import { deriveCutoverText, shippedCutoverFile } from '../../stack/stack.ts';
 import type { ScenarioResult } from '../chaos.ts';
 
 const NAME = 'new-killed-under-start';

@@ -11,13 +11,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setYamlValue } from '../../gateway/src/cutover/edit.ts';
 import { parseCutover } from '../../gateway/src/cutover/schema.ts';
-import { quantile, runLoad, type RequestResult } from '../../support/keepalive-load.ts';
+import { percentileOrNaN } from '../../common/stats.ts';
+import { runLoad, type RequestResult } from '../../support/keepalive-load.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
-import { startStack } from '../../support/stack.ts';
+import { startStack } from '../../stack/stack.ts';
 import { Checks, fmt, isClientError, result, sleep, summarise, tiny, type Context, type ScenarioResult } from './rig.ts';
 
 /** Requests per second: cheap thumbnails that legacy (2 PHP-FPM children) serves with room to spare. */
-const RATE = 20;
+const RATE = 40;
 /** The front door has this long after the hang before its answers are held to legacy's p99. */
 const GRACE_MS = 3000;
 /** When the service is stopped, after the start of the hung phase's load. */
@@ -35,7 +36,7 @@ export async function newHung(ctx: Context): Promise<ScenarioResult> {
     // 1. Legacy's p99 under this very load: share 0, everything on legacy.
     await load(1000, 1_000_000); // warm-up (PHP-FPM children, nginx keep-alive)
     const legacy = await load(ctx.t.loadMs, 0);
-    const legacyP99 = quantile(legacy.results.map((r) => r.ms), 0.99);
+    const legacyP99 = percentileOrNaN(legacy.results.map((r) => r.ms), 0.99);
 
     // 2. Share 100, applied as an operator would; check that new really serves.
     const text = readFileSync(stack.cutoverFile, 'utf8');
@@ -59,10 +60,10 @@ export async function newHung(ctx: Context): Promise<ScenarioResult> {
     stopped = false;
 
     const after = hung.results.filter((r) => r.startedAt > hungAt + GRACE_MS);
-    const afterP99 = quantile(after.map((r) => r.ms), 0.99);
+    const afterP99 = percentileOrNaN(after.map((r) => r.ms), 0.99);
     const afterErrors = after.filter(isClientError).length;
     const during = hung.results.filter((r) => r.startedAt > hungAt && r.startedAt <= hungAt + GRACE_MS);
-    const duringP99 = quantile(during.map((r) => r.ms), 0.99);
+    const duringP99 = percentileOrNaN(during.map((r) => r.ms), 0.99);
     const servedBy = (rs: RequestResult[], backend: string) => rs.filter((r) => r.headers['x-image-backend'] === backend).length;
 
     checks.check('legacy sustained the load at share 0 (every answer 200)', legacy.results.length > 0 && legacy.results.every((r) => r.status === 200));
@@ -75,7 +76,7 @@ export async function newHung(ctx: Context): Promise<ScenarioResult> {
       hung,
       checks,
       rss,
-      `${RATE} rps open loop on the hot route; legacy alone (share 0) p50 ${fmt(quantile(legacy.results.map((r) => r.ms), 0.5))} ms p99 ${fmt(legacyP99)} ms (${legacy.results.length} requests); ` +
+      `${RATE} rps open loop on the hot route; legacy alone (share 0) p50 ${fmt(percentileOrNaN(legacy.results.map((r) => r.ms), 0.5))} ms p99 ${fmt(legacyP99)} ms (${legacy.results.length} requests); ` +
         `SIGSTOP at ${fmt(HANG_AT_MS / 1000, 1)} s: first ${GRACE_MS / 1000} s ${during.length} requests, p99 ${fmt(duringP99)} ms; after that ${after.length} requests, p99 ${fmt(afterP99)} ms (x${fmt(afterP99 / legacyP99, 2)} legacy's), ` +
         `${afterErrors} client errors, ${servedBy(after, 'legacy')} served by legacy, ${servedBy(after, 'new')} by new; ${summarise(hung.results)}`,
     );

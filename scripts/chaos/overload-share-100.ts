@@ -8,9 +8,10 @@
  * their unloaded p99.
  */
 import path from 'node:path';
-import { quantile, runLoad, type LoadReport } from '../../support/keepalive-load.ts';
+import { percentileOrNaN } from '../../common/stats.ts';
+import { runLoad, type LoadReport } from '../../support/keepalive-load.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
-import { startStack } from '../../support/stack.ts';
+import { startStack } from '../../stack/stack.ts';
 import sharp from 'sharp';
 import { adminUrl, Checks, fmt, okWithin, result, sleep, summarise, type Context, type ScenarioResult } from './rig.ts';
 
@@ -81,7 +82,7 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
     await sleep(phaseMs);
     quiet.abort();
     const unloaded = await unloadedRun;
-    const unloadedP99 = quantile(unloaded.map((u) => u.ms), 0.99);
+    const unloadedP99 = percentileOrNaN(unloaded.map((u) => u.ms), 0.99);
 
     // 2. The new service's saturation through the front door: a closed loop with two requests per
     // slot (one resizing, one waiting) keeps every slot busy without queueing toward the deadline.
@@ -100,7 +101,7 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
       busy.abort();
     }
     const loaded = await loadedRun;
-    const loadedP99 = quantile(loaded.map((u) => u.ms), 0.99);
+    const loadedP99 = percentileOrNaN(loaded.map((u) => u.ms), 0.99);
     const rss = peakRssMb(stack.service.process.pid);
     const exitCode = stack.service.process.child.exitCode;
     const signal = stack.service.process.child.signalCode;
@@ -126,8 +127,8 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
       checks,
       rss,
       `saturation through the front door ${fmt(satRps, 1)} rps (closed loop, ${2 * CONCURRENCY} connections); offered ${fmt(rate)} rps for ${fmt(ctx.t.loadMs / 1000)} s; ${summarise(overload.results)}; ` +
-        `${shed.length} shed (503), ${fellBack} fell back, ${fromLegacy} served by legacy; the service answered ${served || '?'}; uploads p50/p99 unloaded ${fmt(quantile(unloaded.map((u) => u.ms), 0.5))}/${fmt(unloadedP99)} ms (${unloaded.length}), ` +
-        `during the overload ${fmt(quantile(loaded.map((u) => u.ms), 0.5))}/${fmt(loadedP99)} ms (${loaded.length}, x${fmt(loadedP99 / unloadedP99, 2)})` +
+        `${shed.length} shed (503), ${fellBack} fell back, ${fromLegacy} served by legacy; the service answered ${served || '?'}; uploads p50/p99 unloaded ${fmt(percentileOrNaN(unloaded.map((u) => u.ms), 0.5))}/${fmt(unloadedP99)} ms (${unloaded.length}), ` +
+        `during the overload ${fmt(percentileOrNaN(loaded.map((u) => u.ms), 0.5))}/${fmt(loadedP99)} ms (${loaded.length}, x${fmt(loadedP99 / unloadedP99, 2)})` +
         (died ? `; the service exited (${exitCode ?? signal}): ${stack.service.process.output().split('\n').filter((l) => /"level":60|uncaught|unhandled|fatal|^\s*\w*Error|^\s+at /i.test(l)).slice(0, 6).map((l) => l.trim().slice(0, 200)).join(' / ')}` : ''),
     );
   } finally {

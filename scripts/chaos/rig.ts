@@ -4,7 +4,7 @@
  * one (the older ones are still in scripts/chaos.ts); scripts/chaos.ts holds the table.
  */
 import type { LoadReport, RequestResult } from '../../support/keepalive-load.ts';
-import type { RunningService } from '../../support/services.ts';
+import type { RunningService } from '../../stack/services.ts';
 
 export interface ScenarioResult {
   name: string;

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { imageApiContract } from '../api-contract.ts';
-import { startLegacy } from '../legacy.ts';
-import { startImageService } from '../services.ts';
+import { imageApiContract } from '../contract/suite.ts';
+import { startLegacy } from '../../stack/legacy.ts';
+import { startImageService } from '../../stack/services.ts';
 
 function tempStorage(name: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), `contract-${name}-`));

@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RSS_BUDGET_MB, type ScenarioResult } from '../../scripts/chaos.ts';
-import { projectRoot } from '../fixtures.ts';
-import { startProcess } from '../process.ts';
+import { projectRoot } from '../../common/paths.ts';
+import { startProcess } from '../../stack/process.ts';
 
 const SCENARIOS = [
   'sigkill-share-50',

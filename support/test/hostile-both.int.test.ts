@@ -12,10 +12,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawRequest, type RawResponse } from '../api-contract.ts';
+import { rawRequest, type RawResponse } from '../contract/client.ts';
 import { HOSTILE_WIDTH, gifClaiming, writeHostileOriginals, type Expected, type HostileOriginal } from '../hostile-images.ts';
-import { startLegacy, type RunningLegacy } from '../legacy.ts';
-import { startImageService, type RunningService } from '../services.ts';
+import { startLegacy, type RunningLegacy } from '../../stack/legacy.ts';
+import { startImageService, type RunningService } from '../../stack/services.ts';
 
 let root: string;
 let legacy: RunningLegacy;

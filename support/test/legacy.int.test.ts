@@ -1,7 +1,7 @@
 /**
  * The legacy backend beyond the hot endpoint (section 2 of the contract: upload, batch delete,
  * health, other paths), its failure modes (PHP-FPM down, ImageMagick's policy caps), the runner
- * in support/legacy.ts, and the parity of its PHP parsing and geometry with the new service's.
+ * in stack/legacy.ts, and the parity of its PHP parsing and geometry with the new service's.
  * Real nginx, real PHP-FPM, real Imagick.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,8 +14,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planResize } from '../../image-service/src/geometry.ts';
 import { canonicalVariant, parseImageRequest, parseKey, queryPairs } from '../../image-service/src/params.ts';
-import { pngHeaderOnly, rawRequest } from '../api-contract.ts';
-import { legacyDir, renderLegacyConfigs, renderTemplate, startLegacy, type RunningLegacy } from '../legacy.ts';
+import { rawRequest } from '../contract/client.ts';
+import { pngHeaderOnly } from '../contract/images.ts';
+import { legacyDir, renderLegacyConfigs, renderTemplate, startLegacy, type RunningLegacy } from '../../stack/legacy.ts';
 
 const jpeg = () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
 const png = () => sharp({ create: { width: 40, height: 30, channels: 4, background: '#ff000080' } }).png().toBuffer();
@@ -422,7 +423,7 @@ describe('legacy hardening: render time bound, PHP-FPM socket and users', () => 
   });
 });
 
-describe('legacy runner (support/legacy.ts)', () => {
+describe('legacy runner (stack/legacy.ts)', () => {
   it('stops every process it started and removes its own run directory', async () => {
     const storage = mkdtempSync(path.join(os.tmpdir(), 'legacy-store-'));
     const legacy = await startLegacy({ storageDir: storage, children: 1 });

@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../process.ts';
-import { startStack, type RunningStack } from '../stack.ts';
+import { freePort } from '../../stack/process.ts';
+import { startStack, type RunningStack } from '../../stack/stack.ts';
 
 let work: string;
 let storage: string;

@@ -6,6 +6,7 @@
  * RGB. GIFs and animated WebPs: the first frame.
  */
 import sharp from 'sharp';
+import { MAX_INPUT_PIXELS } from '../../../common/contract.ts';
 import type { RgbImage } from './signals.ts';
 
 export interface DecodedImage extends RgbImage {
@@ -21,7 +22,7 @@ export interface DecodedImage extends RgbImage {
  * allocate ~800 MB (sharp's default allows 268 megapixels). libvips checks it from the header,
  * before any pixel is decoded.
  */
-export const COMPARE_MAX_INPUT_PIXELS = 50_000_000;
+export const COMPARE_MAX_INPUT_PIXELS = MAX_INPUT_PIXELS;
 
 /** Decodes and normalises; throws when the bytes are not an image sharp can read, or are over COMPARE_MAX_INPUT_PIXELS. */
 export async function decodeNormalised(body: Uint8Array): Promise<DecodedImage> {

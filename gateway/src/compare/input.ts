@@ -4,7 +4,8 @@
  * of shadowable routes are kept. Everything else is refused and counted, never replayed:
  * replaying a DELETE deletes data, and a POST stores some.
  */
-import { mulberry32 } from './random.ts';
+import { HOT_PREFIX } from '../../../common/contract.ts';
+import { mulberry32 } from '../../../common/random.ts';
 
 /** A route whose GET/HEAD requests may be replayed or shadowed (read-only, idempotent). */
 export interface ShadowableRoute {
@@ -14,7 +15,7 @@ export interface ShadowableRoute {
 }
 
 /** The hot endpoint (contract, section 1). `/image/files` without the slash is upload/delete and never matches. */
-export const SHADOWABLE_ROUTES: readonly ShadowableRoute[] = [{ name: 'images', prefix: '/image/files/' }];
+export const SHADOWABLE_ROUTES: readonly ShadowableRoute[] = [{ name: 'images', prefix: HOT_PREFIX }];
 
 export const REPLAYABLE_METHODS = ['GET', 'HEAD'] as const;
 export type ReplayMethod = (typeof REPLAYABLE_METHODS)[number];

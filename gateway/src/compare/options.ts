@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { MAX_BOX_SIDE } from '../../../common/contract.ts';
 import { DEFAULT_THRESHOLDS, type Thresholds } from './thresholds.ts';
 
 export const COMPARE_USAGE = `usage:
@@ -94,7 +95,7 @@ const calibrateSchema = z
       .string()
       .regex(/^[0-9]+(,[0-9]+)*$/, '--sizes: expected comma-separated widths such as 320,640')
       .transform((s) => s.split(',').map(Number))
-      .refine((a) => a.every((n) => n >= 1 && n <= 4096), '--sizes: expected widths from 1 to 4096')
+      .refine((a) => a.every((n) => n >= 1 && n <= MAX_BOX_SIDE), `--sizes: expected widths from 1 to ${MAX_BOX_SIDE}`)
       .default([160, 320, 480, 640, 800, 1024]),
     concurrency: num('--concurrency', 1, 64, true).default(2),
     timeout: num('--timeout', 1, 600_000, true).default(30_000),

@@ -14,7 +14,7 @@ import type { ReplayRequest } from './input.ts';
 import { createRateLimiter, runPool } from './pacing.ts';
 import { comparePair, type PairOrder } from './pair.ts';
 import type { Progress } from './progress.ts';
-import { mulberry32 } from './random.ts';
+import { mulberry32 } from '../../../common/random.ts';
 import { ReportBuilder, type Report } from './report.ts';
 import type { PairResult } from './result.ts';
 import { createSender } from './send.ts';

@@ -1,4 +1,5 @@
 /** PURE summary statistics for the report: percentiles and a log-scale latency histogram. */
+import { percentile as nearestRank } from '../../../common/stats.ts';
 
 /** p50/p95/p99/max (and count, mean) of a sample; nearest-rank percentiles; zeros for an empty sample. */
 export interface Percentiles {
@@ -10,11 +11,9 @@ export interface Percentiles {
   mean: number;
 }
 
-/** Nearest-rank percentile of an ascending array (p in 0..100). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+/** The project's nearest-rank percentile (common/stats.ts) of an ascending array, p in 0..100; undefined when empty. */
+export function percentile(sorted: readonly number[], p: number): number | undefined {
+  return nearestRank(sorted, p / 100);
 }
 
 export function summarise(values: readonly number[]): Percentiles {
@@ -23,9 +22,9 @@ export function summarise(values: readonly number[]): Percentiles {
   const r = (v: number) => Math.round(v * 100) / 100;
   return {
     count: sorted.length,
-    p50: r(percentile(sorted, 50)),
-    p95: r(percentile(sorted, 95)),
-    p99: r(percentile(sorted, 99)),
+    p50: r(percentile(sorted, 50) ?? 0),
+    p95: r(percentile(sorted, 95) ?? 0),
+    p99: r(percentile(sorted, 99) ?? 0),
     max: r(sorted.length ? sorted[sorted.length - 1]! : 0),
     mean: r(sorted.length ? sum / sorted.length : 0),
   };

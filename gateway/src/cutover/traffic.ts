@@ -1,6 +1,7 @@
 /**
  * The front door's JSON access log -> traffic per route and backend, for `gateway status`. PURE.
  */
+import { percentile as nearestRank } from '../../../common/stats.ts';
 
 /** The fields of one access-log line that the status needs. */
 export interface AccessEntry {
@@ -59,11 +60,9 @@ export interface RouteTraffic {
   backends: Record<string, BackendTraffic>;
 }
 
-/** Nearest-rank percentile of an ascending list. */
+/** The project's nearest-rank percentile (common/stats.ts) of an ascending list, p in 0..100; undefined when empty. */
 export function percentile(sorted: readonly number[], p: number): number | undefined {
-  if (sorted.length === 0) return undefined;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+  return nearestRank(sorted, p / 100);
 }
 
 /** Entries at or after `since` (epoch seconds), grouped by route then backend. */

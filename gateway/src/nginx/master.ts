@@ -77,7 +77,7 @@ export async function waitForOldWorkersShuttingDown(oldWorkers: number[], timeou
     if (pending.length === 0) break;
     await new Promise((r) => setTimeout(r, 10));
   }
-  // Let a client in this very process (tests, support/frontdoor.ts) read those FINs before its
+  // Let a client in this very process (tests, stack/frontdoor.ts) read those FINs before its
   // next request picks a pooled connection.
   await new Promise((r) => setTimeout(r, 50));
 }

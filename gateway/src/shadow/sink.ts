@@ -20,7 +20,7 @@ import { createArtifactWriter } from '../compare/artifacts.ts';
 import type { IgnoreEntry } from '../compare/ignore.ts';
 import { classifyRequest, type ReplayRequest } from '../compare/input.ts';
 import { comparePair } from '../compare/pair.ts';
-import { mulberry32 } from '../compare/random.ts';
+import { mulberry32 } from '../../../common/random.ts';
 import { createSender } from '../compare/send.ts';
 import type { Thresholds } from '../compare/thresholds.ts';
 import { createShadowMetrics, type ShadowMetrics } from './metrics.ts';

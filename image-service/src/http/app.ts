@@ -6,6 +6,7 @@ import { Hono, type Context } from 'hono';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { HOT_PREFIX } from '../../../common/contract.ts';
 import { ImageError, errorBody, toImageError } from '../errors.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 import { parseImageRequest, parseKey, queryPairs } from '../params.ts';
@@ -23,7 +24,6 @@ export interface AppDeps {
   isShuttingDown?: () => boolean;
 }
 
-const HOT_PREFIX = '/image/files/';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 type Env = { Bindings: { incoming?: { url?: string } }; Variables: { log: Logger; route: string } };

@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3SourceStore } from '../../src/storage/s3.ts';
-import { startVersitygw, type RunningS3 } from '../../../support/services.ts';
+import { startVersitygw, type RunningS3 } from '../../../stack/services.ts';
 import { sourceStoreContract } from './contract.ts';
 import { buildHarness } from '../harness.ts';
 

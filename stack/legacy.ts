@@ -9,7 +9,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import { projectRoot } from './fixtures.ts';
+import { MAX_INPUT_BYTES, MAX_INPUT_PIXELS } from '../common/contract.ts';
+import { projectRoot } from '../common/paths.ts';
 import { freePort, startProcess, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
 
@@ -264,8 +265,8 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
         srgb_profile: srgbProfile,
         port,
         children: options.children ?? os.availableParallelism(),
-        max_input_bytes: 50 * 1024 * 1024,
-        max_input_pixels: 50_000_000,
+        max_input_bytes: MAX_INPUT_BYTES,
+        max_input_pixels: MAX_INPUT_PIXELS,
         instance,
         root,
         worker_user: account?.user ?? 'nobody',

@@ -1,21 +1,18 @@
 /**
  * Section 1 of the image API contract (../shared/specs/image-api.md) as one vitest suite that
  * every backend must pass: the legacy PHP-FPM + Imagick backend and the new sharp service run
- * the very same cases. Requests go out raw (node:http, not fetch), because fetch would resolve
- * '..' and '%2e%2e' segments before the server could refuse them.
- *
- * The originals are written into the backend's storage directory: generated ones always (odd
- * sizes, EXIF orientation, CMYK, alpha, GIF, truncated), the real fixtures as well when the
- * fixtures folder is present.
+ * the very same cases, against originals the suite writes into the backend's storage directory
+ * (seed.ts), with requests that go out raw (client.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { copyFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateImages, projectRoot, realFixturesDir, type GeneratedImage } from './fixtures.ts';
-import { corruptHuffmanTable, gifClaiming } from './hostile-images.ts';
+import { realFixturesDir } from '../fixtures.ts';
+import { GEOMETRY, REAL_GEOMETRY } from './cases.ts';
+import { rawRequest, type RawResponse } from './client.ts';
+import { meanAbsDiff } from './images.ts';
+import { seedOriginals } from './seed.ts';
 
 export interface ContractTarget {
   /** Base URL of the backend, e.g. http://127.0.0.1:8081 */
@@ -25,160 +22,6 @@ export interface ContractTarget {
   /** Called once the suite is done, if given. */
   stop?: () => Promise<void>;
 }
-
-export interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: Buffer;
-}
-
-/** One request with the target exactly as given: no normalisation, no percent-decoding. */
-export function rawRequest(baseUrl: string, target: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
-  const base = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: base.hostname, port: base.port, path: target, method: options.method ?? 'GET', headers: options.headers, agent: false, timeout: 60_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${target}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/**
- * A small PNG that claims width x height: a real header, and image data for the first rows only
- * (a decoder that gets past the header would find it short). A backend that checks the pixel
- * count from the header answers 413; one that decodes first would not.
- */
-export function pngHeaderOnly(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body) >>> 0);
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  const firstRows = deflateSync(Buffer.alloc((width * 3 + 1) * 4));
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', firstRows), chunk('IEND', Buffer.alloc(0))]);
-}
-
-/** Mean absolute difference per channel (0..255) of two images of the same size, flattened on white. */
-export async function meanAbsDiff(a: Buffer, b: Buffer): Promise<number> {
-  const ra = await sharp(a).flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const rb = await sharp(b).flatten({ background: '#ffffff' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  if (ra.info.width !== rb.info.width || ra.info.height !== rb.info.height) {
-    throw new Error(`sizes differ: ${ra.info.width}x${ra.info.height} vs ${rb.info.width}x${rb.info.height}`);
-  }
-  let sum = 0;
-  for (let i = 0; i < ra.data.length; i++) sum += Math.abs(ra.data[i]! - rb.data[i]!);
-  return sum / ra.data.length;
-}
-
-const GENERATED_CACHE = path.join(projectRoot, 'var/cache/generated-images');
-const REAL = ['exif-landscape-1.jpg', 'exif-landscape-2.jpg', 'exif-landscape-3.jpg', 'exif-landscape-4.jpg', 'exif-landscape-5.jpg', 'exif-landscape-6.jpg', 'exif-landscape-7.jpg', 'exif-landscape-8.jpg', 'cmyk-with-profile.jpg', 'alpha-blackbug.png', 'alpha-5.webp', 'animated-rotating-squares.gif', 'bad-truncated.jpg', 'photo-flower-1600x1203.jpg', 'photo-1024x772.webp'];
-const MAX_BYTES = 50 * 1024 * 1024;
-
-/**
- * The generated set, made once and kept in var/cache. generateImages writes in place and skips
- * files that exist, so a run killed mid-write would leave a torn file there for good: it writes
- * into a private staging directory instead, and finished files are renamed into the cache.
- */
-async function generatedOriginals(): Promise<GeneratedImage[]> {
-  mkdirSync(GENERATED_CACHE, { recursive: true });
-  const staging = mkdtempSync(`${GENERATED_CACHE}-staging-`);
-  try {
-    for (const name of readdirSync(GENERATED_CACHE)) copyFileSync(path.join(GENERATED_CACHE, name), path.join(staging, name));
-    const images = await generateImages(staging);
-    for (const g of images) {
-      if (!existsSync(path.join(GENERATED_CACHE, g.name))) renameSync(g.file, path.join(GENERATED_CACHE, g.name));
-    }
-    return images.map((g) => ({ ...g, file: path.join(GENERATED_CACHE, g.name) }));
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
-}
-
-/** Writes every original the suite needs into `dir`; returns the real fixtures it copied (empty without them). */
-async function seedOriginals(dir: string): Promise<string[]> {
-  for (const g of await generatedOriginals()) copyFileSync(g.file, path.join(dir, g.name));
-  mkdirSync(path.join(dir, 'nested/a-b_c.1'), { recursive: true });
-  copyFileSync(path.join(dir, 'gen-photo-777x555.png'), path.join(dir, 'nested/a-b_c.1/photo.png'));
-  // Left half red, right half blue: shows where a cover crop was taken from.
-  await sharp({ create: { width: 400, height: 200, channels: 3, background: '#ff0000' } })
-    .composite([{ input: { create: { width: 200, height: 200, channels: 3, background: '#0000ff' } }, left: 200, top: 0 }])
-    .png()
-    .toFile(path.join(dir, 'halves-400x200.png'));
-  await sharp({ create: { width: 120, height: 90, channels: 3, background: '#777777' } }).toColourspace('b-w').jpeg().toFile(path.join(dir, 'grey-120x90.jpg'));
-  writeFileSync(path.join(dir, 'notes.txt'), 'these are not the pixels you are looking for\n');
-  writeFileSync(path.join(dir, 'drawing.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><rect width="100" height="100" fill="red"/></svg>');
-  writeFileSync(path.join(dir, 'not-really.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 0x5a)]));
-  writeFileSync(path.join(dir, 'header-60mp.png'), pngHeaderOnly(10_000, 6_000));
-  // Over 50 MiB without writing 50 MiB: a sparse file (its size is all that matters).
-  writeFileSync(path.join(dir, 'huge-bytes.jpg'), Buffer.from([0xff, 0xd8, 0xff]));
-  truncateSync(path.join(dir, 'huge-bytes.jpg'), MAX_BYTES + 1);
-  // GIFs whose logical screen and first frame differ: both backends size them from the screen.
-  const gifFrame = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#ff0000' } }).gif().toBuffer();
-  writeFileSync(path.join(dir, 'gif-screen-8000x7000.gif'), gifClaiming(await gifFrame(1, 1), 8000, 7000));
-  writeFileSync(path.join(dir, 'gif-screen-3000x2000.gif'), gifClaiming(await gifFrame(1, 1), 3000, 2000));
-  writeFileSync(path.join(dir, 'gif-screen-400x300.gif'), gifClaiming(await gifFrame(100, 100), 400, 300));
-  writeFileSync(path.join(dir, 'gif-screen-100x100-frame-300x200.gif'), gifClaiming(await gifFrame(300, 200), 100, 100));
-  // A header libjpeg reads, a Huffman table it cannot build: ImageMagick hands back a 0x0 image.
-  writeFileSync(path.join(dir, 'bogus-huffman.jpg'), corruptHuffmanTable(await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).jpeg().toBuffer()));
-
-  const real = realFixturesDir();
-  if (!real) return [];
-  mkdirSync(path.join(dir, 'real'), { recursive: true });
-  const copied: string[] = [];
-  for (const name of REAL) {
-    if (!existsSync(path.join(real, name))) continue;
-    copyFileSync(path.join(real, name), path.join(dir, 'real', name));
-    copied.push(name);
-  }
-  return copied;
-}
-
-/** The dimensions the contract gives, worked out by hand (not by the code under test). */
-const GEOMETRY: Array<{ key: string; query: string; width: number; height: number; why: string }> = [
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=300', width: 300, height: 200, why: '2001*300/2999 = 200.17' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'h=333', width: 499, height: 333, why: '2999*333/2001 = 499.09' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=1000&h=1000', width: 1000, height: 667, why: 'width wins; 2001/2.999 = 667.22' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=1&h=1', width: 1, height: 1, why: 'never below 1 px' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=2', width: 2, height: 1, why: '2001*2/2999 = 1.33' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'h=1', width: 1, height: 1, why: '2999/2001 = 1.499, rounds down' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=4096', width: 2999, height: 2001, why: 'inside never enlarges' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=3000&h=3000&fit=inside', width: 2999, height: 2001, why: 'inside never enlarges' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=300&h=300&fit=cover', width: 300, height: 300, why: 'cover: exactly the box' },
-  { key: 'gen-photo-2999x2001.jpg', query: 'w=3100&h=50&fit=cover', width: 3100, height: 50, why: 'cover may enlarge' },
-  { key: 'gen-photo-777x555.png', query: 'w=100', width: 100, height: 71, why: '555*100/777 = 71.43' },
-  { key: 'gen-photo-777x555.png', query: 'h=100', width: 140, height: 100, why: '777*100/555 = 140.0' },
-  { key: 'gen-photo-777x555.png', query: 'w=777', width: 777, height: 555, why: 'scale 1' },
-  { key: 'gen-photo-777x555.png', query: 'w=101&h=33&fit=cover', width: 101, height: 33, why: 'cover on an odd box' },
-  { key: 'gen-photo-1001x667.webp', query: 'w=500', width: 500, height: 333, why: '667*500/1001 = 333.17' },
-  { key: 'gen-photo-1001x667.webp', query: 'w=99&h=99&fit=cover', width: 99, height: 99, why: 'cover on an odd box' },
-  { key: 'gen-exif-6.jpg', query: 'w=300', width: 300, height: 225, why: 'orientation 6: 450x600 stored, 600x450 shown' },
-  { key: 'gen-exif-6.jpg', query: 'h=300', width: 400, height: 300, why: 'the oriented height is the box side' },
-];
-
-/** The same, for the real photographs (run when the fixtures folder is present). */
-const REAL_GEOMETRY: Array<{ file: string; query: string; width: number; height: number }> = [
-  { file: 'photo-flower-1600x1203.jpg', query: 'w=300', width: 300, height: 226 }, // 225.56
-  { file: 'photo-flower-1600x1203.jpg', query: 'h=301', width: 400, height: 301 }, // 400.33
-  { file: 'photo-flower-1600x1203.jpg', query: 'w=250&h=250&fit=cover', width: 250, height: 250 },
-  { file: 'photo-1024x772.webp', query: 'w=333', width: 333, height: 251 }, // 251.05
-  { file: 'alpha-blackbug.png', query: 'w=301&format=jpeg', width: 301, height: 226 }, // 225.75
-];
 
 /**
  * The contract suite. `setup` starts (or finds) the backend and names its storage directory;
@@ -292,12 +135,15 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
         expectError(await image('gen-photo-777x555.png', query), 400, 'invalid_parameter', [param, ...range]);
       });
 
-      it.each([['w=10&w=20', 'w'], ['w=10&h=10&h=10', 'h'], ['format=png&format=png', 'format'], ['q=80&w=5&q=80', 'q'], ['fit=cover&fit=cover&w=1&h=1', 'fit']])(
-        'refuses the repeated parameter in %s',
-        async (query, param) => {
-          expectError(await image('gen-photo-777x555.png', query), 400, 'invalid_parameter', [param]);
-        },
-      );
+      it.each([
+        ['w=10&w=20', 'w'],
+        ['w=10&h=10&h=10', 'h'],
+        ['format=png&format=png', 'format'],
+        ['q=80&w=5&q=80', 'q'],
+        ['fit=cover&fit=cover&w=1&h=1', 'fit'],
+      ])('refuses the repeated parameter in %s', async (query, param) => {
+        expectError(await image('gen-photo-777x555.png', query), 400, 'invalid_parameter', [param]);
+      });
 
       it.each([['w=100&fit=cover'], ['h=100&fit=cover'], ['fit=cover']])('refuses %s: cover needs both w and h', async (query) => {
         expectError(await image('gen-photo-777x555.png', query), 400, 'invalid_parameter', ['fit']);
@@ -362,7 +208,9 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
       it('applies EXIF orientation 6 before resizing: the pixels are the stored ones turned 90 degrees clockwise', async () => {
         const res = await image('gen-exif-6.jpg', 'w=600&format=png');
         // The stored 450x600 pixels, decoded as they are (raw output ignores the orientation tag).
-        const stored = await sharp(await readOriginal('gen-exif-6.jpg')).raw().toBuffer({ resolveWithObject: true });
+        const stored = await sharp(await readOriginal('gen-exif-6.jpg'))
+          .raw()
+          .toBuffer({ resolveWithObject: true });
         const turned = (angle: number) => sharp(stored.data, { raw: stored.info }).rotate(angle).png().toBuffer();
         expect(await meanAbsDiff(res.body, await turned(90))).toBeLessThan(3);
         // The other way round is far off, so the threshold above means something.
@@ -481,7 +329,9 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
 
       it('looks like the original after a resize (not grey, not shifted)', async () => {
         const res = await image('gen-photo-1001x667.webp', 'w=1001&format=png');
-        const original = await sharp(await readOriginal('gen-photo-1001x667.webp')).png().toBuffer();
+        const original = await sharp(await readOriginal('gen-photo-1001x667.webp'))
+          .png()
+          .toBuffer();
         expect(await meanAbsDiff(res.body, original)).toBeLessThan(3);
       });
     });
@@ -524,7 +374,13 @@ export function imageApiContract(name: string, setup: () => Promise<ContractTarg
         const file = path.join(target.storageDir, 'replaced.png');
         copyFileSync(path.join(target.storageDir, 'gen-photo-777x555.png'), file);
         const before = await image('replaced.png', 'w=100');
-        writeFileSync(`${file}.tmp`, await sharp(await readOriginal('gen-photo-777x555.png')).negate().png().toBuffer());
+        writeFileSync(
+          `${file}.tmp`,
+          await sharp(await readOriginal('gen-photo-777x555.png'))
+            .negate()
+            .png()
+            .toBuffer(),
+        );
         renameSync(`${file}.tmp`, file);
         const after = await image('replaced.png', 'w=100');
         expect(after.status).toBe(200);

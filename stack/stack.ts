@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { AddressOverrides } from '../gateway/src/config.ts';
 import { setYamlValue } from '../gateway/src/cutover/edit.ts';
 import { parseCutover, type CutoverFile, type CutoverRoute } from '../gateway/src/cutover/schema.ts';
-import { projectRoot } from './fixtures.ts';
+import { projectRoot } from '../common/paths.ts';
 import { startFrontDoor, type RunningFrontDoor } from './frontdoor.ts';
 import { startLegacy, type RunningLegacy } from './legacy.ts';
 import { freePort } from './process.ts';

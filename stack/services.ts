@@ -1,13 +1,13 @@
 /**
  * The real servers that tests, benchmarks and the stack start: the image service and versitygw.
- * (nginx and PHP-FPM live in support/legacy.ts and the gateway's nginx module.)
+ * (nginx and PHP-FPM live in stack/legacy.ts and the gateway's nginx module.)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NODE_FLAGS, RUNTIME_ENV } from '../image-service/src/runtime-env.ts';
-import { projectRoot } from './fixtures.ts';
+import { projectRoot } from '../common/paths.ts';
 import { freePort, startProcess, waitForHttp, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
 
