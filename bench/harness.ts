@@ -23,7 +23,13 @@ import { createSender, type SendOutcome } from '../gateway/src/compare/send.ts';
 import { DEFAULT_THRESHOLDS } from '../gateway/src/compare/thresholds.ts';
 
 const { values } = parseArgs({
-  options: { legacy: { type: 'string' }, new: { type: 'string' }, seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '4' }, width: { type: 'string', default: '640' } },
+  options: {
+    legacy: { type: 'string' },
+    new: { type: 'string' },
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '4' },
+    width: { type: 'string', default: '640' },
+  },
 });
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);

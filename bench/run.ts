@@ -34,7 +34,17 @@ import { describeMachine } from './lib/machine.ts';
 import { ProcSampler } from './lib/proc.ts';
 import { measureDecodeFloors } from './lib/decode-floor.ts';
 import { floorBounds, floorVerdicts } from './lib/floor.ts';
-import { bestLegacy, evaluate, renderMarkdown, summarizeSubject, TARGET_P99_RATIO, TARGET_RPS_RATIO, type BenchResults, type PhaseMeasurement, type SubjectMeasurements } from './lib/report.ts';
+import {
+  bestLegacy,
+  evaluate,
+  renderMarkdown,
+  summarizeSubject,
+  TARGET_P99_RATIO,
+  TARGET_RPS_RATIO,
+  type BenchResults,
+  type PhaseMeasurement,
+  type SubjectMeasurements,
+} from './lib/report.ts';
 import { readBenchSettings, SettingsError, type BenchSettings, type SubjectName } from './lib/settings.ts';
 import { median, roundSlices, rotation, wholeCycles } from './lib/stats.ts';
 import { httpSubject, startSharpLimit, type Subject } from './lib/subjects.ts';
@@ -83,7 +93,9 @@ async function main(): Promise<number> {
       files[path.basename(file)] = path.join(storageDir, path.basename(file));
     }
     const workload = buildWorkload(photos);
-    log(`${photos.length} originals x ${workload.variants.length} variants = ${workload.paths.length} request paths; ${settings.rounds} rounds of ~${settings.seconds}s; subjects: ${settings.subjects.join(', ')}`);
+    log(
+      `${photos.length} originals x ${workload.variants.length} variants = ${workload.paths.length} request paths; ${settings.rounds} rounds of ~${settings.seconds}s; subjects: ${settings.subjects.join(', ')}`,
+    );
 
     // Before any subject runs: the decode floors are read from this process's CPU time.
     const floors = await measureDecodeFloors(photos);
@@ -111,7 +123,9 @@ async function main(): Promise<number> {
         const count = wholeCycles(workload.paths.length, estimates.get(s.name)!, settings.seconds);
         const m = await measure(s, round, (close) => s.closed(0, count, close));
         measurements.get(s.name)!.saturation.push(m);
-        log(`round ${round + 1}/${settings.rounds} saturation ${s.name}: ${(m.result.ok / m.result.elapsedS).toFixed(1)} req/s (${m.result.ok} ok, ${m.result.errors} errors, ${m.result.elapsedS.toFixed(1)}s)`);
+        log(
+          `round ${round + 1}/${settings.rounds} saturation ${s.name}: ${(m.result.ok / m.result.elapsedS).toFixed(1)} req/s (${m.result.ok} ok, ${m.result.errors} errors, ${m.result.elapsedS.toFixed(1)}s)`,
+        );
         await pause(500);
       }
     }
@@ -145,7 +159,9 @@ async function main(): Promise<number> {
         });
         measurements.get(s.name)!.fixed.push(m);
         const lat = [...m.result.latenciesMs].sort((a, b) => a - b);
-        log(`round ${round + 1}/${settings.rounds} fixed ${s.name}: ${m.result.ok} ok, ${m.result.errors} errors, p50 ${(lat[lat.length >> 1] ?? NaN).toFixed(1)} ms`);
+        log(
+          `round ${round + 1}/${settings.rounds} fixed ${s.name}: ${m.result.ok} ok, ${m.result.errors} errors, p50 ${(lat[lat.length >> 1] ?? NaN).toFixed(1)} ms`,
+        );
         await pause(500);
       }
     }
@@ -154,7 +170,12 @@ async function main(): Promise<number> {
       const variantOf = (i: number) => workload.paths[i % L]!.split('?')[1] ?? '';
       const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf));
       const { ratios, targets } = evaluate(summaries);
-      const bounds = floorBounds(floors, workload.paths.map((p) => splitPath(p).key), cores, bestLegacy(summaries));
+      const bounds = floorBounds(
+        floors,
+        workload.paths.map((p) => splitPath(p).key),
+        cores,
+        bestLegacy(summaries),
+      );
       return {
         machine: { ...machine, loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100) },
         config: {
@@ -171,7 +192,7 @@ async function main(): Promise<number> {
           variants: [...workload.variants],
           paths: L,
           generator:
-            'one Node keep-alive HTTP client (bench/lib/http-exec.ts + drive.ts) drives every HTTP subject, in the benchmark process, on the same cores as the subjects (its CPU per request is listed; it is not counted in the subjects\' CPU). sharp-limit runs the same driver in its own process, without HTTP.',
+            "one Node keep-alive HTTP client (bench/lib/http-exec.ts + drive.ts) drives every HTTP subject, in the benchmark process, on the same cores as the subjects (its CPU per request is listed; it is not counted in the subjects' CPU). sharp-limit runs the same driver in its own process, without HTTP.",
           duration_s: Math.round((Date.now() - started) / 1000),
         },
         subjects: summaries,
@@ -195,7 +216,13 @@ async function main(): Promise<number> {
   }
 }
 
-async function startSubjects(settings: BenchSettings, workload: Workload, storageDir: string, files: Record<string, string>, stops: Array<() => Promise<void>>): Promise<Subject[]> {
+async function startSubjects(
+  settings: BenchSettings,
+  workload: Workload,
+  storageDir: string,
+  files: Record<string, string>,
+  stops: Array<() => Promise<void>>,
+): Promise<Subject[]> {
   const want = new Set(settings.subjects);
   const cores = settings.cores;
   const out: Subject[] = [];

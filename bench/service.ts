@@ -31,7 +31,18 @@ import { withCurrentNames } from './lib/env-names.ts';
 import { floorBounds, type OriginalFloor } from './lib/floor.ts';
 import { peakRssMb } from './lib/proc.ts';
 import { splitPath } from './lib/workload.ts';
-import { RawSharp, START_DEFAULTS, loadWorkload, openLoop, serviceRound, startService, unloadedLatencies, type OpenLoopResult, type RoundResult, type TuningEnv } from './lib/service-under-test.ts';
+import {
+  RawSharp,
+  START_DEFAULTS,
+  loadWorkload,
+  openLoop,
+  serviceRound,
+  startService,
+  unloadedLatencies,
+  type OpenLoopResult,
+  type RoundResult,
+  type TuningEnv,
+} from './lib/service-under-test.ts';
 import { fmt, medianOrNaN as median, percentileOrNaN as percentile } from './lib/table.ts';
 
 export interface BenchOptions {
@@ -163,7 +174,8 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
   const t = r.options.tuning;
   const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
   const lines: string[] = [];
-  const row = (label: string, cells: string[], last: string) => lines.push(`${label.padEnd(38)}${cells.map((c) => c.padStart(9)).join('')}${last.padStart(10)}`);
+  const row = (label: string, cells: string[], last: string) =>
+    lines.push(`${label.padEnd(38)}${cells.map((c) => c.padStart(9)).join('')}${last.padStart(10)}`);
   lines.push(
     `image-service benchmark: ${workload.photos.length} photos (${workload.source}) x ${r.workload.variants} variants; ` +
       `CONCURRENCY=${r.concurrency}, ${r.options.connections} connections, ${r.options.rounds} rounds of ${r.options.roundSeconds} s`,
@@ -174,11 +186,31 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
       `node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; ${os.availableParallelism()} CPUs, load average at start ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
   );
   lines.push('');
-  row('', r.service.map((_, i) => `round ${i + 1}`), 'median');
-  row('(a) raw sharp in-process, req/s', r.raw.map((a) => fmt(a.rate)), fmt(r.rawRate));
-  row('(b) service over HTTP, req/s', r.service.map((b) => fmt(b.rate)), fmt(r.serviceRate));
-  row('(b)/(a)', r.ratios.map((x) => fmt(x, 2)), fmt(r.ratio, 2));
-  row('CPU of other processes (noise), %', r.service.map((b, i) => `${fmt((r.raw[i]?.othersCpuShare ?? 0) * 100, 0)}/${fmt(b.othersCpuShare * 100, 0)}`), '(a)/(b)');
+  row(
+    '',
+    r.service.map((_, i) => `round ${i + 1}`),
+    'median',
+  );
+  row(
+    '(a) raw sharp in-process, req/s',
+    r.raw.map((a) => fmt(a.rate)),
+    fmt(r.rawRate),
+  );
+  row(
+    '(b) service over HTTP, req/s',
+    r.service.map((b) => fmt(b.rate)),
+    fmt(r.serviceRate),
+  );
+  row(
+    '(b)/(a)',
+    r.ratios.map((x) => fmt(x, 2)),
+    fmt(r.ratio, 2),
+  );
+  row(
+    'CPU of other processes (noise), %',
+    r.service.map((b, i) => `${fmt((r.raw[i]?.othersCpuShare ?? 0) * 100, 0)}/${fmt(b.othersCpuShare * 100, 0)}`),
+    '(a)/(b)',
+  );
   lines.push('');
   lines.push(`(b)/(a) = ${fmt(r.ratio, 2)}   target >= 0.90   ${verdict(r.ratio >= 0.9)}`);
   lines.push(
@@ -194,13 +226,16 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
       `by photo (one slow photo makes the overall p99/p50 large by itself):`,
   );
   for (const p of o.byPhoto.sort((a, b) => a.photo.localeCompare(b.photo))) {
-    lines.push(`    ${p.photo.padEnd(34)} n=${String(p.n).padStart(4)}  p50 ${fmt(p.p50, 0).padStart(5)} ms  p99 ${fmt(p.p99, 0).padStart(5)} ms  p99/p50 ${fmt(p.p99 / p.p50, 2)}`);
+    lines.push(
+      `    ${p.photo.padEnd(34)} n=${String(p.n).padStart(4)}  p50 ${fmt(p.p50, 0).padStart(5)} ms  p99 ${fmt(p.p99, 0).padStart(5)} ms  p99/p50 ${fmt(p.p99 / p.p50, 2)}`,
+    );
   }
   const floor = r.decodeFloor;
   if (floor) {
     lines.push(
       `    decode floor (bench/lib/floor.ts: each photo's cheapest libvips decode, no resampling, no encoding): ` +
-        floor.byPhoto.map((f) => `${f.key} ${fmt(f.wall_ms, 0)} ms`).join(', ') + ';',
+        floor.byPhoto.map((f) => `${f.key} ${fmt(f.wall_ms, 0)} ms`).join(', ') +
+        ';',
       `    so no implementation's p99 on this mix is below ${fmt(floor.p99FloorMs, 0)} ms, and with the p99 at that floor, p99/p50 <= 3 ` +
         `needs a p50 of at least ${fmt(floor.p99FloorMs / 3, 0)} ms (the service's: ${fmt(o.p50, 0)} ms): ${floor.p99FloorMs <= 3 * o.p50 ? 'within reach' : 'out of reach on this workload without slowing the ordinary requests'}`,
     );

@@ -24,7 +24,8 @@ export type SharpLimitRequest =
   | { cmd: 'open'; first: number; count: number; rate: number; maxInFlight: number }
   | { cmd: 'exit' };
 
-export type SharpLimitReply = { event: 'ready' } | { event: 'windowClosed' } | { event: 'done'; result: PhaseResult; cpuS: number } | { event: 'error'; message: string };
+export type SharpLimitReply =
+  { event: 'ready' } | { event: 'windowClosed' } | { event: 'done'; result: PhaseResult; cpuS: number } | { event: 'error'; message: string };
 
 sharp.concurrency(1);
 sharp.cache(false);

@@ -82,7 +82,9 @@ for (let r = 0; r < rounds; r++) {
       };
       runs.get(name)!.push(run);
       rateThisRound.set(name, sat.rate);
-      log(`round ${r + 1}/${rounds} ${name}: ${fmt(run.rate)} req/s, ${fmt(run.cpuMs)} ms CPU/req, peak ${fmt(run.peakMb, 0)} MB, p50 ${fmt(run.p50, 0)} ms, p99 ${fmt(run.p99, 0)} ms, others ${fmt(run.others * 100, 0)}%`);
+      log(
+        `round ${r + 1}/${rounds} ${name}: ${fmt(run.rate)} req/s, ${fmt(run.cpuMs)} ms CPU/req, peak ${fmt(run.peakMb, 0)} MB, p50 ${fmt(run.p50, 0)} ms, p99 ${fmt(run.p99, 0)} ms, others ${fmt(run.others * 100, 0)}%`,
+      );
     } finally {
       await service.stop();
     }
@@ -99,7 +101,15 @@ const lines = [
   ...variants.map(([name]) => {
     const rs = runs.get(name)!;
     const m = (f: (x: Run) => number, d = 1) => fmt(median(rs.map(f)), d);
-    return `${name.padEnd(44)}${[m((x) => x.rate), fmt(median(ratios.get(name)!), 2), m((x) => x.cpuMs), m((x) => x.peakMb, 0), m((x) => x.p50, 0), m((x) => x.p99, 0), m((x) => x.others * 100, 0)]
+    return `${name.padEnd(44)}${[
+      m((x) => x.rate),
+      fmt(median(ratios.get(name)!), 2),
+      m((x) => x.cpuMs),
+      m((x) => x.peakMb, 0),
+      m((x) => x.p50, 0),
+      m((x) => x.p99, 0),
+      m((x) => x.others * 100, 0),
+    ]
       .map((c) => c.padStart(11))
       .join('')}`;
   }),

@@ -83,7 +83,14 @@ async function runningStack(): Promise<Omit<Targets, 'stop'> | undefined> {
   const freshHealth = `http://127.0.0.1:${process.env.ADMIN_PORT ?? 9082}/healthz`;
   if (!(await healthy(`${legacy}/image/health`)) || !(await healthy(freshHealth))) return undefined;
   const frontUp = await healthy(`${front}/image/health`);
-  return { legacy, new: fresh, newHealth: freshHealth, front: frontUp ? front : undefined, share: typeof route.share === 'number' ? route.share : undefined, storageDir: path.join(projectRoot, 'var/originals') };
+  return {
+    legacy,
+    new: fresh,
+    newHealth: freshHealth,
+    front: frontUp ? front : undefined,
+    share: typeof route.share === 'number' ? route.share : undefined,
+    storageDir: path.join(projectRoot, 'var/originals'),
+  };
 }
 
 async function startOwnStack(share: number): Promise<Targets> {
@@ -117,7 +124,13 @@ async function startOwnStack(share: number): Promise<Targets> {
 
 function runK6(script: Script, env: Record<string, string>): Promise<number> {
   const k6 = findTool('k6');
-  const args = ['run', '--quiet', '--no-usage-report', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), path.join(projectRoot, 'loadtest', `${script}.js`)];
+  const args = [
+    'run',
+    '--quiet',
+    '--no-usage-report',
+    ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+    path.join(projectRoot, 'loadtest', `${script}.js`),
+  ];
   return new Promise((resolve, reject) => {
     // --no-usage-report (and the variable): k6 would otherwise phone home at the end of a run.
     // k6 gets the terminal's Ctrl-C itself (same process group), stops and writes its summary.
@@ -150,7 +163,15 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   process.once('SIGINT', onInterrupt);
   process.once('SIGTERM', onInterrupt);
   if (env.LEGACY_URL || env.NEW_URL || env.FRONT_URL) {
-    targets = { legacy: env.LEGACY_URL ?? '', new: env.NEW_URL ?? '', newHealth: env.NEW_HEALTH, front: env.FRONT_URL, share: env.SHARE ? share : undefined, storageDir: undefined, stop: async () => {} };
+    targets = {
+      legacy: env.LEGACY_URL ?? '',
+      new: env.NEW_URL ?? '',
+      newHealth: env.NEW_HEALTH,
+      front: env.FRONT_URL,
+      share: env.SHARE ? share : undefined,
+      storageDir: undefined,
+      stop: async () => {},
+    };
     log('using the URLs from the environment');
   } else {
     const running = await runningStack();
@@ -191,9 +212,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (targets.new) k6env.NEW_URL = targets.new;
       if (targets.newHealth && !k6env.NEW_HEALTH) k6env.NEW_HEALTH = targets.newHealth;
     }
-    log(`k6 run loadtest/${script}.js (${Object.entries(DEFAULTS[script]).map(([k]) => `${k}=${k6env[k]}`).join(' ')})`);
+    log(
+      `k6 run loadtest/${script}.js (${Object.entries(DEFAULTS[script])
+        .map(([k]) => `${k}=${k6env[k]}`)
+        .join(' ')})`,
+    );
     const code = await runK6(script, k6env);
-    if (existsSync(k6env.SUMMARY_MD)) log(`summary: ${k6env.SUMMARY_MD} and ${k6env.SUMMARY_JSON}${code === 99 ? ' (some thresholds failed: see the table)' : ''}`);
+    if (existsSync(k6env.SUMMARY_MD))
+      log(`summary: ${k6env.SUMMARY_MD} and ${k6env.SUMMARY_JSON}${code === 99 ? ' (some thresholds failed: see the table)' : ''}`);
     return code;
   } finally {
     process.off('SIGINT', onInterrupt);

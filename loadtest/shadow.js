@@ -47,7 +47,10 @@ export const options = {
   // Both scenarios walk the list from its start (iterationInTest counts per scenario): the same
   // requests in the same order for each target.
   scenarios: Object.fromEntries(
-    targets.map((t, i) => [t, constantRate({ rate, seconds: duration, startSeconds: starts[i], maxVUs, exec: 'hit', tags: { target: t }, env: { TARGET: t } })]),
+    targets.map((t, i) => [
+      t,
+      constantRate({ rate, seconds: duration, startSeconds: starts[i], maxVUs, exec: 'hit', tags: { target: t }, env: { TARGET: t } }),
+    ]),
   ),
   thresholds: Object.assign(
     {},

@@ -42,7 +42,10 @@ const requests = loadRequestList(env);
 const bodyBytes = new Trend('body_bytes');
 // One target after the other, with a pause that lets the previous target's backlog (it was pushed
 // past saturation on purpose) drain before the next one is measured.
-const starts = sequentialStarts(targets.map(() => stair.seconds), seconds(env, 'GAP', 10));
+const starts = sequentialStarts(
+  targets.map(() => stair.seconds),
+  seconds(env, 'GAP', 10),
+);
 
 const thresholds = {};
 for (const t of targets) {

@@ -44,7 +44,15 @@ async function main(): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: process.argv.slice(2),
-      options: { out: { type: 'string' }, slice: { type: 'string' }, ignore: { type: 'string' }, concurrency: { type: 'string' }, 'min-parity': { type: 'string' }, quiet: { type: 'boolean' }, help: { type: 'boolean' } },
+      options: {
+        out: { type: 'string' },
+        slice: { type: 'string' },
+        ignore: { type: 'string' },
+        concurrency: { type: 'string' },
+        'min-parity': { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`parity: ${(err as Error).message}\n\n${USAGE}`);
@@ -64,7 +72,9 @@ async function main(): Promise<number> {
   const r = await runParity({
     cacheDir,
     outDir: path.resolve(a.out),
-    ...(a.slice !== undefined ? { slice: a.slice, sliceDerived: ['exif-6.jpg', 'cmyk-noprofile.jpg', 'alpha-lossless.webp'] } : { sourcesFile: path.join(projectRoot, 'parity/SOURCES.md') }),
+    ...(a.slice !== undefined
+      ? { slice: a.slice, sliceDerived: ['exif-6.jpg', 'cmyk-noprofile.jpg', 'alpha-lossless.webp'] }
+      : { sourcesFile: path.join(projectRoot, 'parity/SOURCES.md') }),
     concurrency: a.concurrency,
     minParity: a['min-parity'],
     ...(a.ignore ? { ignoreFile: path.resolve(a.ignore) } : {}),

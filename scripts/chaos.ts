@@ -60,7 +60,6 @@ import { overloadShare100 } from './chaos/overload-share-100.ts';
 
 export { RSS_BUDGET_MB, type ScenarioResult };
 
-
 // --- the storage rig: versitygw behind a delaying proxy, an image service on S3 through it ---------
 
 interface StorageRig {
@@ -86,7 +85,14 @@ async function startStorageRig(ctx: Context): Promise<StorageRig> {
   });
   await client.send(new CreateBucketCommand({ Bucket: 'originals' }));
   for (const p of ctx.photos) {
-    await client.send(new PutObjectCommand({ Bucket: 'originals', Key: p, Body: readFileSync(path.join(ctx.storageDir, p)), ContentType: p.endsWith('.webp') ? 'image/webp' : 'image/jpeg' }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: 'originals',
+        Key: p,
+        Body: readFileSync(path.join(ctx.storageDir, p)),
+        ContentType: p.endsWith('.webp') ? 'image/webp' : 'image/jpeg',
+      }),
+    );
   }
   client.destroy();
   const proxy = await startDelayProxy({ target: { host: '127.0.0.1', port: s3.port } });
@@ -119,7 +125,6 @@ async function rigFor(ctx: Context): Promise<StorageRig> {
   await storageRig.proxy.setMode({ kind: 'pass' });
   return storageRig;
 }
-
 
 // --- scenarios ---------------------------------------------------------------------------------------
 
@@ -161,7 +166,10 @@ const scenarios: Scenario[] = [
           await stack.service.process.exited;
           await sleep(Math.max(0, started + load / 2 - performance.now()));
           restartingAt = performance.now();
-          restarted = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2' }, { port: stack.service.port, adminPort: stack.service.adminPort });
+          restarted = await startImageService(
+            { STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2' },
+            { port: stack.service.port, adminPort: stack.service.adminPort },
+          );
           backAt = performance.now();
           await sleep(1200 + ctx.t.loadMs / 2);
           stop.abort();
@@ -184,9 +192,18 @@ const scenarios: Scenario[] = [
         const after = report.results.filter((r) => r.startedAt > backAt + 1200);
         const newShare = after.filter(fromNew).length / Math.max(1, after.length);
 
-        checks.check('zero client-visible errors (every request answered 200)', report.results.every((r) => r.outcome === 'answered' && r.status === 200));
-        checks.check('requests ran during the outage; every one meant for new was served by legacy', during.length > 0 && during.every((r) => !fromNew(r)) && fellBack > 0);
-        checks.check('the share returned to new after the restart (35-65% of the requests after it)', after.length >= 20 && newShare >= 0.35 && newShare <= 0.65);
+        checks.check(
+          'zero client-visible errors (every request answered 200)',
+          report.results.every((r) => r.outcome === 'answered' && r.status === 200),
+        );
+        checks.check(
+          'requests ran during the outage; every one meant for new was served by legacy',
+          during.length > 0 && during.every((r) => !fromNew(r)) && fellBack > 0,
+        );
+        checks.check(
+          'the share returned to new after the restart (35-65% of the requests after it)',
+          after.length >= 20 && newShare >= 0.35 && newShare <= 0.65,
+        );
         return result(
           'sigkill-share-50',
           report,
@@ -231,7 +248,10 @@ const scenarios: Scenario[] = [
       await rig.proxy.setMode({ kind: 'pass' });
       const recovered = await poll(async () => (await fetch(`${rig.service.url}/image/files/${variant(ctx, 7)}`)).status === 200, 5000);
 
-      checks.check('every answer is 504 timeout or 503 overloaded', answered.every((r) => r.status === 504 || r.status === 503));
+      checks.check(
+        'every answer is 504 timeout or 503 overloaded',
+        answered.every((r) => r.status === 504 || r.status === 503),
+      );
       checks.check('no request hung or was cut (lost 0, refused 0)', report.lost === 0 && report.refused === 0);
       checks.check(`every answer within the request deadline (${rig.requestTimeoutMs} ms + 1 s)`, worst < rig.requestTimeoutMs + 1000);
       checks.check(`downloads answered within the storage deadline (${rig.storageTimeoutMs} ms + 1 s)`, worstDownload < rig.storageTimeoutMs + 1000);
@@ -265,12 +285,18 @@ const scenarios: Scenario[] = [
       const ready = await fetch(`${adminUrl(rig.service)}/readyz`);
       const readyBody = (await ready.json()) as { error?: string };
       const codes = new Set(report.results.map((r) => (r.body ? (JSON.parse(r.body.toString() || '{}') as { error?: string }).error : undefined)));
-      const p99 = percentileOrNaN(report.results.map((r) => r.ms), 0.99);
+      const p99 = percentileOrNaN(
+        report.results.map((r) => r.ms),
+        0.99,
+      );
       await rig.proxy.setMode({ kind: 'pass' });
       const readyAgain = await poll(async () => (await fetch(`${adminUrl(rig.service)}/readyz`)).status === 200, 5000);
       const servedAgain = (await fetch(`${rig.service.url}/image/files/${variant(ctx, 3)}`)).status === 200;
 
-      checks.check('every answer is 502 storage_unavailable', report.results.every((r) => r.status === 502) && codes.size === 1 && codes.has('storage_unavailable'));
+      checks.check(
+        'every answer is 502 storage_unavailable',
+        report.results.every((r) => r.status === 502) && codes.size === 1 && codes.has('storage_unavailable'),
+      );
       checks.check('answered at once (p99 < 1 s), nothing lost', p99 < 1000 && report.lost === 0 && report.refused === 0);
       checks.check('/readyz 503 storage_unavailable while down', ready.status === 503 && readyBody.error === 'storage_unavailable');
       checks.check('/readyz 200 and images served once storage is back', readyAgain !== undefined && servedAgain);
@@ -288,7 +314,7 @@ const scenarios: Scenario[] = [
     name: 'overload-5x',
     async run(ctx) {
       const checks = new Checks();
-      const service = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2', QUEUE_LIMIT: '32' });
+      const service = await startImageService({ STORAGE_URL: pathToFileURL(ctx.storageDir).href, CONCURRENCY: '2' });
       try {
         // One original at many widths, so that every admitted request costs about the same:
         // under overload, admission samples the arrival sequence at the moments a resize completes,
@@ -321,7 +347,10 @@ const scenarios: Scenario[] = [
             // CPU is read at the end of the window, not after the queue has drained.
             const windowEnd = sleep(phaseMs).then(() => {
               const machine1 = machineCpuTicks();
-              return { cpu: (cpuSeconds(service.process.pid) ?? cpu0) - cpu0, idle: (machine1.idle - machine0.idle) / Math.max(1, machine1.total - machine0.total) };
+              return {
+                cpu: (cpuSeconds(service.process.pid) ?? cpu0) - cpu0,
+                idle: (machine1.idle - machine0.idle) / Math.max(1, machine1.total - machine0.total),
+              };
             });
             const load =
               phase === 'saturation'
@@ -348,13 +377,22 @@ const scenarios: Scenario[] = [
         const idleWhileOverloaded = sum(windows.overload, 'idle') / rounds;
         const overload = merge(...overloads);
         const shed = overload.results.filter((r) => r.status === 503);
-        const shedP50 = percentileOrNaN(shed.map((r) => r.ms), 0.5);
-        const shedP99 = percentileOrNaN(shed.map((r) => r.ms), 0.99);
+        const shedP50 = percentileOrNaN(
+          shed.map((r) => r.ms),
+          0.5,
+        );
+        const shedP99 = percentileOrNaN(
+          shed.map((r) => r.ms),
+          0.99,
+        );
         const other = overload.results.filter((r) => r.status !== 200 && r.status !== 503);
         const alive = service.process.child.exitCode === null;
         const rss = peakRssMb(service.process.pid);
 
-        const drained = await poll(async () => (await gauge(service, 'image_resizes_in_flight')) === 0 && (await gauge(service, 'image_resize_queue_depth')) === 0, 10_000);
+        const drained = await poll(
+          async () => (await gauge(service, 'image_resizes_in_flight')) === 0 && (await gauge(service, 'image_resize_queue_depth')) === 0,
+          10_000,
+        );
         const t0 = performance.now();
         const afterCpu0 = cpuSeconds(service.process.pid) ?? 0;
         const afterCpu = sleep(phaseMs).then(() => (cpuSeconds(service.process.pid) ?? afterCpu0) - afterCpu0);
@@ -365,7 +403,10 @@ const scenarios: Scenario[] = [
         const afterEfficient = afterRps >= 0.8 * satRps || (await afterCpu) / afterOk <= 1.2 * (sat.cpu / sat.ok);
 
         checks.check('503s were sent (the load really was over capacity)', shed.length > 0);
-        checks.check('every 503 is overloaded with Retry-After', shed.every((r) => r.headers['retry-after'] !== undefined));
+        checks.check(
+          'every 503 is overloaded with Retry-After',
+          shed.every((r) => r.headers['retry-after'] !== undefined),
+        );
         checks.check('shedding is quick: 503s p50 < 50 ms and p99 < 500 ms', shedP50 < 50 && shedP99 < 500);
         checks.check('nothing but 200 and 503, nothing lost', other.length === 0);
         // Two measures of the same thing. Wall clock: what clients see, but on this shared 2-core
@@ -375,7 +416,10 @@ const scenarios: Scenario[] = [
         // are in the notes. A stall (the service idling while overloaded) shows as less CPU used
         // while the machine had CPU to spare; less CPU with none idle is the neighbours' doing.
         checks.check('admitted throughput >= 90% of saturation (wall clock, or per service CPU-second)', admittedRps >= 0.9 * satRps || perCpuRatio >= 0.9);
-        checks.check('no stall: the service used >= 90% of its saturation CPU while overloaded (unless the machine had no idle CPU)', cpuShare >= 0.9 || idleWhileOverloaded < 0.05);
+        checks.check(
+          'no stall: the service used >= 90% of its saturation CPU while overloaded (unless the machine had no idle CPU)',
+          cpuShare >= 0.9 || idleWhileOverloaded < 0.05,
+        );
         checks.check('no crash', alive);
         checks.check(`peak RSS < ${RSS_BUDGET_MB} MB`, (rss ?? Infinity) < RSS_BUDGET_MB);
         checks.check(
@@ -401,7 +445,13 @@ const scenarios: Scenario[] = [
     name: 'reloads-20',
     async run(ctx) {
       const checks = new Checks();
-      const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-reloads'), share: 50, cutover: { debug_headers: true }, serviceEnv: { CONCURRENCY: '2' } });
+      const stack = await startStack({
+        storageDir: ctx.storageDir,
+        runDir: path.join(ctx.workDir, 'stack-reloads'),
+        share: 50,
+        cutover: { debug_headers: true },
+        serviceEnv: { CONCURRENCY: '2' },
+      });
       try {
         const front = stack.frontDoor.url;
         const stop = new AbortController();
@@ -427,7 +477,10 @@ const scenarios: Scenario[] = [
         });
         const applied = await reloads;
         checks.check('20 reloads applied', applied === 20);
-        checks.check('zero failed requests (every answer 200, none lost or refused)', report.results.every((r) => r.outcome === 'answered' && r.status === 200));
+        checks.check(
+          'zero failed requests (every answer 200, none lost or refused)',
+          report.results.every((r) => r.outcome === 'answered' && r.status === 200),
+        );
         return result(
           'reloads-20',
           report,
@@ -445,7 +498,13 @@ const scenarios: Scenario[] = [
     name: 'php-fpm-down',
     async run(ctx) {
       const checks = new Checks();
-      const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-fpm'), share: 100, cutover: { debug_headers: true }, serviceEnv: { CONCURRENCY: '2' } });
+      const stack = await startStack({
+        storageDir: ctx.storageDir,
+        runDir: path.join(ctx.workDir, 'stack-fpm'),
+        share: 100,
+        cutover: { debug_headers: true },
+        serviceEnv: { CONCURRENCY: '2' },
+      });
       try {
         const front = stack.frontDoor.url;
         await stack.legacy.stopFpm();
@@ -462,7 +521,7 @@ const scenarios: Scenario[] = [
         const probeAnswers = await Promise.all(
           legacyProbes.map(async (r) => {
             const text = await r.text();
-            let json = false;
+            let json: boolean;
             try {
               JSON.parse(text);
               json = true;
@@ -477,7 +536,10 @@ const scenarios: Scenario[] = [
         await stack.legacy.startFpm();
         const back = await poll(async () => (await fetch(`${front}/image/health`)).status === 200, 10_000);
 
-        checks.check('legacy routes answer a JSON 502 from nginx', probeAnswers.every((a) => a.status === 502 && a.json));
+        checks.check(
+          'legacy routes answer a JSON 502 from nginx',
+          probeAnswers.every((a) => a.status === 502 && a.json),
+        );
         checks.check('the hot route at share 100 is unaffected (all 200 from new)', fromNew === report.sent && report.sent > 0);
         checks.check('legacy answers again once PHP-FPM is back', back !== undefined);
         return result(
@@ -506,8 +568,10 @@ const scenarios: Scenario[] = [
         share: 100,
         cutover: { debug_headers: true },
         // The slow direct requests are there to be in flight at the signal: their deadline is the
-        // shutdown window, not the default one (derived from the front door's timeout_ms).
-        serviceEnv: { CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), REQUEST_TIMEOUT_MS: String(shutdownTimeoutMs) },
+        // shutdown window, not the default one (derived from the front door's timeout_ms), and the
+        // queue is long enough for them beside the front door's load: this scenario is about a
+        // graceful stop, not about shedding (the default queue, 4 per slot, would shed some).
+        serviceEnv: { CONCURRENCY: '2', QUEUE_LIMIT: '32', SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), REQUEST_TIMEOUT_MS: String(shutdownTimeoutMs) },
       });
       try {
         const front = stack.frontDoor.url;
@@ -520,7 +584,13 @@ const scenarios: Scenario[] = [
         let refusedAfterExit = '';
         const fault = (async () => {
           await sleep(load / 3);
-          const slow = runLoad({ target: (i) => `${service.url}/image/files/${ctx.photos[i % ctx.photos.length]}?w=${1500 + i}&format=png`, connections: 4, durationMs: 60_000, maxRequests: 4, timeoutMs: shutdownTimeoutMs + 5000 });
+          const slow = runLoad({
+            target: (i) => `${service.url}/image/files/${ctx.photos[i % ctx.photos.length]}?w=${1500 + i}&format=png`,
+            connections: 4,
+            durationMs: 60_000,
+            maxRequests: 4,
+            timeoutMs: shutdownTimeoutMs + 5000,
+          });
           await sleep(100);
           rss = peakRssMb(service.process.pid);
           signalledAt = performance.now();
@@ -532,15 +602,29 @@ const scenarios: Scenario[] = [
           refusedAfterExit = after.results[0]?.error ?? `status ${after.results[0]?.status}`;
           return { code, ms };
         })();
-        const report = await runLoad({ target: (i) => `${front}/image/files/${i % 2 === 0 ? variant(ctx, i) : tiny(i)}`, connections: 8, durationMs: load, timeoutMs: 15_000 });
+        const report = await runLoad({
+          target: (i) => `${front}/image/files/${i % 2 === 0 ? variant(ctx, i) : tiny(i)}`,
+          connections: 8,
+          durationMs: load,
+          timeoutMs: 15_000,
+        });
         const exited = await fault;
         const directResults = direct?.results ?? [];
         const fellBack = report.results.filter((r) => r.startedAt > signalledAt + exited.ms && r.headers['x-image-fallback'] === '1').length;
         const all = merge(report, ...(direct ? [direct] : []));
 
-        checks.check('through the front door: zero client-visible errors, nothing lost', report.results.every((r) => r.outcome === 'answered' && r.status === 200));
-        checks.check('requests in flight at the service when it was signalled all finished with 200', directResults.length === 4 && directResults.every((r) => r.status === 200 && r.endedAt > signalledAt));
-        checks.check('after the exit, new connections are refused (ECONNREFUSED) and nginx serves from legacy', refusedAfterExit === 'ECONNREFUSED' && fellBack > 0);
+        checks.check(
+          'through the front door: zero client-visible errors, nothing lost',
+          report.results.every((r) => r.outcome === 'answered' && r.status === 200),
+        );
+        checks.check(
+          'requests in flight at the service when it was signalled all finished with 200',
+          directResults.length === 4 && directResults.every((r) => r.status === 200 && r.endedAt > signalledAt),
+        );
+        checks.check(
+          'after the exit, new connections are refused (ECONNREFUSED) and nginx serves from legacy',
+          refusedAfterExit === 'ECONNREFUSED' && fellBack > 0,
+        );
         checks.check(`exited 0 within SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs} ms)`, exited.code === 0 && exited.ms < shutdownTimeoutMs);
         return result(
           'sigterm-under-load',
@@ -567,7 +651,14 @@ const scenarios: Scenario[] = [
 
 export function renderTable(results: ScenarioResult[]): string {
   const head = ['scenario', 'requests', 'client-visible errors', 'lost', 'peak RSS', 'verdict'];
-  const rows = results.map((r) => [r.name, String(r.requests), String(r.clientErrors), String(r.lost), r.peakRssMb === undefined ? '-' : `${r.peakRssMb.toFixed(0)} MB`, r.verdict]);
+  const rows = results.map((r) => [
+    r.name,
+    String(r.requests),
+    String(r.clientErrors),
+    String(r.lost),
+    r.peakRssMb === undefined ? '-' : `${r.peakRssMb.toFixed(0)} MB`,
+    r.verdict,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const out = [line(head), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line), ''];
@@ -596,13 +687,17 @@ async function prepare(short: boolean): Promise<Context> {
   }
   // A tiny original for the front-door scenarios: many cheap requests per second, so that a
   // reload or a kill meets requests on every connection.
-  await sharp({ create: { width: 32, height: 24, channels: 3, background: '#2c3e50' } }).png().toFile(path.join(storageDir, 'tiny.png'));
+  await sharp({ create: { width: 32, height: 24, channels: 3, background: '#2c3e50' } })
+    .png()
+    .toFile(path.join(storageDir, 'tiny.png'));
   return { short, t: { loadMs: short ? 4000 : 20_000 }, workDir, storageDir, photos };
 }
 
 export async function runChaos(env: Record<string, string | undefined> = process.env): Promise<ScenarioResult[]> {
   const short = env.CHAOS_SHORT === '1' || env.CHAOS_SHORT === 'true';
-  const only = env.CHAOS_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const only = env.CHAOS_ONLY?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = only?.filter((n) => !scenarios.some((s) => s.name === n)) ?? [];
   if (unknown.length) throw new Error(`CHAOS_ONLY: unknown scenario(s) ${unknown.join(', ')}; expected some of ${scenarios.map((s) => s.name).join(', ')}`);
   mkdirSync(path.join(projectRoot, 'var', 'run'), { recursive: true });
@@ -616,7 +711,16 @@ export async function runChaos(env: Record<string, string | undefined> = process
       try {
         results.push(await s.run(ctx));
       } catch (err) {
-        results.push({ name: s.name, requests: 0, clientErrors: 0, lost: 0, peakRssMb: undefined, verdict: 'FAIL', notes: `the scenario itself failed: ${err instanceof Error ? err.message : String(err)}`, checks: [] });
+        results.push({
+          name: s.name,
+          requests: 0,
+          clientErrors: 0,
+          lost: 0,
+          peakRssMb: undefined,
+          verdict: 'FAIL',
+          notes: `the scenario itself failed: ${err instanceof Error ? err.message : String(err)}`,
+          checks: [],
+        });
       }
       process.stderr.write(`chaos: ${s.name} ${results.at(-1)!.verdict} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
     }

@@ -30,7 +30,7 @@ import { Supervisor } from '../stack/supervisor.ts';
 import { projectRoot } from '../common/paths.ts';
 import { startFrontDoor, type RunningFrontDoor } from '../stack/frontdoor.ts';
 import { startLegacy, type RunningLegacy } from '../stack/legacy.ts';
-import { startImageService, type RunningService } from '../stack/services.ts';
+import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from '../stack/services.ts';
 import { shippedCutoverFile, stackAddresses, startStack } from '../stack/stack.ts';
 
 const fail = (message: string): never => {
@@ -80,7 +80,9 @@ const serviceEnv = Object.fromEntries(
     (kv): kv is [string, string] =>
       kv[1] !== undefined &&
       kv[1] !== '' &&
-      /^(ADMIN_PORT|ADMIN_HOST|STORAGE_URL|S3_ENDPOINT|AWS_[A-Z_]+|S3_FORCE_PATH_STYLE|CONCURRENCY|QUEUE_LIMIT|STORAGE_TIMEOUT_MS|MAX_INPUT_BYTES|MAX_INPUT_PIXELS|SIGNING_SECRET|ALLOWED_SIZES|LOG_LEVEL|FAST_SHRINK_ON_LOAD)$/.test(kv[0]),
+      /^(ADMIN_PORT|ADMIN_HOST|STORAGE_URL|S3_ENDPOINT|AWS_[A-Z_]+|S3_FORCE_PATH_STYLE|CONCURRENCY|QUEUE_LIMIT|STORAGE_TIMEOUT_MS|MAX_INPUT_BYTES|MAX_INPUT_PIXELS|SIGNING_SECRET|ALLOWED_SIZES|LOG_LEVEL|FAST_SHRINK_ON_LOAD)$/.test(
+        kv[0],
+      ),
   ),
 );
 // One deadline source: the route's timeout_ms, so that the service gives up before the front door does.
@@ -102,7 +104,9 @@ interface Started {
   stop(): Promise<void>;
 }
 
-const startService = (ports: { port: number; adminPort?: number }) => startImageService(serviceStartEnv, ports);
+// Niced when legacy runs beside it (see SHARED_HOST_SERVICE_NICE); a restart gets the same.
+const serviceNice = parts.has('legacy') ? SHARED_HOST_SERVICE_NICE : 0;
+const startService = (ports: { port: number; adminPort?: number }) => startImageService(serviceStartEnv, { ...ports, nice: serviceNice });
 
 async function start(): Promise<Started> {
   if (parts.size === ALL_PARTS.length) {
@@ -193,7 +197,8 @@ void supervisor.gaveUp.then((reason) => {
 });
 
 const lines: string[] = [''];
-if (stack.frontDoor) lines.push(`  front door     ${stack.frontDoor.url}        (nginx, ${rel(stack.frontDoor.runDir)}; access log ${rel(stack.frontDoor.accessLog)})`);
+if (stack.frontDoor)
+  lines.push(`  front door     ${stack.frontDoor.url}        (nginx, ${rel(stack.frontDoor.runDir)}; access log ${rel(stack.frontDoor.accessLog)})`);
 if (stack.legacy) lines.push(`  legacy         ${stack.legacy.url}        (nginx + PHP-FPM + Imagick)`);
 if (stack.service) {
   lines.push(`  image service  ${stack.service.url}        (Node + sharp; request deadline ${serviceEnv.REQUEST_TIMEOUT_MS ?? 'its default'} ms)`);
@@ -209,7 +214,8 @@ if (stack.frontDoor) {
     '',
     `  cutover file   ${rel(cutoverFile)}`,
     ...cutover.routes.map(
-      (r) => `    ${r.name}: ${r.methods.join(',')} ${r.path} -> ${r.share}% to the new service${r.fallback ? ', fallback to legacy' : ''}${r.override_header ? ', X-Image-Backend override on' : ''}`,
+      (r) =>
+        `    ${r.name}: ${r.methods.join(',')} ${r.path} -> ${r.share}% to the new service${r.fallback ? ', fallback to legacy' : ''}${r.override_header ? ', X-Image-Backend override on' : ''}`,
     ),
     '    everything else -> legacy',
     '',

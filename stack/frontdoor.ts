@@ -62,7 +62,9 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<Running
 
   // -e stderr: nginx's messages before it has read the config go to our output, not to the
   // build's default error log (/var/log/nginx on some distributions).
-  const nginx: Managed = startProcess('frontdoor-nginx', nginxBin, ['-p', `${paths.runDir}/`, '-c', paths.conf, '-e', 'stderr', '-g', 'daemon off;'], { echo: options.echo ?? false });
+  const nginx: Managed = startProcess('frontdoor-nginx', nginxBin, ['-p', `${paths.runDir}/`, '-c', paths.conf, '-e', 'stderr', '-g', 'daemon off;'], {
+    echo: options.echo ?? false,
+  });
   const alive = () => nginx.child.exitCode === null && nginx.child.signalCode === null;
   if (!(await waitForDigest(paths.runDir, digest, 15_000, alive))) {
     const log = readTail(paths.errorLog);

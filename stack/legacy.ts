@@ -83,7 +83,8 @@ export function renderTemplate(template: string, values: Record<string, string |
     const value = values[name];
     if (value === undefined) throw new Error(`template placeholder {{${name}}} has no value`);
     const text = String(value);
-    if (/[\n\r";{}]/.test(text) && !name.endsWith('_directive')) throw new Error(`template value for {{${name}}} contains a character that would break the config: ${JSON.stringify(text)}`);
+    if (/[\n\r";{}]/.test(text) && !name.endsWith('_directive'))
+      throw new Error(`template value for {{${name}}} contains a character that would break the config: ${JSON.stringify(text)}`);
     return text;
   });
 }
@@ -96,7 +97,8 @@ export function renderTemplate(template: string, values: Record<string, string |
  * root) can talk FastCGI to the pool. Started as another user, everything runs as that user.
  */
 export function renderLegacyConfigs(values: LegacyTemplateValues, templates = readTemplates()): { fpm: string; nginx: string } {
-  if (values.root && (values.worker_user === 'root' || values.worker_group === 'root')) throw new Error('renderLegacyConfigs: the workers must not run as root');
+  if (values.root && (values.worker_user === 'root' || values.worker_group === 'root'))
+    throw new Error('renderLegacyConfigs: the workers must not run as root');
   const common = { ...values, root: String(values.root) };
   return {
     fpm: renderTemplate(templates.fpm, {
@@ -166,9 +168,14 @@ function grantWorkerAccess(account: { uid: number; gid: number }, owned: string[
       try {
         execFileSync('setfacl', ['-m', `u:${account.uid}:x`, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
         opened.add(dir);
-        process.stderr.write(`legacy: ${dir} is closed to others; the legacy workers (uid ${account.uid}) got search-only access to it (setfacl -m u:${account.uid}:x)\n`);
+        process.stderr.write(
+          `legacy: ${dir} is closed to others; the legacy workers (uid ${account.uid}) got search-only access to it (setfacl -m u:${account.uid}:x)\n`,
+        );
       } catch (err) {
-        throw new Error(`the legacy workers (uid ${account.uid}) cannot reach ${target}: ${dir} is not searchable by them, and setfacl failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); chmod o+x it, or run from another directory`);
+        throw new Error(
+          `the legacy workers (uid ${account.uid}) cannot reach ${target}: ${dir} is not searchable by them, and setfacl failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); chmod o+x it, or run from another directory`,
+          { cause: err },
+        );
       }
     }
   }
@@ -196,7 +203,10 @@ function readTemplates(): { fpm: string; nginx: string } {
  * Debian's only sRGB profile comes with ghostscript, which php-imagick merely recommends.
  */
 async function writeSrgbProfile(file: string): Promise<void> {
-  const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).withIccProfile('srgb').png().toBuffer();
+  const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+    .withIccProfile('srgb')
+    .png()
+    .toBuffer();
   const { icc } = await sharp(png).metadata();
   if (!icc) throw new Error('sharp returned no sRGB ICC profile');
   writeFileSync(file, icc);
@@ -295,7 +305,7 @@ export async function startLegacy(options: LegacyOptions): Promise<RunningLegacy
   } catch (err) {
     const logs = readLogs(runDir);
     await stop();
-    throw new Error(`${err instanceof Error ? err.message : String(err)}${logs}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${logs}`, { cause: err });
   }
 
   return {
@@ -339,7 +349,7 @@ function checkConfig(bin: string, args: string[], name: string): void {
     execFileSync(bin, args, { stdio: 'pipe' });
   } catch (err) {
     const e = err as { stderr?: Buffer; stdout?: Buffer };
-    throw new Error(`${name} refused the rendered config:\n${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`);
+    throw new Error(`${name} refused the rendered config:\n${e.stderr?.toString() ?? ''}${e.stdout?.toString() ?? ''}`, { cause: err });
   }
 }
 
@@ -369,12 +379,7 @@ function childrenOf(pid: number): number[] {
   // /proc/<pid>/task/<tid>/children lists direct children (CONFIG_PROC_CHILDREN); else scan /proc.
   try {
     const tasks = readdirSync(`/proc/${pid}/task`);
-    return tasks.flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number),
-    );
+    return tasks.flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number));
   } catch {
     const out: number[] = [];
     for (const entry of readdirSync('/proc')) {

@@ -74,7 +74,10 @@ export function servicePart(
 }
 
 /** The front door's nginx: started again from the cutover file as it is now, same run dir. */
-export function frontDoorPart(first: RunningFrontDoor, onRestart: (f: RunningFrontDoor) => void = () => undefined): { part: SupervisedPart; instance: PartInstance } {
+export function frontDoorPart(
+  first: RunningFrontDoor,
+  onRestart: (f: RunningFrontDoor) => void = () => undefined,
+): { part: SupervisedPart; instance: PartInstance } {
   let current = first;
   const part: SupervisedPart = {
     name: "front door's nginx",

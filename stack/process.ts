@@ -17,12 +17,7 @@ export interface Managed {
   exited: Promise<number | null>;
 }
 
-export function startProcess(
-  name: string,
-  command: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean } = {},
-): Managed {
+export function startProcess(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean } = {}): Managed {
   const child = spawn(command, args, {
     env: options.env ?? process.env,
     cwd: options.cwd,
@@ -116,7 +111,6 @@ export async function freePort(): Promise<number> {
   }
   throw new Error(`no free port found in ${low}-${high - 1} after 100 tries`);
 }
-
 
 /** PURE: the ports [low, high) to pick from, outside the ephemeral range [first, last]. */
 export function portRange([first, last]: [number, number]): [number, number] {

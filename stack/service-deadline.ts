@@ -20,7 +20,10 @@ export function serviceDeadline(routes: ReadonlyArray<{ name: string; timeout_ms
   }, undefined);
   const n = Number(userValue);
   if (set && (!/^[0-9]+$/.test(userValue) || n < 1)) {
-    return { ok: false, error: `REQUEST_TIMEOUT_MS: expected a whole number of milliseconds from 1${tightest ? ` to ${tightest.deadline}` : ' upward'}, got '${userValue}'` };
+    return {
+      ok: false,
+      error: `REQUEST_TIMEOUT_MS: expected a whole number of milliseconds from 1${tightest ? ` to ${tightest.deadline}` : ' upward'}, got '${userValue}'`,
+    };
   }
   if (!tightest) return { ok: true, ms: set ? n : undefined };
   if (!set) return { ok: true, ms: tightest.deadline };

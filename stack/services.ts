@@ -22,8 +22,19 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** Starts the image service as users run it (node + tsx, the same env defaults as `npm start`). */
-export async function startImageService(env: Record<string, string> = {}, options: { port?: number; adminPort?: number } = {}): Promise<RunningService> {
+/**
+ * Niceness of the image service when it shares a machine with legacy (npm start, test stacks).
+ * Under overload both backends want every core; legacy also takes the uploads and deletes, which
+ * nothing else serves, so on one machine the new service yields first. (On hosts of their own it
+ * changes nothing: niceness only orders processes that compete for a core.)
+ */
+export const SHARED_HOST_SERVICE_NICE = 5;
+
+/** Starts the image service as users run it (node + tsx, the same env defaults as `npm start`). `nice`: its niceness, default 0. */
+export async function startImageService(
+  env: Record<string, string> = {},
+  options: { port?: number; adminPort?: number; nice?: number } = {},
+): Promise<RunningService> {
   // freePort() is only a hint: another process may take the port before the service binds it. The
   // pid in /healthz tells whether the server answering is ours; if not, try other ports.
   for (let attempt = 1; ; attempt++) {
@@ -31,7 +42,10 @@ export async function startImageService(env: Record<string, string> = {}, option
     // The documented pair (public 8082, admin 9082) when the public port is the documented one
     // (npm start), so operators and `npm run loadtest` find /metrics where the README says.
     const adminPort = options.adminPort ?? (env.ADMIN_PORT ? Number(env.ADMIN_PORT) : options.port === 8082 ? 9082 : await freePort());
-    const proc = startProcess('image-service', process.execPath, [...NODE_FLAGS, '--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
+    const node = [process.execPath, ...NODE_FLAGS, '--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')];
+    // nice(1) execs node in its own place: the pid, and every thread node starts, get the niceness.
+    const [command, ...args] = options.nice ? ['nice', '-n', String(options.nice), ...node] : node;
+    const proc = startProcess('image-service', command!, args, {
       cwd: projectRoot,
       env: {
         ...process.env,
@@ -91,9 +105,14 @@ export async function startVersitygw(options: { buckets?: string[]; iam?: boolea
   // --iam-dir: versitygw's own user store, for tests of what a least-privilege reader sees.
   const iamArgs = options.iam ? ['--iam-dir', path.join(base, 'iam')] : [];
   if (options.iam) mkdirSync(path.join(base, 'iam'));
-  const proc = startProcess('versitygw', bin, ['--port', `127.0.0.1:${port}`, '--access', accessKey, '--secret', secretKey, ...iamArgs, 'posix', '--sidecar', sidecar, root], {
-    env: { ...process.env, ROOT_ACCESS_KEY: accessKey, ROOT_SECRET_KEY: secretKey },
-  });
+  const proc = startProcess(
+    'versitygw',
+    bin,
+    ['--port', `127.0.0.1:${port}`, '--access', accessKey, '--secret', secretKey, ...iamArgs, 'posix', '--sidecar', sidecar, root],
+    {
+      env: { ...process.env, ROOT_ACCESS_KEY: accessKey, ROOT_SECRET_KEY: secretKey },
+    },
+  );
   const endpoint = `http://127.0.0.1:${port}`;
   // Any HTTP answer (403 for an unsigned request) means it is listening.
   await waitForHttp(endpoint, { process: proc, okStatus: () => true });
@@ -107,7 +126,26 @@ export async function startVersitygw(options: { buckets?: string[]; iam?: boolea
     clientEnv: { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: 'us-east-1', S3_ENDPOINT: endpoint },
     createUser(userAccess, userSecret) {
       if (!options.iam) throw new Error('startVersitygw: createUser needs { iam: true }');
-      execFileSync(bin, ['admin', '--access', accessKey, '--secret', secretKey, '--endpoint-url', endpoint, 'create-user', '--access', userAccess, '--secret', userSecret, '--role', 'user'], { stdio: 'pipe', timeout: 15_000 });
+      execFileSync(
+        bin,
+        [
+          'admin',
+          '--access',
+          accessKey,
+          '--secret',
+          secretKey,
+          '--endpoint-url',
+          endpoint,
+          'create-user',
+          '--access',
+          userAccess,
+          '--secret',
+          userSecret,
+          '--role',
+          'user',
+        ],
+        { stdio: 'pipe', timeout: 15_000 },
+      );
     },
     stop: () => proc.stop(),
   };

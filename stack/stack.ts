@@ -13,7 +13,7 @@ import { projectRoot } from '../common/paths.ts';
 import { startFrontDoor, type RunningFrontDoor } from './frontdoor.ts';
 import { startLegacy, type RunningLegacy } from './legacy.ts';
 import { freePort } from './process.ts';
-import { startImageService, type RunningService } from './services.ts';
+import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from './services.ts';
 
 export interface RunningStack {
   frontDoor: RunningFrontDoor;
@@ -48,6 +48,8 @@ export interface StackOptions {
   cutoverFile?: string;
   /** PHP-FPM children. Default: legacy's default (the number of cores). */
   legacyChildren?: number;
+  /** Niceness of the image service. Default SHARED_HOST_SERVICE_NICE: it shares the machine with legacy. */
+  serviceNice?: number;
   /** Print nginx's stderr (npm start). Default false. */
   echo?: boolean;
   /** Host the front door listens on. Default 127.0.0.1 (0.0.0.0 in a container). */
@@ -108,7 +110,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   const runDir = path.resolve(options.runDir);
   mkdirSync(runDir, { recursive: true });
   let cutoverFile: string;
-  let addresses: AddressOverrides = {};
+  let addresses: AddressOverrides;
   let ports: { front: number; legacy: number; service: number };
 
   if (options.cutoverFile) {
@@ -146,8 +148,16 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   try {
     // allSettled, not all: when one fails, the other must have finished starting before it is stopped.
     const [legacyResult, serviceResult] = await Promise.allSettled([
-      startLegacy({ storageDir: options.storageDir, port: ports.legacy, runDir: path.join(runDir, 'legacy'), ...(options.legacyChildren ? { children: options.legacyChildren } : {}) }),
-      startImageService({ STORAGE_URL: pathToFileURL(path.resolve(options.storageDir)).href, ...options.serviceEnv }, { port: ports.service }),
+      startLegacy({
+        storageDir: options.storageDir,
+        port: ports.legacy,
+        runDir: path.join(runDir, 'legacy'),
+        ...(options.legacyChildren ? { children: options.legacyChildren } : {}),
+      }),
+      startImageService(
+        { STORAGE_URL: pathToFileURL(path.resolve(options.storageDir)).href, ...options.serviceEnv },
+        { port: ports.service, nice: options.serviceNice ?? SHARED_HOST_SERVICE_NICE },
+      ),
     ]);
     if (legacyResult.status === 'fulfilled') started.push(legacyResult.value);
     if (serviceResult.status === 'fulfilled') started.push(serviceResult.value);

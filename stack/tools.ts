@@ -27,7 +27,10 @@ export function findTool(name: string): string {
     if (name === 'php-fpm') {
       // Debian names the binary after its PHP version: php-fpm8.2.
       try {
-        const hit = readdirSync(dir).filter((f) => /^php-fpm[0-9.]*$/.test(f)).sort().pop();
+        const hit = readdirSync(dir)
+          .filter((f) => /^php-fpm[0-9.]*$/.test(f))
+          .sort()
+          .pop();
         if (hit && isExecutable(path.join(dir, hit))) return path.join(dir, hit);
       } catch {
         continue;
@@ -37,5 +40,7 @@ export function findTool(name: string): string {
     const file = path.join(dir, name);
     if (isExecutable(file)) return file;
   }
-  throw new Error(`${name} not found on PATH or in the tools cache; run 'bash scripts/bootstrap.sh test' (it installs nginx, php-fpm, php-imagick, chromium, k6 and versitygw)`);
+  throw new Error(
+    `${name} not found on PATH or in the tools cache; run 'bash scripts/bootstrap.sh test' (it installs nginx, php-fpm, php-imagick, chromium, k6 and versitygw)`,
+  );
 }

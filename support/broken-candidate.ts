@@ -56,27 +56,30 @@ export async function startBrokenCandidate(options: BrokenCandidateOptions): Pro
       res.end(method === 'HEAD' ? undefined : body);
       return;
     }
-    const up = http.request({ hostname: upstream.hostname, port: upstream.port, method, path: target, agent, headers: { accept: req.headers.accept ?? '*/*' } }, (ur) => {
-      const chunks: Buffer[] = [];
-      ur.on('data', (c: Buffer) => chunks.push(c));
-      ur.on('end', () => {
-        void spoil(defect, method, ur.statusCode ?? 502, ur.headers, Buffer.concat(chunks)).then(
-          ({ headers, body }) => {
-            if (method === 'HEAD') {
-              res.writeHead(ur.statusCode ?? 502, headers);
-              res.end();
-              return;
-            }
-            res.writeHead(ur.statusCode ?? 502, { ...headers, 'content-length': body.length });
-            res.end(body);
-          },
-          (err: Error) => {
-            res.writeHead(502, { 'content-type': 'text/plain' });
-            res.end(`broken candidate failed to spoil: ${err.message}`);
-          },
-        );
-      });
-    });
+    const up = http.request(
+      { hostname: upstream.hostname, port: upstream.port, method, path: target, agent, headers: { accept: req.headers.accept ?? '*/*' } },
+      (ur) => {
+        const chunks: Buffer[] = [];
+        ur.on('data', (c: Buffer) => chunks.push(c));
+        ur.on('end', () => {
+          void spoil(defect, method, ur.statusCode ?? 502, ur.headers, Buffer.concat(chunks)).then(
+            ({ headers, body }) => {
+              if (method === 'HEAD') {
+                res.writeHead(ur.statusCode ?? 502, headers);
+                res.end();
+                return;
+              }
+              res.writeHead(ur.statusCode ?? 502, { ...headers, 'content-length': body.length });
+              res.end(body);
+            },
+            (err: Error) => {
+              res.writeHead(502, { 'content-type': 'text/plain' });
+              res.end(`broken candidate failed to spoil: ${err.message}`);
+            },
+          );
+        });
+      },
+    );
     up.on('error', (err) => {
       res.writeHead(502, { 'content-type': 'text/plain' });
       res.end(`upstream error: ${err.message}`);
@@ -105,7 +108,13 @@ function hashOf(s: string): number {
   return createHash('sha1').update(s).digest().readUInt32BE(0);
 }
 
-async function spoil(defect: Defect, method: string, status: number, upstreamHeaders: http.IncomingHttpHeaders, body: Buffer): Promise<{ headers: Record<string, string | string[]>; body: Buffer }> {
+async function spoil(
+  defect: Defect,
+  method: string,
+  status: number,
+  upstreamHeaders: http.IncomingHttpHeaders,
+  body: Buffer,
+): Promise<{ headers: Record<string, string | string[]>; body: Buffer }> {
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(upstreamHeaders)) if (v !== undefined && !DROP.has(k)) headers[k] = v;
   if (method === 'HEAD' && upstreamHeaders['content-length']) headers['content-length'] = upstreamHeaders['content-length'];
@@ -131,10 +140,17 @@ async function spoil(defect: Defect, method: string, status: number, upstreamHea
     img = sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } });
   } else {
     const cut = Math.max(1, Math.round(info.width * 0.12));
-    img = sharp(await img.extract({ left: cut, top: 0, width: Math.max(1, info.width - cut), height: info.height }).raw().toBuffer(), {
-      raw: { width: Math.max(1, info.width - cut), height: info.height, channels: 3 },
-    }).resize(info.width, info.height, { fit: 'fill' });
+    img = sharp(
+      await img
+        .extract({ left: cut, top: 0, width: Math.max(1, info.width - cut), height: info.height })
+        .raw()
+        .toBuffer(),
+      {
+        raw: { width: Math.max(1, info.width - cut), height: info.height, channels: 3 },
+      },
+    ).resize(info.width, info.height, { fit: 'fill' });
   }
-  const out = meta.format === 'png' ? img.png() : meta.format === 'webp' ? img.webp({ quality: 85 }) : meta.format === 'gif' ? img.gif() : img.jpeg({ quality: 85 });
+  const out =
+    meta.format === 'png' ? img.png() : meta.format === 'webp' ? img.webp({ quality: 85 }) : meta.format === 'gif' ? img.gif() : img.jpeg({ quality: 85 });
   return { headers, body: await out.toBuffer() };
 }

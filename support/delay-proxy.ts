@@ -15,12 +15,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * - `blackhole`: accept connections and swallow everything; nothing ever comes back (a hung server).
  * - `refuse`: stop listening and reset open connections (a server that is down: ECONNREFUSED).
  */
-export type ProxyMode =
-  | { kind: 'pass' }
-  | { kind: 'delay'; ms: number }
-  | { kind: 'stall'; afterBytes: number }
-  | { kind: 'blackhole' }
-  | { kind: 'refuse' };
+export type ProxyMode = { kind: 'pass' } | { kind: 'delay'; ms: number } | { kind: 'stall'; afterBytes: number } | { kind: 'blackhole' } | { kind: 'refuse' };
 
 export interface ProxyStats {
   /** Connections accepted since the last reset. */

@@ -45,7 +45,10 @@ export function photoSvg(width: number, height: number, seed: number): Buffer {
 
 export async function photoRaw(width: number, height: number, seed: number): Promise<ReturnType<typeof sharp>> {
   // Fine grain on top of the shapes, like sensor noise in a real photo.
-  const base = await sharp(photoSvg(width, height, seed)).removeAlpha().raw().toBuffer();
+  const base = await sharp(photoSvg(width, height, seed))
+    .removeAlpha()
+    .raw()
+    .toBuffer();
   const rnd = mulberry32(seed ^ 0x9e3779b9);
   for (let i = 0; i < base.length; i++) base[i] = Math.max(0, Math.min(255, base[i]! + Math.floor((rnd() - 0.5) * 24)));
   return sharp(base, { raw: { width, height, channels: 3 } });
@@ -80,14 +83,33 @@ export async function generateImages(dir: string): Promise<GeneratedImage[]> {
   await make('gen-photo-1001x667.webp', 1001, 667, async () => (await photoRaw(1001, 667, 3)).webp({ quality: 90 }).toBuffer());
   await make('gen-photo-777x555.png', 777, 555, async () => (await photoRaw(777, 555, 4)).png().toBuffer());
   await make('gen-alpha-640x480.png', 640, 480, async () =>
-    sharp(photoSvg(640, 480, 5)).ensureAlpha().composite([{ input: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><rect x="160" y="120" width="320" height="240" fill="black"/></svg>'), blend: 'dest-out' }]).png().toBuffer(),
+    sharp(photoSvg(640, 480, 5))
+      .ensureAlpha()
+      .composite([
+        {
+          input: Buffer.from(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><rect x="160" y="120" width="320" height="240" fill="black"/></svg>',
+          ),
+          blend: 'dest-out',
+        },
+      ])
+      .png()
+      .toBuffer(),
   );
   // Stored as 450x600 with orientation 6: displays as a 600x450 landscape.
   await make('gen-exif-6.jpg', 600, 450, async () => (await photoRaw(450, 600, 6)).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toBuffer());
   await make('gen-cmyk.jpg', 800, 600, async () => (await photoRaw(800, 600, 7)).toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer());
   await make('gen-anim.gif', 120, 90, async () => {
-    const frames = await Promise.all([0, 1, 2, 3].map((i) => sharp(photoSvg(120, 90, 10 + i)).png().toBuffer()));
-    return sharp(frames, { join: { animated: true } }).gif({ loop: 0, delay: 100 }).toBuffer();
+    const frames = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        sharp(photoSvg(120, 90, 10 + i))
+          .png()
+          .toBuffer(),
+      ),
+    );
+    return sharp(frames, { join: { animated: true } })
+      .gif({ loop: 0, delay: 100 })
+      .toBuffer();
   });
   await make('gen-truncated.jpg', 0, 0, async () => (await (await photoRaw(1200, 800, 8)).jpeg({ quality: 90 }).toBuffer()).subarray(0, 10_000));
   return out;

@@ -74,7 +74,9 @@ export async function writeHostileOriginals(dir: string, options: { canaryUrl?: 
     .toBuffer();
 
   // --- damaged and disguised ------------------------------------------------------------------
-  await add('corrupt-huffman.jpg', 'JPEG whose Huffman table is garbage (libjpeg: bogus table): undecodable', unsupported, downloadOk, async () => corruptHuffmanTable(realJpeg));
+  await add('corrupt-huffman.jpg', 'JPEG whose Huffman table is garbage (libjpeg: bogus table): undecodable', unsupported, downloadOk, async () =>
+    corruptHuffmanTable(realJpeg),
+  );
   await add('corrupt-idat.png', 'PNG with a valid header and non-zlib pixel data (correct CRCs)', unsupported, downloadOk, async () =>
     pngFile(300, 200, 8, 2, Buffer.from('this is not a zlib stream, just text pretending to be pixel data')),
   );
@@ -98,44 +100,77 @@ export async function writeHostileOriginals(dir: string, options: { canaryUrl?: 
   await add('claims-65536x65536.png', 'PNG whose IHDR claims 65536x65536 (4.3 gigapixels), hand-made with correct CRCs', tooLarge, downloadOk, async () =>
     pngClaiming(65536, 65536),
   );
-  await add('huge-20000x14000.jpg', 'a real 20000x14000 greyscale JPEG (280 megapixels) in ~1 MB', tooLarge, downloadOk, async () => solidGreyJpeg(20000, 14000));
+  await add('huge-20000x14000.jpg', 'a real 20000x14000 greyscale JPEG (280 megapixels) in ~1 MB', tooLarge, downloadOk, async () =>
+    solidGreyJpeg(20000, 14000),
+  );
   // Both backends size a GIF from its logical screen (ImageMagick paints the first frame on a canvas
   // of that size; image-service/src/gif-screen.ts has the measurements), so a screen over the limit
   // is refused from the header, whatever the frame inside it.
-  const gifFrame = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#000' } }).gif().toBuffer();
+  const gifFrame = (width: number, height: number) =>
+    sharp({ create: { width, height, channels: 3, background: '#000' } })
+      .gif()
+      .toBuffer();
   await add('claims-65535x65535.gif', 'GIF whose logical screen claims 65535x65535 around a 1x1 frame', tooLarge, downloadOk, async () =>
     gifClaiming(await gifFrame(1, 1), 65535, 65535),
   );
-  await add('gif-screen-3000x2000.gif', 'GIF with a 1x1 frame on a 3000x2000 screen (libvips alone would size it 1x1)', ok('png', 200, 133), downloadOk, async () =>
-    gifClaiming(await gifFrame(1, 1), 3000, 2000),
+  await add(
+    'gif-screen-3000x2000.gif',
+    'GIF with a 1x1 frame on a 3000x2000 screen (libvips alone would size it 1x1)',
+    ok('png', 200, 133),
+    downloadOk,
+    async () => gifClaiming(await gifFrame(1, 1), 3000, 2000),
   );
-  await add('gif-frame-past-screen.gif', 'GIF whose 300x200 frame reaches past its 100x100 screen (cut at the screen)', ok('png', 100, 100), downloadOk, async () =>
-    gifClaiming(await gifFrame(300, 200), 100, 100),
+  await add(
+    'gif-frame-past-screen.gif',
+    'GIF whose 300x200 frame reaches past its 100x100 screen (cut at the screen)',
+    ok('png', 100, 100),
+    downloadOk,
+    async () => gifClaiming(await gifFrame(300, 200), 100, 100),
   );
-  await add('gif-screen-0x0.gif', 'GIF whose logical screen is 0x0 around a 1x1 frame', unsupported, downloadOk, async () => gifClaiming(await gifFrame(1, 1), 0, 0));
+  await add('gif-screen-0x0.gif', 'GIF whose logical screen is 0x0 around a 1x1 frame', unsupported, downloadOk, async () =>
+    gifClaiming(await gifFrame(1, 1), 0, 0),
+  );
   // AVIF is not an accepted source format at all (neither backend's contract lists it), so it is
   // refused from its magic bytes as 415 before any decoder reads the size it claims.
   await add('claims-17000x17000.avif', "AVIF whose 'ispe' box claims 17000x17000", unsupported, downloadOk, async () =>
-    avifClaiming(await sharp({ create: { width: 64, height: 64, channels: 3, background: '#2980b9' } }).avif().toBuffer(), 17000, 17000),
+    avifClaiming(
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#2980b9' } })
+        .avif()
+        .toBuffer(),
+      17000,
+      17000,
+    ),
   );
-  await add('over-50mb.jpg', 'a JPEG signature followed by 50 MiB + 1 byte (a sparse file): refused on its stored size, even for a plain download', tooLarge, tooLarge, async (file) =>
-    writeSparse(file, Buffer.from([0xff, 0xd8, 0xff, 0xe0]), MAX_INPUT_BYTES + 1),
+  await add(
+    'over-50mb.jpg',
+    'a JPEG signature followed by 50 MiB + 1 byte (a sparse file): refused on its stored size, even for a plain download',
+    tooLarge,
+    tooLarge,
+    async (file) => writeSparse(file, Buffer.from([0xff, 0xd8, 0xff, 0xe0]), MAX_INPUT_BYTES + 1),
   );
   // Under 50 megapixels, but wider than ImageMagick's policy (16000 pixels a side): legacy has always
   // refused it from its header with a 413, and the new service gives the same answer.
   await add('wide-20000x100.png', 'a legal 2-megapixel PNG 20000 pixels wide (over the 16000-a-side limit)', tooLarge, downloadOk, async () =>
     solidGreyPng(20000, 100),
   );
-  await add('near-limit-7000x7000.png', 'a legal 49-megapixel greyscale PNG (47 KB, 49 MB of pixels once inflated): decoded, in bounded memory', ok('png', 200, 200), downloadOk, async () =>
-    solidGreyPng(7000, 7000),
+  await add(
+    'near-limit-7000x7000.png',
+    'a legal 49-megapixel greyscale PNG (47 KB, 49 MB of pixels once inflated): decoded, in bounded memory',
+    ok('png', 200, 200),
+    downloadOk,
+    async () => solidGreyPng(7000, 7000),
   );
 
   // --- unusual but legal -----------------------------------------------------------------------
-  await add('animated-500-frames.gif', 'an animated GIF with 500 frames (only the first is decoded)', ok('png', 200, 150), downloadOk, async () => manyFrameGif(500, 320, 240));
+  await add('animated-500-frames.gif', 'an animated GIF with 500 frames (only the first is decoded)', ok('png', 200, 150), downloadOk, async () =>
+    manyFrameGif(500, 320, 240),
+  );
   await add('cmyk-with-profile.jpg', 'CMYK JPEG with an embedded ICC profile', ok('jpeg', 200, 133), downloadOk, async () =>
     photo().toColourspace('cmyk').withIccProfile('cmyk').jpeg({ quality: 90 }).toBuffer(),
   );
-  await add('cmyk-no-profile.jpg', 'CMYK JPEG without an ICC profile', ok('jpeg', 200, 133), downloadOk, async () => photo().toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer());
+  await add('cmyk-no-profile.jpg', 'CMYK JPEG without an ICC profile', ok('jpeg', 200, 133), downloadOk, async () =>
+    photo().toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer(),
+  );
   await add('rgb-16bit.png', '16 bits per sample RGB PNG', ok('png', 200, 160), downloadOk, async () => sixteenBitPng(250, 200));
   await add('palette.png', 'palette (indexed colour) PNG', ok('png', 200, 133), downloadOk, async () => photo().png({ palette: true }).toBuffer());
   await add('grey-alpha.png', 'greyscale + alpha PNG (2 channels)', ok('png', 200, 133), downloadOk, async () =>
@@ -281,15 +316,24 @@ async function sixteenBitPng(width: number, height: number): Promise<Buffer> {
   // A Uint16Array input is read as 16 bits per sample.
   const raw = new Uint16Array(width * height * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = (i * 257 * 7) % 65536;
-  return sharp(raw, { raw: { width, height, channels: 3 } }).toColourspace('rgb16').png().toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
 }
 
 async function manyFrameGif(frames: number, width: number, height: number): Promise<Buffer> {
   const pngs: Buffer[] = [];
   for (let i = 0; i < frames; i++) {
-    pngs.push(await sharp({ create: { width, height, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: (i * 13) % 256 } } }).png().toBuffer());
+    pngs.push(
+      await sharp({ create: { width, height, channels: 3, background: { r: i % 256, g: (i * 7) % 256, b: (i * 13) % 256 } } })
+        .png()
+        .toBuffer(),
+    );
   }
-  return sharp(pngs, { join: { animated: true } }).gif({ delay: 20, loop: 0 }).toBuffer();
+  return sharp(pngs, { join: { animated: true } })
+    .gif({ delay: 20, loop: 0 })
+    .toBuffer();
 }
 
 /** `head` followed by a hole up to `size` bytes: takes no disk space, but stat() says `size`. */

@@ -118,7 +118,25 @@ const tokens = [
   '~',
 ];
 
-const queries = ['', '?w=8', '?w=8&w=9', '?w=%38', '?w=08', '?w=+8', '?/../metrics', '?../../healthz', '??w=8', '?w=8#frag', '#frag', '?w=8;h=8', '?s=abc', '?%2e%2e=1', '?w=8&format=webp', '?', '?&&&'];
+const queries = [
+  '',
+  '?w=8',
+  '?w=8&w=9',
+  '?w=%38',
+  '?w=08',
+  '?w=+8',
+  '?/../metrics',
+  '?../../healthz',
+  '??w=8',
+  '?w=8#frag',
+  '#frag',
+  '?w=8;h=8',
+  '?s=abc',
+  '?%2e%2e=1',
+  '?w=8&format=webp',
+  '?',
+  '?&&&',
+];
 
 /** A raw request target: a prefix, up to 6 pieces (tokens, encoded characters, overlong runs), a query. */
 const composedTarget: fc.Arbitrary<string> = fc
@@ -171,7 +189,12 @@ export interface RawAnswer {
  * Sends one GET with this exact request target (nothing normalised, nothing refused on the
  * client side) and reads the whole answer (`Connection: close`). Bounded by `timeoutMs`.
  */
-export function sendRawGet(host: string, port: number, target: string, options: { headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<RawAnswer> {
+export function sendRawGet(
+  host: string,
+  port: number,
+  target: string,
+  options: { headers?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;

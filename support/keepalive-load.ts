@@ -96,7 +96,19 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       r = await send(undefined, url, options, timeoutMs);
     }
     const endedAt = performance.now();
-    record({ i, url, status: r.status, outcome: r.outcome, error: r.error, headers: r.headers, body: r.body, ms: endedAt - scheduledAt, startedAt: scheduledAt, endedAt, retried });
+    record({
+      i,
+      url,
+      status: r.status,
+      outcome: r.outcome,
+      error: r.error,
+      headers: r.headers,
+      body: r.body,
+      ms: endedAt - scheduledAt,
+      startedAt: scheduledAt,
+      endedAt,
+      retried,
+    });
   };
 
   if (options.rate === undefined) {
@@ -184,7 +196,13 @@ function send(agent: Agent | undefined, url: string, options: LoadOptions, timeo
       });
       res.on('end', () => {
         if (socket) served.set(socket, (served.get(socket) ?? 0) + 1);
-        done({ status: res.statusCode ?? 0, outcome: 'answered', headers: res.headers, body: options.keepBodies ? Buffer.concat(chunks) : undefined, retryable: false });
+        done({
+          status: res.statusCode ?? 0,
+          outcome: 'answered',
+          headers: res.headers,
+          body: options.keepBodies ? Buffer.concat(chunks) : undefined,
+          retryable: false,
+        });
       });
       res.on('error', (err) => done({ status: 0, outcome: 'lost', error: codeOf(err), headers: res.headers, retryable: false }));
       res.on('aborted', () => done({ status: 0, outcome: 'lost', error: 'aborted mid-response', headers: res.headers, retryable: false }));

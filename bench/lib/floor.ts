@@ -48,7 +48,12 @@ export interface FloorBounds {
  * The bounds for a workload whose paths hit `pathKeys` (one entry per request path, repeats
  * included, so the mix is weighted as the benchmark replays it).
  */
-export function floorBounds(floors: readonly OriginalFloor[], pathKeys: readonly string[], cores: number, legacy: { rps: number | null; p99_ms: number | null }): FloorBounds {
+export function floorBounds(
+  floors: readonly OriginalFloor[],
+  pathKeys: readonly string[],
+  cores: number,
+  legacy: { rps: number | null; p99_ms: number | null },
+): FloorBounds {
   if (pathKeys.length === 0) throw new Error('floorBounds: no request paths');
   if (!(cores > 0)) throw new Error(`floorBounds: cores must be positive, got ${cores}`);
   const byKey = new Map(floors.map((f) => [f.key, f]));
@@ -88,7 +93,13 @@ export function floorVerdicts(b: FloorBounds, minRpsRatio: number, maxP99Ratio: 
   const rps = b.ceiling_over_legacy_rps;
   const p99 = b.p99_floor_over_legacy_p99;
   return [
-    { target: 'throughput', goal: `>= ${minRpsRatio}`, bound: rps, bound_text: rps === null ? 'n/a' : `<= ${rps.toFixed(2)}`, reachable: rps === null ? null : rps >= minRpsRatio },
+    {
+      target: 'throughput',
+      goal: `>= ${minRpsRatio}`,
+      bound: rps,
+      bound_text: rps === null ? 'n/a' : `<= ${rps.toFixed(2)}`,
+      reachable: rps === null ? null : rps >= minRpsRatio,
+    },
     {
       target: 'tail latency at the legacy load',
       goal: `<= ${maxP99Ratio.toFixed(3)}`,

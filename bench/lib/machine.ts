@@ -36,7 +36,9 @@ export function describeMachine(usableCpus: number, projectRoot: string): Record
     sharp: sharp.versions.sharp ?? 'unknown',
     libvips: sharp.versions.vips,
     php: run('php', ['-r', 'echo "PHP " . PHP_VERSION;']),
-    imagemagick: run('php', ['-r', 'echo class_exists("Imagick") ? Imagick::getVersion()["versionString"] : "(no php-imagick)";']).replace(/^ImageMagick\s+/, '').replace(/\s+https?:\S+$/, ''),
+    imagemagick: run('php', ['-r', 'echo class_exists("Imagick") ? Imagick::getVersion()["versionString"] : "(no php-imagick)";'])
+      .replace(/^ImageMagick\s+/, '')
+      .replace(/\s+https?:\S+$/, ''),
     nginx: nginx.replace(/^nginx version:\s*/, ''),
     commit: `${run('git', ['-C', projectRoot, 'rev-parse', '--short', 'HEAD'])}${dirty ? ' (with uncommitted changes)' : ''}`,
     loadavg_start: os.loadavg().map((v) => Math.round(v * 100) / 100),

@@ -68,7 +68,12 @@ const r = (v: number | undefined | null, d: number): number | null => (v === und
 /**
  * @param variantOf the variant (query) of request number i, for the per-variant breakdown
  */
-export function summarizeSubject(m: SubjectMeasurements, fixedRate: number | null, inProcess: boolean, variantOf: (index: number) => string = () => 'all'): SubjectResult {
+export function summarizeSubject(
+  m: SubjectMeasurements,
+  fixedRate: number | null,
+  inProcess: boolean,
+  variantOf: (index: number) => string = () => 'all',
+): SubjectResult {
   const rpsRounds = m.saturation.map((p) => (p.result.elapsedS > 0 ? p.result.ok / p.result.elapsedS : 0));
   const rps = median(rpsRounds);
   const cpuPerReq = (ps: PhaseMeasurement[]) => median(ps.filter((p) => p.result.completedInWindow > 0).map((p) => p.usage.cpuS / p.result.completedInWindow));
@@ -78,9 +83,7 @@ export function summarizeSubject(m: SubjectMeasurements, fixedRate: number | nul
   const fixedLat = summarizeLatencies(m.fixed.flatMap((p) => p.result.latenciesMs));
   const satLat = summarizeLatencies(m.saturation.flatMap((p) => p.result.latenciesMs));
   const background = median(
-    all
-      .filter((p) => p.result.elapsedS > 0)
-      .map((p) => Math.max(0, p.usage.machineBusyS - p.usage.cpuS - p.generatorCpuS) / p.result.elapsedS),
+    all.filter((p) => p.result.elapsedS > 0).map((p) => Math.max(0, p.usage.machineBusyS - p.usage.cpuS - p.generatorCpuS) / p.result.elapsedS),
   );
   const result: SubjectResult = {
     name: m.name,
@@ -110,7 +113,9 @@ export function summarizeSubject(m: SubjectMeasurements, fixedRate: number | nul
       p95_ms: satLat.p95_ms,
       p99_ms: satLat.p99_ms,
     },
-    generator_cpu_ms_per_req: inProcess ? null : r(median(m.saturation.filter((p) => p.result.completedInWindow > 0).map((p) => (1000 * p.generatorCpuS) / p.result.completedInWindow)), 3),
+    generator_cpu_ms_per_req: inProcess
+      ? null
+      : r(median(m.saturation.filter((p) => p.result.completedInWindow > 0).map((p) => (1000 * p.generatorCpuS) / p.result.completedInWindow)), 3),
     background_cores: r(background, 2),
     by_variant: byVariant(m.fixed, variantOf),
     error_samples: [...new Set(all.flatMap((p) => p.result.errorSamples))].slice(0, 5),
@@ -174,7 +179,16 @@ export const TARGET_P99_RATIO = 1 / 3;
 /** The stronger legacy row for each figure: the most throughput, the lowest p99 at the fixed load. */
 export function bestLegacy(subjects: readonly SubjectResult[]): { rps: number | null; p99_ms: number | null } {
   const rows = subjects.filter((s) => s.name === 'legacy' || s.name === 'legacy-2x');
-  return { rps: best(rows.map((s) => s.rps), Math.max), p99_ms: best(rows.map((s) => s.p99_ms), Math.min) };
+  return {
+    rps: best(
+      rows.map((s) => s.rps),
+      Math.max,
+    ),
+    p99_ms: best(
+      rows.map((s) => s.p99_ms),
+      Math.min,
+    ),
+  };
 }
 
 /**
@@ -212,8 +226,20 @@ export function evaluate(subjects: readonly SubjectResult[]): { ratios: Ratios; 
   const legacyMem = best([legacy?.mb_per_rps, legacy2?.mb_per_rps], Math.min);
   const targets = [
     check('throughput', 'new rps / best legacy rps', div(fresh?.rps, legacyRps, 2), `>= ${TARGET_RPS_RATIO}`, (v) => v >= TARGET_RPS_RATIO),
-    check('tail latency at the legacy load', 'new p99 / best legacy p99, same offered load', div(fresh?.p99_ms, legacyP99), `<= ${TARGET_P99_RATIO.toFixed(3)}`, (v) => v <= TARGET_P99_RATIO + 1e-9),
-    check('memory per unit of throughput', '(new peak RSS / rps) / best legacy (peak RSS / rps)', div(fresh?.mb_per_rps, legacyMem), '<= 0.125', (v) => v <= 0.125),
+    check(
+      'tail latency at the legacy load',
+      'new p99 / best legacy p99, same offered load',
+      div(fresh?.p99_ms, legacyP99),
+      `<= ${TARGET_P99_RATIO.toFixed(3)}`,
+      (v) => v <= TARGET_P99_RATIO + 1e-9,
+    ),
+    check(
+      'memory per unit of throughput',
+      '(new peak RSS / rps) / best legacy (peak RSS / rps)',
+      div(fresh?.mb_per_rps, legacyMem),
+      '<= 0.125',
+      (v) => v <= 0.125,
+    ),
     check('through nginx: throughput', 'new-via-nginx rps / new rps', ratios.via_nginx_over_new_rps, '>= 0.95', (v) => v >= 0.95),
     check('through nginx: added p50', 'new-via-nginx p50 - new p50, ms', ratios.via_nginx_minus_new_p50_ms, '<= +1 ms', (v) => v <= 1),
     check("the library's limit", 'new rps / sharp-limit rps', ratios.new_over_sharp_limit_rps, '>= 0.9', (v) => v >= 0.9),
@@ -248,7 +274,7 @@ export function renderMarkdown(res: BenchResults): string {
     `Load generator: ${c.generator}`,
     `CPU and memory come from /proc (utime+stime; VmRSS sampled every 100 ms and summed over the processes listed).`,
     '',
-    '| subject | saturation (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | CPU s / req | peak RSS (MB) | MB per req/s | errors | others\' CPU (cores) |',
+    "| subject | saturation (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | CPU s / req | peak RSS (MB) | MB per req/s | errors | others' CPU (cores) |",
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of res.subjects) {
@@ -260,15 +286,24 @@ export function renderMarkdown(res: BenchResults): string {
   for (const s of res.subjects) {
     const part = s.part ? ` (of which ${s.part.name}: ${f(s.part.cpu_s_per_req, 4)} CPU s/req, ${f(s.part.peak_rss_mb, 0)} MB peak RSS)` : '';
     const gen = s.generator_cpu_ms_per_req === null ? '' : `; generator ${f(s.generator_cpu_ms_per_req, 2)} ms CPU/req`;
-    lines.push(`- **${s.name}**: ${s.description}; ${s.processes}${part}; PSS peak ${f(s.peak_pss_mb, 0)} MB; rounds ${s.rps_rounds.map((v) => f(v)).join(' / ')} req/s${gen}.`);
+    lines.push(
+      `- **${s.name}**: ${s.description}; ${s.processes}${part}; PSS peak ${f(s.peak_pss_mb, 0)} MB; rounds ${s.rps_rounds.map((v) => f(v)).join(' / ')} req/s${gen}.`,
+    );
   }
   const variants = [...new Set(res.subjects.flatMap((s) => Object.keys(s.by_variant)))];
   if (variants.length > 1) {
-    lines.push('', 'p50 at the fixed load by variant (ms): where the difference comes from.', '', `| variant | ${res.subjects.map((s) => s.name).join(' | ')} |`, `|---|${res.subjects.map(() => '---:').join('|')}|`);
+    lines.push(
+      '',
+      'p50 at the fixed load by variant (ms): where the difference comes from.',
+      '',
+      `| variant | ${res.subjects.map((s) => s.name).join(' | ')} |`,
+      `|---|${res.subjects.map(() => '---:').join('|')}|`,
+    );
     for (const v of variants) lines.push(`| ${v} | ${res.subjects.map((s) => f(s.by_variant[v]?.p50_ms)).join(' | ')} |`);
   }
   lines.push('', '## Against the targets', '', '| target | measured | goal | formula | |', '|---|---:|---:|---|---|');
-  for (const t of res.targets) lines.push(`| ${t.name} | ${f(t.value, 3)} | ${t.goal} | ${t.formula} | ${t.pass === null ? 'n/a' : t.pass ? 'pass' : 'FAIL'} |`);
+  for (const t of res.targets)
+    lines.push(`| ${t.name} | ${f(t.value, 3)} | ${t.goal} | ${t.formula} | ${t.pass === null ? 'n/a' : t.pass ? 'pass' : 'FAIL'} |`);
   if (res.decode_floor) lines.push('', ...renderFloor(res.decode_floor));
   const noisy = res.subjects.filter((s) => (s.background_cores ?? 0) > 0.25);
   if (noisy.length > 0) {
@@ -291,7 +326,9 @@ function renderFloor(d: NonNullable<BenchResults['decode_floor']>): string[] {
     '',
     '| original | format | size | decode | CPU ms | wall ms |',
     '|---|---|---|---|---:|---:|',
-    ...d.originals.map((o) => `| ${o.key} | ${o.format} | ${o.width}x${o.height} | ${o.method === 'eighth' ? '1/8' : 'full'} | ${f(o.cpu_ms)} | ${f(o.wall_ms)} |`),
+    ...d.originals.map(
+      (o) => `| ${o.key} | ${o.format} | ${o.width}x${o.height} | ${o.method === 'eighth' ? '1/8' : 'full'} | ${f(o.cpu_ms)} | ${f(o.wall_ms)} |`,
+    ),
     '',
     `Over the mix: ${f(b.cpu_s_per_req * 1000)} ms of CPU per request at least, so at most ${f(b.ceiling_rps)} req/s on these cores, ${f(b.ceiling_over_legacy_rps, 2)} x the legacy; and no p99 below ${f(b.p99_floor_ms)} ms, ${f(b.p99_floor_over_legacy_p99, 3)} of the legacy's.`,
     '',

@@ -58,7 +58,15 @@ export const START_DEFAULTS: TuningEnv = { ...RUNTIME_ENV, V8_MAX_SEMI_SPACE_MB:
 export function nodeFlags(tuning: TuningEnv): string[] {
   return tuning.V8_MAX_SEMI_SPACE_MB ? [`--max-semi-space-size=${tuning.V8_MAX_SEMI_SPACE_MB}`] : [];
 }
-const TUNING_NAMES = ['UV_THREADPOOL_SIZE', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'V8_MAX_SEMI_SPACE_MB', 'SHARP_CONCURRENCY', 'FAST_SHRINK_ON_LOAD', 'CONCURRENCY'] as const;
+const TUNING_NAMES = [
+  'UV_THREADPOOL_SIZE',
+  'MALLOC_ARENA_MAX',
+  'MALLOC_MMAP_THRESHOLD_',
+  'V8_MAX_SEMI_SPACE_MB',
+  'SHARP_CONCURRENCY',
+  'FAST_SHRINK_ON_LOAD',
+  'CONCURRENCY',
+] as const;
 
 /** The environment of a child: this process's, minus the tuning variables, plus `tuning` (undefined = unset). */
 export function childEnv(tuning: TuningEnv, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -84,7 +92,14 @@ export async function startService(workload: ServiceWorkload, tuning: TuningEnv)
   const adminPort = await freePort();
   const proc = startProcess('image-service', process.execPath, [...nodeFlags(tuning), '--import', 'tsx', path.join(projectRoot, 'image-service/src/main.ts')], {
     cwd: projectRoot,
-    env: childEnv(tuning, { PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: String(adminPort), ADMIN_HOST: '127.0.0.1', LOG_LEVEL: 'warn', STORAGE_URL: pathToFileURL(workload.dir).href }),
+    env: childEnv(tuning, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ADMIN_PORT: String(adminPort),
+      ADMIN_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      STORAGE_URL: pathToFileURL(workload.dir).href,
+    }),
   });
   const url = `http://127.0.0.1:${port}`;
   // /healthz is on the admin listener; the public port answers too once it listens (its JSON 404 on '/').
@@ -104,7 +119,11 @@ export interface RoundResult {
   othersCpuShare: number;
 }
 
-const target = (service: ServiceUnderTest, workload: Workload): HttpTarget => ({ baseUrl: service.url, paths: workload.paths, contentTypes: workload.contentTypes });
+const target = (service: ServiceUnderTest, workload: Workload): HttpTarget => ({
+  baseUrl: service.url,
+  paths: workload.paths,
+  contentTypes: workload.contentTypes,
+});
 
 /** Closed loop: `connections` keep-alive connections, each sending its next request when the previous is answered, for `seconds`. */
 export async function serviceRound(service: ServiceUnderTest, workload: Workload, connections: number, seconds: number, offset = 0): Promise<RoundResult> {

@@ -43,9 +43,12 @@ export function readBenchSettings(env: Record<string, string | undefined>, cores
   const fixedRps = env.BENCH_FIXED_RPS ? num('BENCH_FIXED_RPS', 1, 0.1, 100000, false) : undefined;
   let subjects: SubjectName[] = [...SUBJECT_NAMES];
   if (env.BENCH_SUBJECTS) {
-    const asked = env.BENCH_SUBJECTS.split(',').map((s) => s.trim()).filter(Boolean);
+    const asked = env.BENCH_SUBJECTS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = asked.filter((s) => !(SUBJECT_NAMES as readonly string[]).includes(s));
-    if (unknown.length > 0 || asked.length === 0) problems.push(`BENCH_SUBJECTS: expected a comma-separated list of ${SUBJECT_NAMES.join(', ')}, got '${env.BENCH_SUBJECTS}'`);
+    if (unknown.length > 0 || asked.length === 0)
+      problems.push(`BENCH_SUBJECTS: expected a comma-separated list of ${SUBJECT_NAMES.join(', ')}, got '${env.BENCH_SUBJECTS}'`);
     else subjects = SUBJECT_NAMES.filter((s) => asked.includes(s));
   }
   if (problems.length > 0) throw new SettingsError(`invalid benchmark settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

@@ -12,7 +12,12 @@ export function medianOrNaN(values: readonly number[]): number {
 
 /** The project's nearest-rank percentile (q from 0 to 1) of unsorted values; NaN when empty. */
 export function percentileOrNaN(values: readonly number[], q: number): number {
-  return percentile([...values].sort((a, b) => a - b), q) ?? Number.NaN;
+  return (
+    percentile(
+      [...values].sort((a, b) => a - b),
+      q,
+    ) ?? Number.NaN
+  );
 }
 
 /** A number for a table cell. */

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { floorBounds, floorVerdicts, type OriginalFloor } from '../lib/floor.ts';
 
-const orig = (key: string, cpu_ms: number, wall_ms = cpu_ms): OriginalFloor => ({ key, format: 'jpeg', width: 100, height: 100, method: 'eighth', cpu_ms, wall_ms });
+const orig = (key: string, cpu_ms: number, wall_ms = cpu_ms): OriginalFloor => ({
+  key,
+  format: 'jpeg',
+  width: 100,
+  height: 100,
+  method: 'eighth',
+  cpu_ms,
+  wall_ms,
+});
 
 describe('floorBounds', () => {
   const floors = [orig('a.jpg', 10), orig('b.jpg', 250, 240), orig('c.jpg', 20)];
@@ -22,7 +30,12 @@ describe('floorBounds', () => {
   });
 
   it('with no costly original the p99 floor is the cheap ones', () => {
-    const b = floorBounds(floors, Array.from({ length: 100 }, () => 'a.jpg'), 2, { rps: 10, p99_ms: 600 });
+    const b = floorBounds(
+      floors,
+      Array.from({ length: 100 }, () => 'a.jpg'),
+      2,
+      { rps: 10, p99_ms: 600 },
+    );
     expect(b.p99_floor_ms).toBe(10);
   });
 
@@ -40,7 +53,13 @@ describe('floorBounds', () => {
 });
 
 describe('floorVerdicts', () => {
-  const bounds = (ceiling_over_legacy_rps: number | null, p99_floor_over_legacy_p99: number | null) => ({ cpu_s_per_req: 0.05, ceiling_rps: 40, ceiling_over_legacy_rps, p99_floor_ms: 250, p99_floor_over_legacy_p99 });
+  const bounds = (ceiling_over_legacy_rps: number | null, p99_floor_over_legacy_p99: number | null) => ({
+    cpu_s_per_req: 0.05,
+    ceiling_rps: 40,
+    ceiling_over_legacy_rps,
+    p99_floor_ms: 250,
+    p99_floor_over_legacy_p99,
+  });
 
   it('calls a target out of reach when the goal lies beyond the bound', () => {
     const [rps, p99] = floorVerdicts(bounds(3.6, 0.38), 5, 1 / 3);

@@ -50,10 +50,10 @@ describe('othersShare', () => {
 });
 
 describe('the clock-tick rate and per-process figures', () => {
-  it('is the kernel\'s (getconf CLK_TCK), not an assumed 100', () => {
+  it("is the kernel's (getconf CLK_TCK), not an assumed 100", () => {
     expect(clockTicksPerSecond()).toBe(Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()));
   });
-  it('reads this process\'s CPU seconds and peak RSS, and nothing for a pid that does not exist', () => {
+  it("reads this process's CPU seconds and peak RSS, and nothing for a pid that does not exist", () => {
     const cpu = process.cpuUsage();
     expect(cpuSeconds(process.pid)).toBeGreaterThan(0);
     expect(cpuSeconds(process.pid)!).toBeLessThanOrEqual((cpu.user + cpu.system) / 1e6 + 1);

@@ -1,12 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import type { PhaseResult } from '../lib/drive.ts';
 import { floorVerdicts } from '../lib/floor.ts';
-import { evaluate, renderMarkdown, TARGET_P99_RATIO, TARGET_RPS_RATIO, summarizeSubject, type PhaseMeasurement, type SubjectMeasurements, type SubjectResult } from '../lib/report.ts';
+import {
+  evaluate,
+  renderMarkdown,
+  TARGET_P99_RATIO,
+  TARGET_RPS_RATIO,
+  summarizeSubject,
+  type PhaseMeasurement,
+  type SubjectMeasurements,
+  type SubjectResult,
+} from '../lib/report.ts';
 import type { SubjectName } from '../lib/settings.ts';
 
 const phase = (o: Partial<PhaseResult> & { ok: number; elapsedS: number }, cpuS: number, rssMb: number, round = 0): PhaseMeasurement => ({
   round,
-  result: { errors: 0, errorSamples: [], latenciesMs: Array.from({ length: o.ok }, (_, i) => i + 1), indices: Array.from({ length: o.ok }, (_, i) => i), completedInWindow: o.ok, dropped: 0, ...o },
+  result: {
+    errors: 0,
+    errorSamples: [],
+    latenciesMs: Array.from({ length: o.ok }, (_, i) => i + 1),
+    indices: Array.from({ length: o.ok }, (_, i) => i),
+    completedInWindow: o.ok,
+    dropped: 0,
+    ...o,
+  },
   usage: { cpuS, peakRssMb: rssMb, peakPssMb: rssMb / 2, machineBusyS: cpuS + 0.5 },
   generatorCpuS: 0.1,
 });
@@ -53,7 +70,28 @@ describe('summarizeSubject', () => {
 });
 
 const subject = (name: SubjectName, o: Partial<SubjectResult>): SubjectResult =>
-  ({ by_variant: {}, name, description: '', processes: '', rps: null, rps_rounds: [], p50_ms: null, p95_ms: null, p99_ms: null, cpu_s_per_req: null, cpu_s_per_req_fixed: null, peak_rss_mb: null, peak_pss_mb: null, mb_per_rps: null, fixed: { rate_rps: 3, requests: 0, errors: 0, dropped: 0, max_ms: null }, saturation_latency: { requests: 0, errors: 0, p50_ms: null, p95_ms: null, p99_ms: null }, generator_cpu_ms_per_req: null, background_cores: 0, error_samples: [], ...o }) as SubjectResult;
+  ({
+    by_variant: {},
+    name,
+    description: '',
+    processes: '',
+    rps: null,
+    rps_rounds: [],
+    p50_ms: null,
+    p95_ms: null,
+    p99_ms: null,
+    cpu_s_per_req: null,
+    cpu_s_per_req_fixed: null,
+    peak_rss_mb: null,
+    peak_pss_mb: null,
+    mb_per_rps: null,
+    fixed: { rate_rps: 3, requests: 0, errors: 0, dropped: 0, max_ms: null },
+    saturation_latency: { requests: 0, errors: 0, p50_ms: null, p95_ms: null, p99_ms: null },
+    generator_cpu_ms_per_req: null,
+    background_cores: 0,
+    error_samples: [],
+    ...o,
+  }) as SubjectResult;
 
 describe('evaluate', () => {
   const base = [
@@ -90,8 +128,34 @@ describe('renderMarkdown', () => {
     const subjects = [subject('legacy', { rps: 10, background_cores: 0.6 }), subject('new', { rps: 40 })];
     const { ratios, targets } = evaluate(subjects);
     const md = renderMarkdown({
-      machine: { date: '2026-01-01', cpu_model: 'Test CPU', cpus: 2, usable_cpus: 2, memory_gib: 24, os: 'Debian', node: 'v20', sharp: '0.35', libvips: '8.17', php: 'PHP 8.2', imagemagick: '6.9', nginx: 'nginx/1.22', commit: 'abc' },
-      config: { command: 'npm run bench', seconds: 8, rounds: 3, concurrency: 4, fixed_rate_rps: 7, fixed_rate_basis: '70%', originals: 6, source: 'x', variants: ['w=300&format=jpeg'], paths: 6, generator: 'g' },
+      machine: {
+        date: '2026-01-01',
+        cpu_model: 'Test CPU',
+        cpus: 2,
+        usable_cpus: 2,
+        memory_gib: 24,
+        os: 'Debian',
+        node: 'v20',
+        sharp: '0.35',
+        libvips: '8.17',
+        php: 'PHP 8.2',
+        imagemagick: '6.9',
+        nginx: 'nginx/1.22',
+        commit: 'abc',
+      },
+      config: {
+        command: 'npm run bench',
+        seconds: 8,
+        rounds: 3,
+        concurrency: 4,
+        fixed_rate_rps: 7,
+        fixed_rate_basis: '70%',
+        originals: 6,
+        source: 'x',
+        variants: ['w=300&format=jpeg'],
+        paths: 6,
+        generator: 'g',
+      },
       subjects,
       ratios,
       targets,

@@ -11,9 +11,15 @@ const commands: Record<string, Command> = {
   apply: { summary: 'render nginx config from the cutover file, check it, swap it in, reload', load: () => import('./commands/apply.ts').then((m) => m.apply) },
   set: { summary: 'set <route> <share>: edit the cutover file, then apply', load: () => import('./commands/set.ts').then((m) => m.set) },
   rollback: { summary: 'rollback <route>: share 0, then apply', load: () => import('./commands/rollback.ts').then((m) => m.rollback) },
-  status: { summary: 'per route: share in the file, share nginx runs, traffic from the access log', load: () => import('./commands/status.ts').then((m) => m.status) },
+  status: {
+    summary: 'per route: share in the file, share nginx runs, traffic from the access log',
+    load: () => import('./commands/status.ts').then((m) => m.status),
+  },
   render: { summary: 'print the nginx config the cutover file renders to', load: () => import('./commands/render.ts').then((m) => m.render) },
-  compare: { summary: 'replay recorded traffic against legacy and new; pixel parity and latency report', load: () => import('./compare/command.ts').then((m) => m.compare) },
+  compare: {
+    summary: 'replay recorded traffic against legacy and new; pixel parity and latency report',
+    load: () => import('./compare/command.ts').then((m) => m.compare),
+  },
   shadow: { summary: 'run the live shadow sink that nginx mirrors hot-path GETs to', load: () => import('./shadow/command.ts').then((m) => m.shadow) },
   requests: { summary: 'turn an access log or the sample originals into a k6 request list', load: () => import('./requests.ts').then((m) => m.requests) },
 };

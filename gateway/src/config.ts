@@ -59,12 +59,22 @@ export function loadFrontDoorConfig(
 ): FrontDoorConfig {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
   if (!parsed.success) {
-    throw new GatewayError('invalid_config', `invalid environment:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`, { exitCode: 2 });
+    throw new GatewayError('invalid_config', `invalid environment:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`, {
+      exitCode: 2,
+    });
   }
   const e = parsed.data;
   // A flag is typed relative to where the user stands; the defaults belong to the repository.
-  const cutoverFile = flags.file ? path.resolve(cwd, flags.file) : e.GATEWAY_CUTOVER_FILE ? path.resolve(cwd, e.GATEWAY_CUTOVER_FILE) : path.join(gatewayProjectRoot, 'nginx/cutover.yaml');
-  const runDir = flags.runDir ? path.resolve(cwd, flags.runDir) : e.GATEWAY_RUN_DIR ? path.resolve(cwd, e.GATEWAY_RUN_DIR) : path.join(gatewayProjectRoot, 'var/run/frontdoor');
+  const cutoverFile = flags.file
+    ? path.resolve(cwd, flags.file)
+    : e.GATEWAY_CUTOVER_FILE
+      ? path.resolve(cwd, e.GATEWAY_CUTOVER_FILE)
+      : path.join(gatewayProjectRoot, 'nginx/cutover.yaml');
+  const runDir = flags.runDir
+    ? path.resolve(cwd, flags.runDir)
+    : e.GATEWAY_RUN_DIR
+      ? path.resolve(cwd, e.GATEWAY_RUN_DIR)
+      : path.join(gatewayProjectRoot, 'var/run/frontdoor');
   const addressOverrides: AddressOverrides = {};
   if (e.FRONTDOOR_LISTEN) addressOverrides.listen = e.FRONTDOOR_LISTEN;
   if (e.FRONTDOOR_LEGACY) addressOverrides.legacy = e.FRONTDOOR_LEGACY;

@@ -134,7 +134,15 @@ Writes a JSON array of request paths (GET/HEAD of /image/files/ only) for the k6
 export function parseRequestsArgs(args: readonly string[]): RequestsArgs {
   const bad = (message: string) => new GatewayError('usage', `requests: ${message}\n\n${USAGE}`, { exitCode: 2 });
   let source: RequestsArgs['source'] | undefined;
-  const out: RequestsArgs = { source: { kind: 'originals', dir: undefined }, out: undefined, limit: undefined, unique: false, okOnly: false, variants: [...DEFAULT_VARIANTS], probe: true };
+  const out: RequestsArgs = {
+    source: { kind: 'originals', dir: undefined },
+    out: undefined,
+    limit: undefined,
+    unique: false,
+    okOnly: false,
+    variants: [...DEFAULT_VARIANTS],
+    probe: true,
+  };
   const value = (i: number, flag: string): string => {
     const v = args[i + 1];
     if (v === undefined || v.startsWith('--')) throw bad(`${flag} expects a value`);
@@ -169,7 +177,8 @@ export function parseRequestsArgs(args: readonly string[]): RequestsArgs {
       case '--variants': {
         const v = value(i, a);
         const list = v.split(';').map((s) => s.trim().replace(/^\?/, ''));
-        if (list.some((s) => s.includes('#') || /\s/.test(s))) throw bad(`--variants expects ';'-separated query strings such as 'w=300;w=200&h=200&fit=cover', got '${v}'`);
+        if (list.some((s) => s.includes('#') || /\s/.test(s)))
+          throw bad(`--variants expects ';'-separated query strings such as 'w=300;w=200&h=200&fit=cover', got '${v}'`);
         out.variants = list;
         i++;
         break;
@@ -283,7 +292,10 @@ export const requests = {
       if (opts.probe) {
         keys = [];
         for (const key of valid) if (await decodes(path.join(dir, key))) keys.push(key);
-        if (keys.length < valid.length) notes.push(`${valid.length - keys.length} original(s) that do not decode or exceed the limits left out: ${valid.filter((k) => !keys.includes(k)).join(', ')}`);
+        if (keys.length < valid.length)
+          notes.push(
+            `${valid.length - keys.length} original(s) that do not decode or exceed the limits left out: ${valid.filter((k) => !keys.includes(k)).join(', ')}`,
+          );
       }
       paths = pathsForKeys(keys, opts.variants);
     }

@@ -24,12 +24,10 @@ describe('defects', () => {
 
 describe('tabulate', () => {
   const good: Signals = { ssim: 0.99, blockMaxDiff: 3, deltaE: 0.2, blockiness: 1.01 };
-  const sample = (over: Partial<Record<PairKind, Signals>>, target: string) => ({ ...Object.fromEntries(PAIR_KINDS.map((k) => [k, good])), ...over, target }) as Record<PairKind, Signals> & { target: string };
+  const sample = (over: Partial<Record<PairKind, Signals>>, target: string) =>
+    ({ ...Object.fromEntries(PAIR_KINDS.map((k) => [k, good])), ...over, target }) as Record<PairKind, Signals> & { target: string };
   const t = tabulate(
-    [
-      sample({ channel_swap: { ...good, deltaE: 30 }, q20: { ...good, blockiness: 2 } }, '/a'),
-      sample({ legitimate: { ...good, ssim: 0.5 } }, '/b'),
-    ],
+    [sample({ channel_swap: { ...good, deltaE: 30 }, q20: { ...good, blockiness: 2 } }, '/a'), sample({ legitimate: { ...good, ssim: 0.5 } }, '/b')],
     DEFAULT_THRESHOLDS,
     [{ target: '/c', why: 'dimensions differ' }],
   );

@@ -18,14 +18,24 @@ describe('classifyOriginal', () => {
     ['colour on 16-bit', colour, { ...srgb, format: 'png', space: 'rgb16', bitDepth: 16 }, 'colour_space'],
     ['colour on grey', colour, { ...srgb, space: 'b-w', channels: 1 }, 'colour_space'],
     ['colour with alpha', colour, { ...srgb, format: 'png', channels: 4, hasAlpha: true }, 'alpha'],
-    ['colour with an sRGB profile and alpha: alpha', colour, { ...srgb, format: 'png', channels: 4, hasAlpha: true, icc: true, iccDescription: 'sRGB built-in' }, 'alpha'],
+    [
+      'colour with an sRGB profile and alpha: alpha',
+      colour,
+      { ...srgb, format: 'png', channels: 4, hasAlpha: true, icc: true, iccDescription: 'sRGB built-in' },
+      'alpha',
+    ],
     ['blockiness', evidence({ categories: { pixels: 1 }, rules: { blockiness: 1 } }), srgb, 'compression'],
     ['plain download not byte-identical', evidence({ categories: { pixels: 1 }, rules: { original_bytes: 1 } }), srgb, 'compression'],
     ['only headers', evidence({ categories: { header: 2 }, rules: { cache_control: 2 } }), srgb, 'header'],
     ['colour on a plain sRGB original', colour, srgb, 'other'],
     // A channel swap also lowers luma SSIM on some variants: colour dominates, not structure.
     ['colour on most variants, structure on some', evidence({ categories: { pixels: 4 }, rules: { delta_e: 4, block_colour: 4, ssim: 1 } }), srgb, 'other'],
-    ['colour on most variants of a CMYK original, structure on some', evidence({ categories: { pixels: 4 }, rules: { delta_e: 4, ssim: 2 } }), { ...srgb, space: 'cmyk', channels: 4 }, 'colour_space'],
+    [
+      'colour on most variants of a CMYK original, structure on some',
+      evidence({ categories: { pixels: 4 }, rules: { delta_e: 4, ssim: 2 } }),
+      { ...srgb, space: 'cmyk', channels: 4 },
+      'colour_space',
+    ],
     // A shift moves block means too: structure dominates.
     ['structure on every variant, colour on some', evidence({ categories: { pixels: 4 }, rules: { ssim: 4, block_colour: 2 } }), srgb, 'geometry'],
     ['colour without metadata', colour, undefined, 'other'],
@@ -47,7 +57,9 @@ describe('classifyOriginal', () => {
 
 describe('describeOriginal', () => {
   it('one line of metadata', () => {
-    expect(describeOriginal({ ...srgb, icc: true, iccDescription: 'Display P3', orientation: 6, progressive: true })).toBe('jpeg 640x480 srgb 8-bit, ICC "Display P3", orientation 6, progressive');
+    expect(describeOriginal({ ...srgb, icc: true, iccDescription: 'Display P3', orientation: 6, progressive: true })).toBe(
+      'jpeg 640x480 srgb 8-bit, ICC "Display P3", orientation 6, progressive',
+    );
     expect(describeOriginal({ ...srgb, format: 'png', channels: 2, hasAlpha: true, space: 'b-w', bitDepth: 16 })).toBe('png 640x480 b-w+alpha 16-bit, no ICC');
     expect(describeOriginal(undefined)).toBe('(no metadata)');
   });

@@ -43,13 +43,28 @@ describe('recogniseLegacyPngOrientation', () => {
   it('not for a picture that is simply different, nor for a colour defect', async () => {
     const other = await raw(sharp(await (await photoRaw(320, 240, 99)).png().toBuffer()));
     expect(recogniseLegacyPngOrientation('/image/files/a.png', await legacyOf(stored), other, DEFAULT_THRESHOLDS)).toBeUndefined();
-    const swapped = await raw(sharp(stored).rotate(180).recomb([[0, 0, 1], [0, 1, 0], [1, 0, 0]]));
+    const swapped = await raw(
+      sharp(stored)
+        .rotate(180)
+        .recomb([
+          [0, 0, 1],
+          [0, 1, 0],
+          [1, 0, 0],
+        ]),
+    );
     expect(recogniseLegacyPngOrientation('/image/files/a.png', await legacyOf(stored), swapped, DEFAULT_THRESHOLDS)).toBeUndefined();
   });
 });
 
 describe('the harness reports legacy_ignores_png_orientation as intended, apart from mismatches', () => {
-  const answer = (body: Buffer): SendOutcome => ({ ok: true, status: 200, headers: { 'content-type': 'image/png', 'content-length': String(body.length), 'cache-control': 'public, max-age=86400', etag: '"x"' }, body, ttfbMs: 1, totalMs: 2 });
+  const answer = (body: Buffer): SendOutcome => ({
+    ok: true,
+    status: 200,
+    headers: { 'content-type': 'image/png', 'content-length': String(body.length), 'cache-control': 'public, max-age=86400', etag: '"x"' },
+    body,
+    ttfbMs: 1,
+    totalMs: 2,
+  });
   /** legacy: the stored pixels as they are; new: the same pixels with orientation 3 applied. */
   async function bodies(): Promise<[Buffer, Buffer]> {
     return [await sharp(stored).png().toBuffer(), await sharp(stored).rotate(180).png().toBuffer()];
@@ -75,7 +90,12 @@ describe('the harness reports legacy_ignores_png_orientation as intended, apart 
 
   it('a header difference still stands beside a recognised orientation', async () => {
     const [l, n] = await bodies();
-    const { result } = await judgePair({ method: 'GET', target: '/image/files/a/b.png?w=320', route: 'images' }, answer(l), { ...answer(n), headers: { ...(answer(n) as { headers: Record<string, string> }).headers, 'cache-control': 'no-store' } } as SendOutcome, ctx);
+    const { result } = await judgePair(
+      { method: 'GET', target: '/image/files/a/b.png?w=320', route: 'images' },
+      answer(l),
+      { ...answer(n), headers: { ...(answer(n) as { headers: Record<string, string> }).headers, 'cache-control': 'no-store' } } as SendOutcome,
+      ctx,
+    );
     expect(result.verdict).toBe('mismatch');
     expect(result.category).toBe('header');
     expect(result.intended.map((f) => f.category)).toContain('pixels');

@@ -19,7 +19,8 @@ describe('globToRegExp', () => {
 });
 
 describe('entryMatches', () => {
-  const entry = (e: Omit<Partial<IgnoreEntry>, 'params'> & { params?: Record<string, string> }): IgnoreEntry => ({ category: 'header', reason: 'why', ...e }) as IgnoreEntry;
+  const entry = (e: Omit<Partial<IgnoreEntry>, 'params'> & { params?: Record<string, string> }): IgnoreEntry =>
+    ({ category: 'header', reason: 'why', ...e }) as IgnoreEntry;
   it.each([
     ['path glob + category', entry({ path: '/image/files/cmyk/**' }), cc, true],
     ['category must match', entry({ path: '/image/files/cmyk/**' }), px, false],
@@ -34,7 +35,9 @@ describe('entryMatches', () => {
 });
 
 describe('applyIgnore', () => {
-  const entries = parseIgnoreFile('ignore:\n  - path: /image/files/cmyk/**\n    category: header\n    reason: new sends the standard Cache-Control (TICKET-1)\n');
+  const entries = parseIgnoreFile(
+    'ignore:\n  - path: /image/files/cmyk/**\n    category: header\n    reason: new sends the standard Cache-Control (TICKET-1)\n',
+  );
   it('every finding accepted: intended, with the reason kept', () => {
     expect(applyIgnore([cc], subject, entries)).toEqual({
       verdict: 'intended',

@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { knownParams, parseLine, planReplay, sampleIndices } from '../src/compare/input.ts';
 
-const log = (o: Record<string, unknown>) => JSON.stringify({ time: '2026-01-01T00:00:00+00:00', status: 200, request_time: 0.01, route: 'images', backend: 'new', fallback: '', ...o });
+const log = (o: Record<string, unknown>) =>
+  JSON.stringify({ time: '2026-01-01T00:00:00+00:00', status: 200, request_time: 0.01, route: 'images', backend: 'new', fallback: '', ...o });
 
 describe('parseLine', () => {
   it.each([
@@ -12,8 +13,16 @@ describe('parseLine', () => {
     ['METHOD path', 'HEAD /image/files/a.jpg', { kind: 'request', method: 'HEAD', target: '/image/files/a.jpg' }],
     ['lower-case method', 'get /image/files/a.jpg', { kind: 'request', method: 'GET', target: '/image/files/a.jpg' }],
     ['full URL: origin dropped', 'http://cdn.example:8080/image/files/b/c.png?w=5', { kind: 'request', method: 'GET', target: '/image/files/b/c.png?w=5' }],
-    ['access log GET', log({ method: 'GET', uri: '/image/files/a.jpg?w=640&format=webp' }), { kind: 'request', method: 'GET', target: '/image/files/a.jpg?w=640&format=webp' }],
-    ['access log keeps the raw target', log({ method: 'GET', uri: '/image/files/%2e%2e/x.jpg' }), { kind: 'request', method: 'GET', target: '/image/files/%2e%2e/x.jpg' }],
+    [
+      'access log GET',
+      log({ method: 'GET', uri: '/image/files/a.jpg?w=640&format=webp' }),
+      { kind: 'request', method: 'GET', target: '/image/files/a.jpg?w=640&format=webp' },
+    ],
+    [
+      'access log keeps the raw target',
+      log({ method: 'GET', uri: '/image/files/%2e%2e/x.jpg' }),
+      { kind: 'request', method: 'GET', target: '/image/files/%2e%2e/x.jpg' },
+    ],
     ['access log DELETE: refused', log({ method: 'DELETE', uri: '/image/files' }), { kind: 'refused', reason: 'method', method: 'DELETE' }],
     ['access log POST: refused', log({ method: 'POST', uri: '/image/files' }), { kind: 'refused', reason: 'method', method: 'POST' }],
     ['plain DELETE: refused', 'DELETE /image/files/a.jpg', { kind: 'refused', reason: 'method', method: 'DELETE' }],
@@ -43,12 +52,34 @@ describe('parseLine', () => {
 });
 
 describe('planReplay', () => {
-  const lines = ['/image/files/a.jpg', '/image/files/a.jpg', 'HEAD /image/files/a.jpg', 'DELETE /image/files/a.jpg', log({ method: 'POST', uri: '/image/files' }), '/image/health', 'garbage line here', '', '/image/files/b.jpg'];
+  const lines = [
+    '/image/files/a.jpg',
+    '/image/files/a.jpg',
+    'HEAD /image/files/a.jpg',
+    'DELETE /image/files/a.jpg',
+    log({ method: 'POST', uri: '/image/files' }),
+    '/image/health',
+    'garbage line here',
+    '',
+    '/image/files/b.jpg',
+  ];
 
   it('counts everything it leaves out', () => {
     const { requests, summary } = planReplay(lines);
-    expect(requests.map((r) => `${r.method} ${r.target}`)).toEqual(['GET /image/files/a.jpg', 'GET /image/files/a.jpg', 'HEAD /image/files/a.jpg', 'GET /image/files/b.jpg']);
-    expect(summary).toMatchObject({ lines: 9, accepted: 4, refused: { method: 2, route: 1, unparseable: 1 }, refusedMethods: { DELETE: 1, POST: 1 }, duplicates: 0, planned: 4 });
+    expect(requests.map((r) => `${r.method} ${r.target}`)).toEqual([
+      'GET /image/files/a.jpg',
+      'GET /image/files/a.jpg',
+      'HEAD /image/files/a.jpg',
+      'GET /image/files/b.jpg',
+    ]);
+    expect(summary).toMatchObject({
+      lines: 9,
+      accepted: 4,
+      refused: { method: 2, route: 1, unparseable: 1 },
+      refusedMethods: { DELETE: 1, POST: 1 },
+      duplicates: 0,
+      planned: 4,
+    });
     expect(summary.refusedExamples).toHaveLength(4);
   });
 

@@ -33,19 +33,67 @@ describe('parseCompareArgs', () => {
   });
 
   it('every option', () => {
-    const r = parseCompareArgs([...base, '--min-parity', '0.995', '--ignore', 'i.yaml', '--rate', '25', '--concurrency', '8', '--sample', '500', '--dedupe', '--seed', '9', '--order', 'parallel', '--timeout', '5000', '--max-images', '10', '--ssim-min', '0.9', '--block-max', '40', '--delta-e-max', '3', '--quiet']);
-    expect(r.ok && r.value).toMatchObject({ minParity: 0.995, ignore: 'i.yaml', rate: 25, concurrency: 8, sample: 500, dedupe: true, seed: 9, order: 'parallel', timeoutMs: 5000, maxImages: 10, quiet: true, thresholds: { ssimMin: 0.9, blockMaxDiff: 40, deltaEMax: 3 } });
+    const r = parseCompareArgs([
+      ...base,
+      '--min-parity',
+      '0.995',
+      '--ignore',
+      'i.yaml',
+      '--rate',
+      '25',
+      '--concurrency',
+      '8',
+      '--sample',
+      '500',
+      '--dedupe',
+      '--seed',
+      '9',
+      '--order',
+      'parallel',
+      '--timeout',
+      '5000',
+      '--max-images',
+      '10',
+      '--ssim-min',
+      '0.9',
+      '--block-max',
+      '40',
+      '--delta-e-max',
+      '3',
+      '--quiet',
+    ]);
+    expect(r.ok && r.value).toMatchObject({
+      minParity: 0.995,
+      ignore: 'i.yaml',
+      rate: 25,
+      concurrency: 8,
+      sample: 500,
+      dedupe: true,
+      seed: 9,
+      order: 'parallel',
+      timeoutMs: 5000,
+      maxImages: 10,
+      quiet: true,
+      thresholds: { ssimMin: 0.9, blockMaxDiff: 40, deltaEMax: 3 },
+    });
   });
 
   it('report and calibrate modes', () => {
-    expect(parseCompareArgs(['--report', 'r.jsonl', '--out', 'd'])).toEqual({ ok: true, value: { mode: 'report', report: 'r.jsonl', out: 'd', minParity: 0.99, ignore: undefined } });
+    expect(parseCompareArgs(['--report', 'r.jsonl', '--out', 'd'])).toEqual({
+      ok: true,
+      value: { mode: 'report', report: 'r.jsonl', out: 'd', minParity: 0.99, ignore: undefined },
+    });
     const c = parseCompareArgs(['calibrate', '--legacy', 'http://a:1', '--new', 'http://b:2', '--originals', 'dir', '--sizes', '100,200']);
     expect(c.ok && c.value).toMatchObject({ mode: 'calibrate', originals: 'dir', sizes: [100, 200], concurrency: 2 });
     expect(parseCompareArgs(['--help'])).toEqual({ ok: true, value: { mode: 'help' } });
   });
 
   it.each([
-    ['missing everything', [], ['--from: expected the file of recorded requests', '--legacy: expected a URL', '--new: expected a URL', '--out: expected the report folder']],
+    [
+      'missing everything',
+      [],
+      ['--from: expected the file of recorded requests', '--legacy: expected a URL', '--new: expected a URL', '--out: expected the report folder'],
+    ],
     ['min-parity as a percentage', [...base, '--min-parity', '99'], ['--min-parity: expected a number from 0 to 1']],
     ['min-parity not a number', [...base, '--min-parity', 'high'], ['--min-parity: expected a number from 0 to 1']],
     ['concurrency 0', [...base, '--concurrency', '0'], ['--concurrency: expected an integer from 1 to 256']],
@@ -71,7 +119,17 @@ describe('parseShadowArgs', () => {
   it('defaults', () => {
     expect(parseShadowArgs(sbase)).toEqual({
       ok: true,
-      value: { listen: '127.0.0.1:8083', legacy: 'http://127.0.0.1:8081', new: 'http://127.0.0.1:8082', out: 'r.jsonl', queue: 64, concurrency: 2, timeout: 10000, 'max-images': 200, nice: 10 },
+      value: {
+        listen: '127.0.0.1:8083',
+        legacy: 'http://127.0.0.1:8081',
+        new: 'http://127.0.0.1:8082',
+        out: 'r.jsonl',
+        queue: 64,
+        concurrency: 2,
+        timeout: 10000,
+        'max-images': 200,
+        nice: 10,
+      },
     });
   });
   it.each([

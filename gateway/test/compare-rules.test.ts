@@ -28,12 +28,24 @@ describe('compareResponses', () => {
     ['Content-Length missing on a 200', 'GET', image(), image({}, { 'content-length': undefined }), ['header:content_length_missing']],
     ['HEAD: no body to check Content-Length against', 'HEAD', image({ bodyLength: 0 }), image({ bodyLength: 0 }), []],
     ['image types differ: format', 'GET', image(), image({}, { 'content-type': 'image/webp' }), ['format:content_type']],
-    ['JSON charset differs: header', 'GET', error(404, 'not_found'), error(404, 'not_found', { 'content-type': 'application/json; charset=utf-8' }), ['header:content_type']],
+    [
+      'JSON charset differs: header',
+      'GET',
+      error(404, 'not_found'),
+      error(404, 'not_found', { 'content-type': 'application/json; charset=utf-8' }),
+      ['header:content_type'],
+    ],
     ['same error, same code', 'GET', error(404, 'not_found'), error(404, 'not_found'), []],
     ['same status, different error code', 'GET', error(400, 'invalid_key'), error(400, 'invalid_parameter'), ['status:error_code']],
     ['status differs: one finding, nothing else compared', 'GET', image(), error(500, 'internal'), ['status:status']],
     ['new did not answer', 'GET', image(), { status: null, error: 'ECONNREFUSED', headers: {}, bodyLength: 0 }, ['error:no_answer']],
-    ['both did not answer', 'GET', { status: null, error: 'timeout', headers: {}, bodyLength: 0 }, { status: null, error: 'ECONNRESET', headers: {}, bodyLength: 0 }, ['error:no_answer']],
+    [
+      'both did not answer',
+      'GET',
+      { status: null, error: 'timeout', headers: {}, bodyLength: 0 },
+      { status: null, error: 'ECONNRESET', headers: {}, bodyLength: 0 },
+      ['error:no_answer'],
+    ],
   ])('%s', (_name, method, legacy, next, expected) => {
     const findings = compareResponses(method, legacy, next);
     expect(findings.map((f) => `${f.category}:${f.rule}`)).toEqual(expected);

@@ -85,13 +85,17 @@ describe('pacing', () => {
     let active = 0;
     let most = 0;
     const done: number[] = [];
-    await runPool(Array.from({ length: 25 }, (_, i) => i), 3, async (i) => {
-      active++;
-      most = Math.max(most, active);
-      await new Promise((r) => setImmediate(r));
-      done.push(i);
-      active--;
-    });
+    await runPool(
+      Array.from({ length: 25 }, (_, i) => i),
+      3,
+      async (i) => {
+        active++;
+        most = Math.max(most, active);
+        await new Promise((r) => setImmediate(r));
+        done.push(i);
+        active--;
+      },
+    );
     expect(most).toBe(3);
     expect(done.sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i));
   });

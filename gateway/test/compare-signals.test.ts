@@ -59,8 +59,15 @@ describe('verdicts over real sharp output at 640 px', () => {
     if (verdict === 'match') expect(cmp.findings, why).toEqual([]);
     else {
       expect(cmp.findings.length, why).toBeGreaterThan(0);
-      expect(cmp.findings.every((f) => f.category === 'pixels'), why).toBe(true);
-      if (rule) expect(cmp.findings.map((f) => f.rule), why).toContain(rule);
+      expect(
+        cmp.findings.every((f) => f.category === 'pixels'),
+        why,
+      ).toBe(true);
+      if (rule)
+        expect(
+          cmp.findings.map((f) => f.rule),
+          why,
+        ).toContain(rule);
     }
   });
 
@@ -91,7 +98,12 @@ describe('compareImages: format and dimension rules', () => {
   });
 
   it('an undecodable body is a format finding naming the side', () => {
-    const cmp = compareImages(ok(small(10, 10)), { ok: false, reason: 'Input buffer contains unsupported image format' }, { legacy: 'jpeg', new: 'jpeg' }, DEFAULT_THRESHOLDS);
+    const cmp = compareImages(
+      ok(small(10, 10)),
+      { ok: false, reason: 'Input buffer contains unsupported image format' },
+      { legacy: 'jpeg', new: 'jpeg' },
+      DEFAULT_THRESHOLDS,
+    );
     expect(cmp.findings).toEqual([expect.objectContaining({ category: 'format', rule: 'undecodable', detail: expect.stringContaining('new body') })]);
   });
 
@@ -123,7 +135,14 @@ describe('signals', () => {
   it('ssimGray: identical rasters give 1, an inverted one gives a negative score, tiny images still work', () => {
     const a = Uint8Array.from({ length: 64 * 48 }, (_, i) => (i * 37) % 256);
     expect(ssimGray(a, a, 64, 48)).toBeCloseTo(1, 10);
-    expect(ssimGray(a, a.map((v) => 255 - v), 64, 48)).toBeLessThan(0);
+    expect(
+      ssimGray(
+        a,
+        a.map((v) => 255 - v),
+        64,
+        48,
+      ),
+    ).toBeLessThan(0);
     expect(ssimGray(Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2, 3), 3, 1)).toBeCloseTo(1, 10);
     expect(() => ssimGray(a, a, 10, 10)).toThrow(/size/);
   });

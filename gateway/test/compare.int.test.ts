@@ -81,7 +81,18 @@ describe('replay', () => {
       '/image/files/../etc/passwd',
       'DELETE /image/files',
     ];
-    const r = await runCompare(['--from', writeRequests('self.txt', lines), '--legacy', legacy!.url, '--new', legacy!.url, '--out', path.join(work, 'self'), '--concurrency', '2']);
+    const r = await runCompare([
+      '--from',
+      writeRequests('self.txt', lines),
+      '--legacy',
+      legacy!.url,
+      '--new',
+      legacy!.url,
+      '--out',
+      path.join(work, 'self'),
+      '--concurrency',
+      '2',
+    ]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.report).toMatchObject({ total: lines.length - 1, matched: lines.length - 1, mismatched: 0, parity: 1 });
     expect(r.report!.input).toMatchObject({ refused: { method: 1 }, refusedMethods: { DELETE: 1 } });
@@ -99,9 +110,21 @@ describe('replay', () => {
   it.each(defects)('a broken candidate (%s) is caught in its own category (%s)', async (defect, category) => {
     broken!.setDefect(defect);
     const lines = photos.flatMap((n) => [`/image/files/${n}?w=320`, `/image/files/${n}?w=300&h=200&fit=cover`, `/image/files/${n}?w=240&format=png`]);
-    const r = await runCompare(['--from', writeRequests(`defect-${defect}.txt`, lines), '--legacy', service!.url, '--new', broken!.url, '--out', path.join(work, `defect-${defect}`), '--quiet']);
+    const r = await runCompare([
+      '--from',
+      writeRequests(`defect-${defect}.txt`, lines),
+      '--legacy',
+      service!.url,
+      '--new',
+      broken!.url,
+      '--out',
+      path.join(work, `defect-${defect}`),
+      '--quiet',
+    ]);
     const report = r.report!;
-    process.stdout.write(`defect ${defect}: parity ${(report.parity * 100).toFixed(1)}%, categories ${JSON.stringify(nonZero(report))}, rules ${JSON.stringify(report.rules)}\n`);
+    process.stdout.write(
+      `defect ${defect}: parity ${(report.parity * 100).toFixed(1)}%, categories ${JSON.stringify(nonZero(report))}, rules ${JSON.stringify(report.rules)}\n`,
+    );
     if (category === null) {
       expect(report.parity).toBe(1);
       expect(r.code).toBe(0);
@@ -125,9 +148,24 @@ describe('replay', () => {
   it('the ignore file moves the dropped Cache-Control to intended differences, reported apart', async () => {
     broken!.setDefect('no-cache-control');
     const ignore = path.join(work, 'ignore.yaml');
-    writeFileSync(ignore, 'ignore:\n  - path: /image/files/**\n    category: header\n    rule: cache_control\n    reason: the candidate leaves caching to the CDN (TICKET-42)\n');
+    writeFileSync(
+      ignore,
+      'ignore:\n  - path: /image/files/**\n    category: header\n    rule: cache_control\n    reason: the candidate leaves caching to the CDN (TICKET-42)\n',
+    );
     const lines = photos.map((n) => `/image/files/${n}?w=320`);
-    const r = await runCompare(['--from', writeRequests('ignore.txt', lines), '--legacy', service!.url, '--new', broken!.url, '--out', path.join(work, 'ignored'), '--ignore', ignore, '--quiet']);
+    const r = await runCompare([
+      '--from',
+      writeRequests('ignore.txt', lines),
+      '--legacy',
+      service!.url,
+      '--new',
+      broken!.url,
+      '--out',
+      path.join(work, 'ignored'),
+      '--ignore',
+      ignore,
+      '--quiet',
+    ]);
     expect(r.code).toBe(0);
     expect(r.report).toMatchObject({ total: lines.length, mismatched: 0, intended: lines.length, parity: 1 });
     expect(r.report!.intendedCategories.header).toBe(lines.length);
@@ -148,8 +186,24 @@ describe('replay', () => {
     // The known, genuine difference (see the report to the lead): CMYK originals without an
     // embedded ICC profile. Listed as intended so the gate checks everything else.
     const ignore = path.join(work, 'known.yaml');
-    writeFileSync(ignore, 'ignore:\n  - path: /image/files/gen-cmyk.jpg\n    category: pixels\n    reason: CMYK without an ICC profile; legacy (ImageMagick) converts naively, new (libvips) through its default CMYK profile\n');
-    const r = await runCompare(['--from', writeRequests('samples.txt', lines), '--legacy', legacy!.url, '--new', service!.url, '--out', path.join(work, 'samples'), '--concurrency', '2', '--ignore', ignore]);
+    writeFileSync(
+      ignore,
+      'ignore:\n  - path: /image/files/gen-cmyk.jpg\n    category: pixels\n    reason: CMYK without an ICC profile; legacy (ImageMagick) converts naively, new (libvips) through its default CMYK profile\n',
+    );
+    const r = await runCompare([
+      '--from',
+      writeRequests('samples.txt', lines),
+      '--legacy',
+      legacy!.url,
+      '--new',
+      service!.url,
+      '--out',
+      path.join(work, 'samples'),
+      '--concurrency',
+      '2',
+      '--ignore',
+      ignore,
+    ]);
     const report = r.report!;
     process.stdout.write(
       `new vs legacy over ${report.total} requests on ${originals.length} originals: parity ${(report.parity * 100).toFixed(2)}% ` +
@@ -177,9 +231,14 @@ describe('the CLI', () => {
   // Asynchronous: the broken candidate runs in this process and must keep answering meanwhile.
   const cli = (args: string[]) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [path.join(projectRoot, 'gateway/bin/gateway.js'), 'compare', ...args], { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
-        resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [path.join(projectRoot, 'gateway/bin/gateway.js'), 'compare', ...args],
+        { encoding: 'utf8', timeout: 120_000 },
+        (err, stdout, stderr) => {
+          resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
+        },
+      );
     });
 
   it('exits 1 when a status mismatch appears, with the reason on stdout', async () => {
@@ -204,7 +263,15 @@ describe('the HTML report in headless Chromium', () => {
     const dir = path.join(work, 'defect-swap-channels');
     const browser = await chromium.launch({
       executablePath: findTool('chromium'),
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -214,7 +281,9 @@ describe('the HTML report in headless Chromium', () => {
       expect(await page.textContent('#parity')).toBe('0.00%');
       expect(await page.locator('svg.hist').count()).toBe(1);
       expect(await page.locator('#mismatch-list .case').count()).toBe(photos.length * 3);
-      const images = await page.$$eval('img', (imgs) => imgs.map((i) => ({ src: i.getAttribute('src'), w: (i as unknown as { naturalWidth: number }).naturalWidth })));
+      const images = await page.$$eval('img', (imgs) =>
+        imgs.map((i) => ({ src: i.getAttribute('src'), w: (i as unknown as { naturalWidth: number }).naturalWidth })),
+      );
       expect(images.length).toBe(photos.length * 3 * 3);
       for (const img of images) expect(img.w, img.src ?? '').toBeGreaterThan(0);
       expect(requested.every((u) => u.startsWith('file://'))).toBe(true);

@@ -25,7 +25,10 @@ interface Service {
   profiles?: string[];
   working_dir?: string;
 }
-const compose = parse(readFileSync(path.join(root, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const compose = parse(readFileSync(path.join(root, 'compose.yaml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
 const services = Object.entries(compose.services);
 const cutover = parseCutover(readFileSync(path.join(root, 'nginx/cutover.yaml'), 'utf8'));
 const portOf = (a: string) => Number(a.slice(a.lastIndexOf(':') + 1));
@@ -71,8 +74,11 @@ describe('compose.yaml', () => {
     const b = build(s)!;
     const steps = instructions(b.dockerfile);
     expect(steps[0]!.op).toBe('FROM');
-    for (const { op, args } of steps.filter((x) => x.op === 'COPY')) {
-      const sources = args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1);
+    for (const { args } of steps.filter((x) => x.op === 'COPY')) {
+      const sources = args
+        .split(/\s+/)
+        .filter((a) => !a.startsWith('--'))
+        .slice(0, -1);
       for (const src of sources) expect([b.dockerfile, src, existsSync(path.join(b.context, src))]).toEqual([b.dockerfile, src, true]);
     }
     const cmd = steps.find((x) => x.op === 'CMD');
@@ -115,13 +121,13 @@ describe('compose.yaml', () => {
 
 describe('compose.yaml and the shipped cutover file agree', () => {
   const legacyOwnsNetwork = ['image-service', 'frontdoor', 'gateway', 'k6'];
-  it('the pod shares legacy\'s network namespace, so 127.0.0.1 in the cutover file means the same there', () => {
+  it("the pod shares legacy's network namespace, so 127.0.0.1 in the cutover file means the same there", () => {
     for (const name of legacyOwnsNetwork) expect(compose.services[name]!.network_mode).toBe('service:legacy');
     expect(cutover.legacy.startsWith('127.0.0.1:')).toBe(true);
     expect(cutover.routes[0]!.backend.startsWith('127.0.0.1:')).toBe(true);
   });
 
-  it('the published port is the front door\'s, which listens on 0.0.0.0 there', () => {
+  it("the published port is the front door's, which listens on 0.0.0.0 there", () => {
     const fd = compose.services.frontdoor!.environment!;
     expect(fd.FRONT_HOST).toBe('0.0.0.0');
     expect(Number(fd.FRONT_PORT)).toBe(portOf(cutover.listen));
@@ -144,7 +150,7 @@ describe('compose.yaml and the shipped cutover file agree', () => {
     expect(cmd[cmd.indexOf('--new') + 1]).toBe(`http://${cutover.routes[0]!.backend}`);
   });
 
-  it('the gateway can reach the front door\'s nginx: same run dir volume, same pid namespace, same cutover file', () => {
+  it("the gateway can reach the front door's nginx: same run dir volume, same pid namespace, same cutover file", () => {
     const gw = compose.services.gateway!;
     expect(gw.pid).toBe('service:frontdoor');
     const runMount = (s: Service) => s.volumes!.find((v) => v.startsWith('run:'))!.split(':')[1];
@@ -159,6 +165,8 @@ describe('compose.yaml and the shipped cutover file agree', () => {
     expect(compose.services.legacy!.volumes).toContain('originals:/var/lib/stack/originals');
     expect(compose.services['image-service']!.environment!.STORAGE_URL).toBe('s3://originals');
     expect(compose.services['image-service']!.environment!.S3_ENDPOINT).toBe('http://s3:7070');
-    expect(compose.services['image-service']!.environment!.AWS_ACCESS_KEY_ID).toBe((compose.services.s3 as { environment: Record<string, string> }).environment.ROOT_ACCESS_KEY);
+    expect(compose.services['image-service']!.environment!.AWS_ACCESS_KEY_ID).toBe(
+      (compose.services.s3 as { environment: Record<string, string> }).environment.ROOT_ACCESS_KEY,
+    );
   });
 });

@@ -20,9 +20,27 @@ routes:
 describe('splitBuckets', () => {
   const cases: Array<[number, Array<{ percent: number | undefined; value: string }>]> = [
     [0, [{ percent: undefined, value: 'legacy' }]],
-    [1, [{ percent: 1, value: 'new' }, { percent: undefined, value: 'legacy' }]],
-    [10, [{ percent: 10, value: 'new' }, { percent: undefined, value: 'legacy' }]],
-    [99, [{ percent: 99, value: 'new' }, { percent: undefined, value: 'legacy' }]],
+    [
+      1,
+      [
+        { percent: 1, value: 'new' },
+        { percent: undefined, value: 'legacy' },
+      ],
+    ],
+    [
+      10,
+      [
+        { percent: 10, value: 'new' },
+        { percent: undefined, value: 'legacy' },
+      ],
+    ],
+    [
+      99,
+      [
+        { percent: 99, value: 'new' },
+        { percent: undefined, value: 'legacy' },
+      ],
+    ],
     [100, [{ percent: undefined, value: 'new' }]],
   ];
   it.each(cases)('share %i', (share, buckets) => expect(splitBuckets(share)).toEqual(buckets));
@@ -78,7 +96,9 @@ describe('planCutover', () => {
   });
 
   it('carries the passive-health, steering and writes_from fields through', () => {
-    const text = yaml.replace('routes:', 'writes_from: [192.0.2.0/24]\nroutes:') + '    max_fails: 0\n    fail_timeout_s: 5\n    override_from: [10.0.0.0/8]\n    debug_headers: true\n';
+    const text =
+      yaml.replace('routes:', 'writes_from: [192.0.2.0/24]\nroutes:') +
+      '    max_fails: 0\n    fail_timeout_s: 5\n    override_from: [10.0.0.0/8]\n    debug_headers: true\n';
     const plan = planCutover(parseCutover(text));
     expect(plan.routes[0]).toMatchObject({ maxFails: 0, failTimeoutS: 5, overrideFrom: ['10.0.0.0/8'], debugHeaders: true });
     expect(plan.writesFrom).toEqual(['192.0.2.0/24']);

@@ -76,23 +76,33 @@ describe('cutover schema: errors name the field and what was expected', () => {
     ['unknown top-level field', file({ lisen: '1' }), "(file): unknown field 'lisen'; expected only listen, legacy, shadow_sink, writes_from, routes"],
     ['duplicate route name', { routes: [route(), route({ path: '/other/' })] }, "routes[1].name: expected a unique name ('images' is also routes[0].name)"],
     ['duplicate route path', { routes: [route(), route({ name: 'more' })] }, "routes[1].path: expected a unique path ('/image/files/' is also routes[0].path)"],
-    ['nested route paths', { routes: [route(), route({ name: 'thumbs', path: '/image/files/thumbs/' })] }, "routes[1].path: expected a path that does not overlap routes[0].path ('/image/files/')"],
+    [
+      'nested route paths',
+      { routes: [route(), route({ name: 'thumbs', path: '/image/files/thumbs/' })] },
+      "routes[1].path: expected a path that does not overlap routes[0].path ('/image/files/')",
+    ],
     [
       'shadowing a route that matches DELETE',
       file({ shadow_sink: '127.0.0.1:8083' }, { methods: ['GET', 'DELETE'], shadow_sample: 5 }),
       'routes[0].shadow_sample: expected 0: shadowing is refused for a route that matches DELETE',
     ],
     ['shadowing without a sink', file({}, { shadow_sample: 5 }), 'routes[0].shadow_sample: expected 0 unless shadow_sink is set'],
-    ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map(
-      (m): [string, unknown, string] => [
-        `a ${m} route with the default fallback`,
-        file({}, { methods: ['GET', m] }),
-        `routes[0].fallback: expected false: a route that matches ${m} must not fall back (the fallback replays a request on legacy that the new service may already have applied, and a replayed write changes data)`,
-      ],
-    ),
-    ['a write route with fallback: true', file({}, { methods: ['POST'], fallback: true }), 'routes[0].fallback: expected false: a route that matches POST must not fall back'],
+    ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map((m): [string, unknown, string] => [
+      `a ${m} route with the default fallback`,
+      file({}, { methods: ['GET', m] }),
+      `routes[0].fallback: expected false: a route that matches ${m} must not fall back (the fallback replays a request on legacy that the new service may already have applied, and a replayed write changes data)`,
+    ]),
+    [
+      'a write route with fallback: true',
+      file({}, { methods: ['POST'], fallback: true }),
+      'routes[0].fallback: expected false: a route that matches POST must not fall back',
+    ],
     ['override_from not a CIDR', file({}, { override_from: ['127.0.0.1/33'] }), 'routes[0].override_from[0]: expected an IPv4 or IPv6 address or CIDR block'],
-    ['override_from smuggling nginx syntax', file({}, { override_from: ['1.2.3.4 1; }'] }), 'routes[0].override_from[0]: expected an IPv4 or IPv6 address or CIDR block'],
+    [
+      'override_from smuggling nginx syntax',
+      file({}, { override_from: ['1.2.3.4 1; }'] }),
+      'routes[0].override_from[0]: expected an IPv4 or IPv6 address or CIDR block',
+    ],
     ['writes_from not a list', file({ writes_from: '10.0.0.0/8' }), 'writes_from: expected a list of addresses or CIDR blocks (writes_from)'],
     ['writes_from with a hostname', file({ writes_from: ['localhost'] }), 'writes_from[0]: expected an IPv4 or IPv6 address or CIDR block'],
     ['max_fails negative', file({}, { max_fails: -1 }), 'routes[0].max_fails: expected an integer from 0 to 100'],
@@ -146,7 +156,14 @@ describe('parseCutover', () => {
     const { gatewayProjectRoot } = await import('../src/config.ts');
     const shipped = parseCutover(readFileSync(`${gatewayProjectRoot}/nginx/cutover.yaml`, 'utf8'));
     expect(shipped.routes.map((r) => r.name)).toEqual(['images']);
-    expect(shipped.routes[0]).toMatchObject({ methods: ['GET', 'HEAD'], path: '/image/files/', share: 0, override_header: false, debug_headers: false, timeout_ms: 2000 });
+    expect(shipped.routes[0]).toMatchObject({
+      methods: ['GET', 'HEAD'],
+      path: '/image/files/',
+      share: 0,
+      override_header: false,
+      debug_headers: false,
+      timeout_ms: 2000,
+    });
     // Same keys as the brief's example, in the same file.
     expect(Object.keys(parseYaml(readFileSync(`${gatewayProjectRoot}/nginx/cutover.yaml`, 'utf8')).routes[0])).toEqual(
       expect.arrayContaining(['name', 'methods', 'path', 'backend', 'share', 'sticky', 'fallback', 'override_header', 'shadow_sample']),

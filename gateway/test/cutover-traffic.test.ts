@@ -1,8 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { backendTargets, describeProbe, formatBackends, formatStatus, parseAccessLine, percentile, summarizeTraffic, type AccessEntry, type BackendProbe } from '../src/cutover/traffic.ts';
+import {
+  backendTargets,
+  describeProbe,
+  formatBackends,
+  formatStatus,
+  parseAccessLine,
+  percentile,
+  summarizeTraffic,
+  type AccessEntry,
+  type BackendProbe,
+} from '../src/cutover/traffic.ts';
 
 const line = (o: Record<string, unknown>) =>
-  JSON.stringify({ time: '2026-01-01T00:00:00+00:00', msec: 1000, method: 'GET', uri: '/image/files/a.jpg', status: 200, request_time: 0.01, route: 'images', backend: 'new', fallback: '', ...o });
+  JSON.stringify({
+    time: '2026-01-01T00:00:00+00:00',
+    msec: 1000,
+    method: 'GET',
+    uri: '/image/files/a.jpg',
+    status: 200,
+    request_time: 0.01,
+    route: 'images',
+    backend: 'new',
+    fallback: '',
+    ...o,
+  });
 
 describe('parseAccessLine', () => {
   it('reads the fields status needs', () => {
@@ -20,7 +41,9 @@ describe('parseAccessLine', () => {
   it('falls back to `time` without msec', () => {
     expect(parseAccessLine(line({ msec: undefined }))!.at).toBe(Date.parse('2026-01-01T00:00:00Z') / 1000);
   });
-  it.each(['', 'not json', '{"broken":', '{"msec":1}', '127.0.0.1 - - [x] "GET / HTTP/1.1" 200'])('skips %j', (l) => expect(parseAccessLine(l)).toBeUndefined());
+  it.each(['', 'not json', '{"broken":', '{"msec":1}', '127.0.0.1 - - [x] "GET / HTTP/1.1" 200'])('skips %j', (l) =>
+    expect(parseAccessLine(l)).toBeUndefined(),
+  );
 });
 
 describe('percentile (nearest rank)', () => {
@@ -39,7 +62,17 @@ describe('percentile (nearest rank)', () => {
 });
 
 describe('summarizeTraffic', () => {
-  const e = (o: Partial<AccessEntry>): AccessEntry => ({ at: 100, method: 'GET', uri: '/x', status: 200, requestTime: 0.01, route: 'images', backend: 'new', fallback: false, ...o });
+  const e = (o: Partial<AccessEntry>): AccessEntry => ({
+    at: 100,
+    method: 'GET',
+    uri: '/x',
+    status: 200,
+    requestTime: 0.01,
+    route: 'images',
+    backend: 'new',
+    fallback: false,
+    ...o,
+  });
   const entries = [
     e({ requestTime: 0.01 }),
     e({ requestTime: 0.02 }),
@@ -64,7 +97,10 @@ describe('summarizeTraffic', () => {
 
 describe('formatStatus', () => {
   it('one line per backend, shares in the file and running, a mismatch visible', () => {
-    const traffic = summarizeTraffic([{ at: 1, method: 'GET', uri: '/x', status: 200, requestTime: 0.004, route: 'images', backend: 'new', fallback: false }], 0);
+    const traffic = summarizeTraffic(
+      [{ at: 1, method: 'GET', uri: '/x', status: 200, requestTime: 0.004, route: 'images', backend: 'new', fallback: false }],
+      0,
+    );
     const text = formatStatus([{ name: 'images', fileShare: 20, runningShare: 10, traffic: traffic[0] }], { minutes: 5, running: 'front door: x' });
     expect(text).toContain('last 5 min');
     const row = text.split('\n').find((l) => l.startsWith('images'))!;
@@ -72,7 +108,13 @@ describe('formatStatus', () => {
   });
   it('a route without traffic still shows its shares', () => {
     const text = formatStatus([{ name: 'images', fileShare: 0, runningShare: undefined, traffic: undefined }], { minutes: 1, running: '' });
-    expect(text.split('\n').find((l) => l.startsWith('images'))!.split(/\s+/).slice(0, 5)).toEqual(['images', '0%', '-', '-', '0']);
+    expect(
+      text
+        .split('\n')
+        .find((l) => l.startsWith('images'))!
+        .split(/\s+/)
+        .slice(0, 5),
+    ).toEqual(['images', '0%', '-', '-', '0']);
   });
 });
 
@@ -115,6 +157,11 @@ describe('describeProbe / formatBackends', () => {
       { name: 'legacy', address: '127.0.0.1:8081', probe: { state: 'up', ms: 2, status: 200 } },
       { name: 'images (new)', address: '127.0.0.1:8082', probe: { state: 'down', reason: 'connection refused' } },
     ]);
-    expect(text.split('\n')).toEqual(['backends:', '  legacy        127.0.0.1:8081  up (2 ms)', '  images (new)  127.0.0.1:8082  down (connection refused)', '']);
+    expect(text.split('\n')).toEqual([
+      'backends:',
+      '  legacy        127.0.0.1:8081  up (2 ms)',
+      '  images (new)  127.0.0.1:8082  down (connection refused)',
+      '',
+    ]);
   });
 });

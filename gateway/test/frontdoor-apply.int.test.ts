@@ -55,7 +55,8 @@ async function gateway(...args: string[]): Promise<{ code: number; stdout: strin
 }
 
 const flags = () => ['--file', stack.cutoverFile, '--run-dir', stack.frontDoor.runDir];
-const backendOf = async (uri = '/image/files/tiny.png?w=3') => (await fetch(`${stack.frontDoor.url}${uri}`).then(async (r) => (await r.arrayBuffer(), r))).headers.get('x-image-backend');
+const backendOf = async (uri = '/image/files/tiny.png?w=3') =>
+  (await fetch(`${stack.frontDoor.url}${uri}`).then(async (r) => (await r.arrayBuffer(), r))).headers.get('x-image-backend');
 const running = async () => (await queryRunningPlan(stack.frontDoor.runDir))!;
 
 describe('nginx accepts every shape of rendered config', () => {
@@ -68,9 +69,18 @@ describe('nginx accepts every shape of rendered config', () => {
     ['fallback and override off', `${base}routes:\n${route('    share: 5\n    fallback: false\n    override_header: false\n')}`],
     ['mirror 100%', `${base}routes:\n${route('    share: 50\n    shadow_sample: 100\n')}`],
     ['mirror 3% with fallback off', `${base}routes:\n${route('    share: 50\n    shadow_sample: 3\n    fallback: false\n')}`],
-    ['two routes, one of them with POST (no fallback)', `${base}routes:\n${route('    share: 10\n')}\n${route('    share: 20\n    methods: [GET, POST]\n    fallback: false\n', 'thumbs', '/thumbs/')}`],
-    ['passive health off, override from a list, debug headers, writes_from', `writes_from: [10.0.0.0/8, "::1"]\n${base}routes:\n${route('    share: 10\n    max_fails: 0\n    override_header: true\n    override_from: [192.0.2.0/24, "2001:db8::/32"]\n    debug_headers: true\n')}`],
-    ['a sticky cookie and a host-name backend', `${base}routes:\n  - name: images\n    path: /image/files/\n    backend: localhost:4\n    sticky: cookie_uid\n    share: 33\n`],
+    [
+      'two routes, one of them with POST (no fallback)',
+      `${base}routes:\n${route('    share: 10\n')}\n${route('    share: 20\n    methods: [GET, POST]\n    fallback: false\n', 'thumbs', '/thumbs/')}`,
+    ],
+    [
+      'passive health off, override from a list, debug headers, writes_from',
+      `writes_from: [10.0.0.0/8, "::1"]\n${base}routes:\n${route('    share: 10\n    max_fails: 0\n    override_header: true\n    override_from: [192.0.2.0/24, "2001:db8::/32"]\n    debug_headers: true\n')}`,
+    ],
+    [
+      'a sticky cookie and a host-name backend',
+      `${base}routes:\n  - name: images\n    path: /image/files/\n    backend: localhost:4\n    sticky: cookie_uid\n    share: 33\n`,
+    ],
     ['a bare listen port', `listen: 18080\nroutes: []\n`],
   ];
   it.each(cases)('%s', async (_name, yaml) => {
@@ -107,7 +117,7 @@ describe('gateway apply refuses, and the running config keeps serving', () => {
     }
   });
 
-  it('a file nginx -t rejects (a backend host that does not resolve): exit 1 with nginx\'s words', async () => {
+  it("a file nginx -t rejects (a backend host that does not resolve): exit 1 with nginx's words", async () => {
     const conf = readFileSync(frontDoorPaths(stack.frontDoor.runDir).conf, 'utf8');
     const { digest } = await running();
     writeFileSync(stack.cutoverFile, good.replace(/backend: "?127\.0\.0\.1:\d+"?/, 'backend: no-such-host.invalid:8082'));
@@ -180,7 +190,12 @@ describe('gateway set / rollback / status', () => {
 
     const json = JSON.parse((await gateway('status', '--json', ...flags())).stdout) as {
       running: boolean;
-      routes: Array<{ name: string; fileShare?: number; runningShare?: number; traffic?: { backends: Record<string, { requests: number; errors: number; p50Ms: number }> } }>;
+      routes: Array<{
+        name: string;
+        fileShare?: number;
+        runningShare?: number;
+        traffic?: { backends: Record<string, { requests: number; errors: number; p50Ms: number }> };
+      }>;
     };
     expect(json.running).toBe(true);
     const route = json.routes.find((x) => x.name === 'images')!;
@@ -198,7 +213,13 @@ describe('gateway set / rollback / status', () => {
     writeFileSync(stack.cutoverFile, setRouteShare(text, 'images', 70));
     try {
       const r = await gateway('status', ...flags());
-      expect(r.stdout.split('\n').find((l) => l.startsWith('images'))!.split(/\s+/).slice(0, 3)).toEqual(['images', '70%', '40%']);
+      expect(
+        r.stdout
+          .split('\n')
+          .find((l) => l.startsWith('images'))!
+          .split(/\s+/)
+          .slice(0, 3),
+      ).toEqual(['images', '70%', '40%']);
       expect(r.stdout).toContain("the file and nginx disagree on images: run 'npx gateway apply'");
     } finally {
       writeFileSync(stack.cutoverFile, text);

@@ -139,51 +139,56 @@ describe('new service hung (SIGSTOP): the route timeout, then legacy', () => {
     await sleep(3200); // fail_timeout_s (nginx counts whole seconds): the next success forgets the failure above
   });
 
-  it('passive health: after max_fails (2) timeouts, requests go straight to legacy; after fail_timeout_s (2 s) one request probes, then it serves again', { timeout: 30_000 }, async () => {
-    // A success resets nginx's failure count (the previous test left one).
-    expect((await get('/image/files/tiny.png?w=20')).backend).toBe('new');
-    process.kill(stack.service.process.pid, 'SIGSTOP');
-    let stopped = true;
-    try {
-      const offset = logSize();
-      for (const w of [21, 22]) {
-        const r = await get(`/image/files/tiny.png?w=${w}`);
-        expect([r.status, r.backend, r.fallback]).toEqual([200, 'legacy', '1']);
-        expect(r.ms).toBeGreaterThanOrEqual(700);
-      }
-      // Marked failed: no more waiting on the hung service.
-      for (const w of [23, 24, 25, 26]) {
-        const r = await get(`/image/files/tiny.png?w=${w}`);
-        expect([w, r.status, r.backend, r.fallback]).toEqual([w, 200, 'legacy', '1']);
-        expect(r.ms).toBeLessThan(600);
-      }
-      const skipped = logLinesSince(offset).slice(2);
-      for (const l of skipped) expect([String(l.upstream_addr), String(l.upstream_status)]).toEqual([`fd_images_new : 127.0.0.1:${stack.legacy.port}`, '502 : 200']);
+  it(
+    'passive health: after max_fails (2) timeouts, requests go straight to legacy; after fail_timeout_s (2 s) one request probes, then it serves again',
+    { timeout: 30_000 },
+    async () => {
+      // A success resets nginx's failure count (the previous test left one).
+      expect((await get('/image/files/tiny.png?w=20')).backend).toBe('new');
+      process.kill(stack.service.process.pid, 'SIGSTOP');
+      let stopped = true;
+      try {
+        const offset = logSize();
+        for (const w of [21, 22]) {
+          const r = await get(`/image/files/tiny.png?w=${w}`);
+          expect([r.status, r.backend, r.fallback]).toEqual([200, 'legacy', '1']);
+          expect(r.ms).toBeGreaterThanOrEqual(700);
+        }
+        // Marked failed: no more waiting on the hung service.
+        for (const w of [23, 24, 25, 26]) {
+          const r = await get(`/image/files/tiny.png?w=${w}`);
+          expect([w, r.status, r.backend, r.fallback]).toEqual([w, 200, 'legacy', '1']);
+          expect(r.ms).toBeLessThan(600);
+        }
+        const skipped = logLinesSince(offset).slice(2);
+        for (const l of skipped)
+          expect([String(l.upstream_addr), String(l.upstream_status)]).toEqual([`fd_images_new : 127.0.0.1:${stack.legacy.port}`, '502 : 200']);
 
-      // fail_timeout_s later, exactly one request probes the (still hung) service; one sent
-      // while the probe waits goes straight to legacy.
-      await sleep(3200); // more than fail_timeout_s: nginx compares whole seconds
-      const probe = get('/image/files/tiny.png?w=27');
-      await sleep(150);
-      const during = await get('/image/files/tiny.png?w=28');
-      expect([during.status, during.fallback]).toEqual([200, '1']);
-      expect(during.ms).toBeLessThan(600);
-      const p = await probe;
-      expect([p.status, p.fallback]).toEqual([200, '1']);
-      expect(p.ms).toBeGreaterThanOrEqual(700);
+        // fail_timeout_s later, exactly one request probes the (still hung) service; one sent
+        // while the probe waits goes straight to legacy.
+        await sleep(3200); // more than fail_timeout_s: nginx compares whole seconds
+        const probe = get('/image/files/tiny.png?w=27');
+        await sleep(150);
+        const during = await get('/image/files/tiny.png?w=28');
+        expect([during.status, during.fallback]).toEqual([200, '1']);
+        expect(during.ms).toBeLessThan(600);
+        const p = await probe;
+        expect([p.status, p.fallback]).toEqual([200, '1']);
+        expect(p.ms).toBeGreaterThanOrEqual(700);
 
-      // Back: the next probe succeeds and the route serves from the new service again.
-      process.kill(stack.service.process.pid, 'SIGCONT');
-      stopped = false;
-      await sleep(3200); // more than fail_timeout_s: nginx compares whole seconds
-      const back = await get('/image/files/tiny.png?w=29');
-      expect([back.status, back.backend, back.fallback]).toEqual([200, 'new', null]);
-      const again = await get('/image/files/tiny.png?w=30');
-      expect([again.status, again.backend, again.fallback]).toEqual([200, 'new', null]);
-    } finally {
-      if (stopped) process.kill(stack.service.process.pid, 'SIGCONT');
-    }
-  });
+        // Back: the next probe succeeds and the route serves from the new service again.
+        process.kill(stack.service.process.pid, 'SIGCONT');
+        stopped = false;
+        await sleep(3200); // more than fail_timeout_s: nginx compares whole seconds
+        const back = await get('/image/files/tiny.png?w=29');
+        expect([back.status, back.backend, back.fallback]).toEqual([200, 'new', null]);
+        const again = await get('/image/files/tiny.png?w=30');
+        expect([again.status, again.backend, again.fallback]).toEqual([200, 'new', null]);
+      } finally {
+        if (stopped) process.kill(stack.service.process.pid, 'SIGCONT');
+      }
+    },
+  );
 });
 
 describe('new service stopped', () => {
@@ -193,7 +198,11 @@ describe('new service stopped', () => {
 
   it('share 100: every hot-path request succeeds from legacy, marked and logged as a fallback', async () => {
     const offset = logSize();
-    const uris = [...Array.from({ length: 40 }, (_, i) => `/image/files/tiny.png?w=${i + 1}`), '/image/files/big.jpg?w=300', '/image/files/big.jpg?w=200&format=webp'];
+    const uris = [
+      ...Array.from({ length: 40 }, (_, i) => `/image/files/tiny.png?w=${i + 1}`),
+      '/image/files/big.jpg?w=300',
+      '/image/files/big.jpg?w=200&format=webp',
+    ];
     for (const uri of uris) {
       const r = await get(uri);
       expect([uri, r.status, r.backend, r.fallback]).toEqual([uri, 200, 'legacy', '1']);

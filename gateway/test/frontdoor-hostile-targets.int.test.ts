@@ -27,7 +27,9 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), 'hostile-targets-'));
   const storage = path.join(work, 'originals');
   await generateImages(storage);
-  await sharp({ create: { width: 32, height: 24, channels: 3, background: '#2c3e50' } }).png().toFile(path.join(storage, 'tiny.png'));
+  await sharp({ create: { width: 32, height: 24, channels: 3, background: '#2c3e50' } })
+    .png()
+    .toFile(path.join(storage, 'tiny.png'));
   stack = await startStack({
     storageDir: storage,
     runDir: path.join(work, 'stack'),
@@ -37,7 +39,13 @@ beforeAll(async () => {
   });
   const accessLog = collectAccessLog(stack.service.process.child.stdout!);
   const front = new URL(stack.frontDoor.url);
-  run = await runHostileTargets({ front: { host: front.hostname, port: Number(front.port) }, accessLog, runs: RUNS, seed: SEED, headers: { 'X-Image-Backend': 'new' } });
+  run = await runHostileTargets({
+    front: { host: front.hostname, port: Number(front.port) },
+    accessLog,
+    runs: RUNS,
+    seed: SEED,
+    headers: { 'X-Image-Backend': 'new' },
+  });
   const statuses = new Map<number, number>();
   for (const a of run.answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
   process.stdout.write(

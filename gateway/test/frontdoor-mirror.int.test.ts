@@ -29,12 +29,25 @@ beforeAll(async () => {
     .toFile(path.join(storageDir, 'tiny.png'));
   sinkPort = await freePort();
   sink = http.createServer((req, res) => {
-    seen.push({ method: req.method ?? '', url: req.url ?? '', route: req.headers['x-shadow-route'] as string | undefined, originalUri: req.headers['x-original-uri'] as string | undefined, at: Date.now() });
+    seen.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      route: req.headers['x-shadow-route'] as string | undefined,
+      originalUri: req.headers['x-original-uri'] as string | undefined,
+      at: Date.now(),
+    });
     req.resume();
     setTimeout(() => res.end('ok'), sinkDelayMs);
   });
   await new Promise<void>((resolve) => sink.listen(sinkPort, '127.0.0.1', resolve));
-  stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 100, shadowSink: `127.0.0.1:${sinkPort}`, cutover: { shadow_sample: 100, debug_headers: true }, legacyChildren: 2 });
+  stack = await startStack({
+    storageDir,
+    runDir: path.join(work, 'run'),
+    share: 100,
+    shadowSink: `127.0.0.1:${sinkPort}`,
+    cutover: { shadow_sample: 100, debug_headers: true },
+    legacyChildren: 2,
+  });
 });
 
 afterAll(async () => {

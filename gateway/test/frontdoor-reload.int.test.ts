@@ -83,13 +83,17 @@ class KeepAliveClient {
           if (req.socket) this.served.set(req.socket, (this.served.get(req.socket) ?? 0) + 1);
           resolve({ status: res.statusCode ?? 0, backend: res.headers['x-image-backend'] as string | undefined, retried: false, reused, answered });
         });
-        res.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, backend: undefined, error: err.code ?? err.message, retried: false, reused, answered }));
+        res.on('error', (err: NodeJS.ErrnoException) =>
+          resolve({ status: 0, backend: undefined, error: err.code ?? err.message, retried: false, reused, answered }),
+        );
       });
       req.on('socket', (socket: Socket) => {
         reused = (this.served.get(socket) ?? 0) > 0;
       });
       req.setTimeout(15_000, () => req.destroy(new Error('client timeout')));
-      req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, backend: undefined, error: err.code ?? err.message, retried: false, reused, answered }));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({ status: 0, backend: undefined, error: err.code ?? err.message, retried: false, reused, answered }),
+      );
       req.end();
     });
   }
@@ -97,7 +101,14 @@ class KeepAliveClient {
   async get(url: string): Promise<Outcome> {
     const first = await this.attempt(url, this.agent);
     const reusedFailure = first.error !== undefined && first.reused && !first.answered ? first.error : undefined;
-    if (!reusedFailure || !this.retry) return { status: first.status, backend: first.backend, ...(first.error ? { error: first.error } : {}), retried: false, ...(reusedFailure ? { reusedFailure } : {}) };
+    if (!reusedFailure || !this.retry)
+      return {
+        status: first.status,
+        backend: first.backend,
+        ...(first.error ? { error: first.error } : {}),
+        retried: false,
+        ...(reusedFailure ? { reusedFailure } : {}),
+      };
     // Once, on a new connection: a retry that fails is a failure (RFC 9112: no retry of a retry).
     const second = await this.attempt(url, false);
     return { status: second.status, backend: second.backend, ...(second.error ? { error: second.error } : {}), retried: true, reusedFailure };
@@ -120,7 +131,18 @@ interface LoadResult {
 /** `connections` closed loops of GETs while `reloads` applies happen (shares alternate 40/60), bounded by count. */
 async function loadWhileReloading(options: { connections: number; reloads: number; retry: boolean; maxRequests: number }): Promise<LoadResult> {
   const client = new KeepAliveClient(options.connections, options.retry);
-  const r: LoadResult = { sent: 0, ok: 0, failed: 0, retried: 0, reusedFailures: 0, errors: {}, statuses: {}, missingBackendHeader: 0, reloads: 0, workerGenerations: 0 };
+  const r: LoadResult = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    retried: 0,
+    reusedFailures: 0,
+    errors: {},
+    statuses: {},
+    missingBackendHeader: 0,
+    reloads: 0,
+    workerGenerations: 0,
+  };
   const workers = new Set<number>();
   const master = runningMasterPid(stack.frontDoor.runDir)!;
   const noteWorkers = () => childrenOf(master).forEach((p) => workers.add(p));

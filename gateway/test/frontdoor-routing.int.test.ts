@@ -28,7 +28,13 @@ beforeAll(async () => {
   await sharp({ create: { width: 8, height: 6, channels: 3, background: '#3a7' } })
     .png()
     .toFile(path.join(storageDir, 'tiny.png'));
-  stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 10, cutover: { override_header: true, debug_headers: true }, legacyChildren: 2 });
+  stack = await startStack({
+    storageDir,
+    runDir: path.join(work, 'run'),
+    share: 10,
+    cutover: { override_header: true, debug_headers: true },
+    legacyChildren: 2,
+  });
 });
 
 afterAll(async () => {
@@ -137,7 +143,11 @@ describe('everything else stays on legacy, even at share 100 with the override h
   });
 
   it('DELETE /image/files (batch delete) reaches legacy', async () => {
-    const r = await get('/image/files', { method: 'DELETE', body: JSON.stringify({ files: ['uploaded/up.png'] }), headers: { ...pin, 'content-type': 'application/json' } });
+    const r = await get('/image/files', {
+      method: 'DELETE',
+      body: JSON.stringify({ files: ['uploaded/up.png'] }),
+      headers: { ...pin, 'content-type': 'application/json' },
+    });
     expect(r.backend).toBe('legacy');
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body.toString())).toMatchObject({ succeeded_count: 1, failed_count: 0 });
@@ -200,14 +210,19 @@ describe('the override header', () => {
 });
 
 /** A request whose target is sent exactly as written (fetch would resolve '..' itself). */
-function rawGet(target: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; backend: string | undefined; contentType: string | undefined }> {
+function rawGet(
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; backend: string | undefined; contentType: string | undefined }> {
   const url = new URL(stack.frontDoor.url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: url.hostname, port: url.port, path: target, method: 'GET', agent: false, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, backend: res.headers['x-image-backend'] as string | undefined, contentType: res.headers['content-type'] }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body, backend: res.headers['x-image-backend'] as string | undefined, contentType: res.headers['content-type'] }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -225,11 +240,14 @@ describe('internal endpoints are not reachable through the front door', () => {
     expect(r.body).not.toContain('# HELP');
   });
 
-  it.each(['/image/files/../../metrics', '/image/files/..%2f..%2fmetrics', '/image/files/%2e%2e/%2e%2e/metrics'])('%s never yields the metrics', async (target) => {
-    const r = await rawGet(target);
-    expect(r.body).not.toContain('# HELP');
-    expect(r.status).toBeGreaterThanOrEqual(400);
-  });
+  it.each(['/image/files/../../metrics', '/image/files/..%2f..%2fmetrics', '/image/files/%2e%2e/%2e%2e/metrics'])(
+    '%s never yields the metrics',
+    async (target) => {
+      const r = await rawGet(target);
+      expect(r.body).not.toContain('# HELP');
+      expect(r.status).toBeGreaterThanOrEqual(400);
+    },
+  );
 
   it('the new service still has them (the front door hides them, the service does not lose them)', async () => {
     const res = await fetch(`${stack.service.adminUrl}/metrics`);
@@ -238,7 +256,7 @@ describe('internal endpoints are not reachable through the front door', () => {
   });
 });
 
-describe('only the normal form of a request target is served (the public listener\'s rule)', () => {
+describe("only the normal form of a request target is served (the public listener's rule)", () => {
   // nginx routes on the decoded, normalised $uri but passes the raw target on: any target whose
   // two forms could differ is refused before routing, for every path.
   const refused = [
@@ -314,7 +332,11 @@ describe("the front door's own errors are the contract's JSON, not nginx's HTML"
     ['two Host headers', `GET /image/health HTTP/1.1\r\n${host}${host}\r\n`, 400],
     ['a request target over 8 KB', `GET /image/files/${'a'.repeat(9000)}.png HTTP/1.1\r\n${host}\r\n`, 414],
     ['a header over 8 KB', `GET /image/health HTTP/1.1\r\n${host}X-Big: ${'b'.repeat(9000)}\r\n\r\n`, 431],
-    ['an upload over client_max_body_size', `POST /image/files HTTP/1.1\r\n${host}Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 70000000\r\n\r\n`, 413],
+    [
+      'an upload over client_max_body_size',
+      `POST /image/files HTTP/1.1\r\n${host}Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 70000000\r\n\r\n`,
+      413,
+    ],
     ['an unknown Transfer-Encoding', `POST /image/files HTTP/1.1\r\n${host}Transfer-Encoding: gzip\r\n\r\n`, 501],
     ['TRACE', `TRACE /image/health HTTP/1.1\r\n${host}\r\n`, 405],
   ] as const)('%s: %i', async (_what, text, status) => {
@@ -409,7 +431,11 @@ describe('clients cannot steer or see inside', () => {
       },
     );
     // The default (everyone): the batch delete reaches legacy again.
-    const r = await fetch(`${stack.frontDoor.url}/image/files`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: '{"files":["not-there.png"]}' });
+    const r = await fetch(`${stack.frontDoor.url}/image/files`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: '{"files":["not-there.png"]}',
+    });
     expect(r.status).toBe(200);
   });
 });
@@ -423,7 +449,11 @@ describe('the JSON access log', () => {
     await get(`/image/files/tiny.png?w=6&id=${id}`);
     await get(`/image/health?id=${id}`);
     await new Promise((r) => setTimeout(r, 100));
-    const lines = readFileSync(stack.frontDoor.accessLog, 'utf8').slice(before).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(stack.frontDoor.accessLog, 'utf8')
+      .slice(before)
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const mine = lines.filter((l) => String(l.uri).includes(id));
     expect(mine).toHaveLength(3);
     const [pinned, split, health] = mine as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
@@ -437,7 +467,13 @@ describe('the JSON access log', () => {
       expect(Number(l.upstream_response_time)).toBeGreaterThanOrEqual(0);
       expect(l.fallback).toBe('');
     }
-    expect(pinned).toMatchObject({ uri: `/image/files/tiny.png?w=5&id=${id}`, route: 'images', backend: 'new', upstream_addr: `127.0.0.1:${stack.service.port}`, override: 'new' });
+    expect(pinned).toMatchObject({
+      uri: `/image/files/tiny.png?w=5&id=${id}`,
+      route: 'images',
+      backend: 'new',
+      upstream_addr: `127.0.0.1:${stack.service.port}`,
+      override: 'new',
+    });
     expect(split).toMatchObject({ route: 'images', backend: 'legacy', upstream_addr: `127.0.0.1:${stack.legacy.port}` });
     expect(health).toMatchObject({ uri: `/image/health?id=${id}`, route: '', backend: 'legacy' });
   });

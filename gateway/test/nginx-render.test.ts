@@ -92,7 +92,13 @@ describe('renderNginxConfig: runs inside its run dir, never /etc/nginx', () => {
     expect(text).toMatch(/^pid nginx\.pid;$/m);
     expect(text).toMatch(/^error_log logs\/error\.log warn;$/m);
     expect(text).toContain('access_log logs/access.log frontdoor;');
-    for (const t of ['client_body_temp_path tmp/client_body;', 'proxy_temp_path tmp/proxy;', 'fastcgi_temp_path tmp/fastcgi;', 'uwsgi_temp_path tmp/uwsgi;', 'scgi_temp_path tmp/scgi;']) {
+    for (const t of [
+      'client_body_temp_path tmp/client_body;',
+      'proxy_temp_path tmp/proxy;',
+      'fastcgi_temp_path tmp/fastcgi;',
+      'uwsgi_temp_path tmp/uwsgi;',
+      'scgi_temp_path tmp/scgi;',
+    ]) {
       expect(text).toContain(t);
     }
     expect(stripComments(text)).not.toMatch(/\/etc\/nginx|\/var\/log\/nginx|\/var\/lib\/nginx|\/run\/nginx/);
@@ -120,7 +126,11 @@ describe('renderNginxConfig: the split', () => {
   ];
   it.each(cases)('share %i: split_clients on $request_uri with new first', (share, lines) => {
     const p = plan();
-    p.routes[0] = { ...p.routes[0]!, share, split: planCutover(parseCutover(`routes: [{name: images, path: /image/files/, backend: '127.0.0.1:1', share: ${share}}]`)).routes[0]!.split };
+    p.routes[0] = {
+      ...p.routes[0]!,
+      share,
+      split: planCutover(parseCutover(`routes: [{name: images, path: /image/files/, backend: '127.0.0.1:1', share: ${share}}]`)).routes[0]!.split,
+    };
     expect(directives(block(render(p), 'split_clients "${request_uri}" $fd_images_split {'))).toEqual(lines);
   });
   it('hashes the configured sticky variable', () => {
@@ -131,7 +141,15 @@ describe('renderNginxConfig: the split', () => {
 describe('renderNginxConfig: which requests may reach new', () => {
   it('only the route methods with split or override = new; default legacy', () => {
     const map = directives(block(render(plan('    override_header: true')), 'map "$request_method:$fd_images_override:$fd_images_split" $fd_images_target {'));
-    expect(map).toEqual(['"GET:new:new" new;', '"GET:new:legacy" new;', '"GET::new" new;', '"HEAD:new:new" new;', '"HEAD:new:legacy" new;', '"HEAD::new" new;', 'default legacy;']);
+    expect(map).toEqual([
+      '"GET:new:new" new;',
+      '"GET:new:legacy" new;',
+      '"GET::new" new;',
+      '"HEAD:new:new" new;',
+      '"HEAD:new:legacy" new;',
+      '"HEAD::new" new;',
+      'default legacy;',
+    ]);
   });
   it('without override_header the header cannot pin anything', () => {
     const text = render(plan('    override_header: false'));
@@ -149,11 +167,19 @@ describe('renderNginxConfig: which requests may reach new', () => {
   it('the route location hands new requests to the named location and the rest to legacy', () => {
     const loc = directives(block(render(plan()), 'location ^~ /image/files/ {'));
     expect(loc).toEqual(
-      expect.arrayContaining(['set $fd_route $fd_images_route;', 'set $fd_backend legacy;', 'error_page 418 = @fd_images_new;', 'if ($fd_images_target = new) {', 'proxy_pass http://fd_legacy;']),
+      expect.arrayContaining([
+        'set $fd_route $fd_images_route;',
+        'set $fd_backend legacy;',
+        'error_page 418 = @fd_images_new;',
+        'if ($fd_images_target = new) {',
+        'proxy_pass http://fd_legacy;',
+      ]),
     );
   });
-  it('the prefix without its slash (POST/DELETE /image/files) is an exact location on legacy, not nginx\'s 301', () => {
-    expect(directives(block(render(plan()), 'location = /image/files {'))).toEqual(expect.arrayContaining(['set $fd_backend legacy;', 'proxy_pass http://fd_legacy;']));
+  it("the prefix without its slash (POST/DELETE /image/files) is an exact location on legacy, not nginx's 301", () => {
+    expect(directives(block(render(plan()), 'location = /image/files {'))).toEqual(
+      expect.arrayContaining(['set $fd_backend legacy;', 'proxy_pass http://fd_legacy;']),
+    );
   });
   it('everything else goes to legacy', () => {
     expect(directives(block(render(plan()), 'location / {'))).toEqual(expect.arrayContaining(['set $fd_backend legacy;', 'proxy_pass http://fd_legacy;']));
@@ -165,7 +191,13 @@ describe('renderNginxConfig: the new service and the fallback', () => {
   const newLoc = directives(block(text, 'location @fd_images_new {'));
   it('short connect timeout, read/send timeout from the route, keep-alive upstream', () => {
     expect(newLoc).toEqual(
-      expect.arrayContaining(['set $fd_backend new;', 'proxy_pass http://fd_images_new;', 'proxy_connect_timeout 1s;', 'proxy_send_timeout 2500ms;', 'proxy_read_timeout 2500ms;']),
+      expect.arrayContaining([
+        'set $fd_backend new;',
+        'proxy_pass http://fd_images_new;',
+        'proxy_connect_timeout 1s;',
+        'proxy_send_timeout 2500ms;',
+        'proxy_read_timeout 2500ms;',
+      ]),
     );
     expect(directives(block(text, 'upstream fd_images_new {'))).toEqual([
       'zone fd_images_new 64k;',
@@ -188,11 +220,19 @@ describe('renderNginxConfig: the new service and the fallback', () => {
     const off = render(plan('    fallback: false'));
     expect(off).not.toContain('@fd_images_fallback');
     expect(off).not.toContain('proxy_intercept_errors on;');
-    expect(directives(block(off, 'location @fd_images_new {'))).toEqual(expect.arrayContaining(['error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;']));
+    expect(directives(block(off, 'location @fd_images_new {'))).toEqual(
+      expect.arrayContaining(['error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;']),
+    );
   });
   it('legacy unreachable: a JSON 502 / 504', () => {
-    expect(directives(block(text, 'location @fd_unreachable {'))).toEqual(['default_type application/json;', `return 502 '{"error":"internal","message":"the $fd_backend backend is unreachable"}';`]);
-    expect(directives(block(text, 'location @fd_timeout {'))).toEqual(['default_type application/json;', `return 504 '{"error":"timeout","message":"the $fd_backend backend did not answer in time"}';`]);
+    expect(directives(block(text, 'location @fd_unreachable {'))).toEqual([
+      'default_type application/json;',
+      `return 502 '{"error":"internal","message":"the $fd_backend backend is unreachable"}';`,
+    ]);
+    expect(directives(block(text, 'location @fd_timeout {'))).toEqual([
+      'default_type application/json;',
+      `return 504 '{"error":"timeout","message":"the $fd_backend backend did not answer in time"}';`,
+    ]);
   });
 });
 
@@ -200,14 +240,22 @@ describe('renderNginxConfig: response headers and blocked paths', () => {
   const server = directives(mainServer(render(plan())));
   it('X-Image-Backend, X-Image-Fallback and nosniff on every response (always), set once at server level', () => {
     expect(server).toEqual(
-      expect.arrayContaining(['add_header X-Image-Backend $fd_backend_header always;', 'add_header X-Image-Fallback $fd_fallback_header always;', 'add_header X-Content-Type-Options nosniff always;']),
+      expect.arrayContaining([
+        'add_header X-Image-Backend $fd_backend_header always;',
+        'add_header X-Image-Fallback $fd_fallback_header always;',
+        'add_header X-Content-Type-Options nosniff always;',
+      ]),
     );
     // A location-level add_header would silently drop the server-level ones.
-    const locations = render(plan()).split(/\n\s*location /).slice(1);
+    const locations = render(plan())
+      .split(/\n\s*location /)
+      .slice(1);
     for (const loc of locations) expect(loc.split(/\n\s*location /)[0]).not.toMatch(/^\s*add_header/m);
   });
   it('backends cannot spoof the front door headers; the override header does not reach them', () => {
-    expect(server).toEqual(expect.arrayContaining(['proxy_hide_header X-Image-Backend;', 'proxy_hide_header X-Image-Fallback;', 'proxy_set_header X-Image-Backend "";']));
+    expect(server).toEqual(
+      expect.arrayContaining(['proxy_hide_header X-Image-Backend;', 'proxy_hide_header X-Image-Fallback;', 'proxy_set_header X-Image-Backend "";']),
+    );
   });
   it('no server-level "set": a mirror subrequest would rerun it and reset the request variables', () => {
     expect(server.filter((d) => d.startsWith('set '))).toEqual([]);
@@ -226,9 +274,23 @@ describe('renderNginxConfig: the JSON access log', () => {
     expect(format).toBeDefined();
     const joined = [...format!.matchAll(/'([^']*)'/g)].map((m) => m[1]).join('');
     // Substitute plausible values for the variables; the result must be JSON.
-    const sample = joined.replace(/\$[a-z_0-9]+/g, (v) => (['$msec', '$status', '$request_time', '$body_bytes_sent', '$connection', '$connection_requests'].includes(v) ? '1' : 'x'));
+    const sample = joined.replace(/\$[a-z_0-9]+/g, (v) =>
+      ['$msec', '$status', '$request_time', '$body_bytes_sent', '$connection', '$connection_requests'].includes(v) ? '1' : 'x',
+    );
     const entry = JSON.parse(sample) as Record<string, unknown>;
-    for (const k of ['time', 'method', 'uri', 'status', 'request_time', 'upstream_addr', 'upstream_status', 'upstream_response_time', 'route', 'backend', 'fallback']) {
+    for (const k of [
+      'time',
+      'method',
+      'uri',
+      'status',
+      'request_time',
+      'upstream_addr',
+      'upstream_status',
+      'upstream_response_time',
+      'route',
+      'backend',
+      'fallback',
+    ]) {
       expect(entry).toHaveProperty(k);
     }
     expect(joined).toContain('"uri":"$fd_log_uri"');
@@ -247,8 +309,12 @@ describe('renderNginxConfig: the mirror', () => {
   });
   it('mirrors from the legacy branch and the new location, never from the fallback (that would mirror twice)', () => {
     const text = render(plan('    shadow_sample: 20', withSink));
-    expect(directives(block(text, 'location ^~ /image/files/ {'))).toEqual(expect.arrayContaining(['mirror /_frontdoor/mirror/images;', 'mirror_request_body off;']));
-    expect(directives(block(text, 'location @fd_images_new {'))).toEqual(expect.arrayContaining(['mirror /_frontdoor/mirror/images;', 'mirror_request_body off;']));
+    expect(directives(block(text, 'location ^~ /image/files/ {'))).toEqual(
+      expect.arrayContaining(['mirror /_frontdoor/mirror/images;', 'mirror_request_body off;']),
+    );
+    expect(directives(block(text, 'location @fd_images_new {'))).toEqual(
+      expect.arrayContaining(['mirror /_frontdoor/mirror/images;', 'mirror_request_body off;']),
+    );
     expect(block(text, 'location @fd_images_fallback {')).not.toContain('mirror');
   });
   it('samples per request, GETs only, with tight timeouts, internal', () => {
@@ -295,7 +361,13 @@ routes:
 describe('variables exist whatever the routes', () => {
   it('the request variables are declared even with no routes (nginx -t refuses unknown variables)', () => {
     const text = render(planCutover(parseCutover('routes: []')));
-    expect(directives(block(text, 'location @fd_declare {'))).toEqual(['set $fd_route "";', 'set $fd_backend "";', 'set $fd_fallback "";', 'set $fd_debug "";', 'return 404;']);
+    expect(directives(block(text, 'location @fd_declare {'))).toEqual([
+      'set $fd_route "";',
+      'set $fd_backend "";',
+      'set $fd_fallback "";',
+      'set $fd_debug "";',
+      'return 404;',
+    ]);
     expect(text).not.toContain('error_page 404 = @fd_declare');
   });
 });
@@ -335,7 +407,15 @@ describe('renderNginxConfig: the public listener refuses what it should not rout
   const text = render(plan());
   const server = directives(mainServer(text));
   it('every public location refuses a request target not in normal form (400), then a write from outside writes_from (403)', () => {
-    const publicLocations = ['location = /metrics {', 'location = /healthz {', 'location = /readyz {', 'location ^~ /_frontdoor/ {', 'location / {', 'location = /image/files {', 'location ^~ /image/files/ {'];
+    const publicLocations = [
+      'location = /metrics {',
+      'location = /healthz {',
+      'location = /readyz {',
+      'location ^~ /_frontdoor/ {',
+      'location / {',
+      'location = /image/files {',
+      'location ^~ /image/files/ {',
+    ];
     for (const header of publicLocations) {
       const loc = directives(block(text, header));
       expect(loc.indexOf('if ($fd_target_refused) {')).toBeGreaterThanOrEqual(0);
@@ -364,7 +444,9 @@ describe('renderNginxConfig: the public listener refuses what it should not rout
     }
     expect(directives(block(text, 'location = /_frontdoor/error/494 {'))[2]).toMatch(/^return 431 /);
     for (const header of ['location / {', 'location = /image/files {', 'location ^~ /image/files/ {', 'location @fd_images_fallback {']) {
-      expect(directives(block(text, header))).toEqual(expect.arrayContaining(['error_page 413 = /_frontdoor/error/413;', 'error_page 400 = /_frontdoor/error/400;']));
+      expect(directives(block(text, header))).toEqual(
+        expect.arrayContaining(['error_page 413 = /_frontdoor/error/413;', 'error_page 400 = /_frontdoor/error/400;']),
+      );
     }
   });
 });
@@ -377,12 +459,17 @@ describe('renderNginxConfig: clients cannot steer or see inside', () => {
   });
   it('debug_headers: true sets $fd_debug 1 in every location of the route', () => {
     const text = render(plan('    debug_headers: true'));
-    for (const header of ['location = /image/files {', 'location ^~ /image/files/ {', 'location @fd_images_fallback {']) expect(directives(block(text, header))).toContain('set $fd_debug 1;');
+    for (const header of ['location = /image/files {', 'location ^~ /image/files/ {', 'location @fd_images_fallback {'])
+      expect(directives(block(text, header))).toContain('set $fd_debug 1;');
   });
   it('the override header is honoured from override_from only (default loopback)', () => {
     const text = render(plan('    override_header: true'));
     expect(directives(block(text, 'geo $fd_images_override_from {'))).toEqual(['127.0.0.0/8 1;', '::1 1;']);
-    expect(directives(block(text, 'map "$fd_images_override_from:$fd_override" $fd_images_override {'))).toEqual(['"1:new" new;', '"1:legacy" legacy;', 'default "";']);
+    expect(directives(block(text, 'map "$fd_images_override_from:$fd_override" $fd_images_override {'))).toEqual([
+      '"1:new" new;',
+      '"1:legacy" legacy;',
+      'default "";',
+    ]);
     const wide = render(plan('    override_header: true\n    override_from: [192.0.2.0/24]'));
     expect(directives(block(wide, 'geo $fd_images_override_from {'))).toEqual(['192.0.2.0/24 1;']);
   });

@@ -36,15 +36,41 @@ const meta = { source: { legacy: 'http://l', new: 'http://n' }, thresholds: DEFA
 describe('buildReport', () => {
   const results: PairResult[] = [
     ...Array.from({ length: 96 }, (_, i) => result({ legacyMs: 100 + i, newMs: 10 + i / 10 })),
-    result({ verdict: 'mismatch', category: 'pixels', findings: [{ category: 'pixels', rule: 'delta_e', detail: 'x' }], signals: { ssim: 0.98, blockMaxDiff: 120, deltaE: 30, blockiness: 1 }, params: { w: '320', format: 'webp' } }),
-    result({ verdict: 'mismatch', category: 'status', findings: [{ category: 'status', rule: 'status', detail: 'status legacy 200, new 500' }], signals: undefined }),
+    result({
+      verdict: 'mismatch',
+      category: 'pixels',
+      findings: [{ category: 'pixels', rule: 'delta_e', detail: 'x' }],
+      signals: { ssim: 0.98, blockMaxDiff: 120, deltaE: 30, blockiness: 1 },
+      params: { w: '320', format: 'webp' },
+    }),
+    result({
+      verdict: 'mismatch',
+      category: 'status',
+      findings: [{ category: 'status', rule: 'status', detail: 'status legacy 200, new 500' }],
+      signals: undefined,
+    }),
     result({ verdict: 'intended', category: 'header', intended: [{ category: 'header', rule: 'cache_control', detail: 'x', reason: 'TICKET-1' }] }),
-    result({ verdict: 'mismatch', category: 'error', findings: [{ category: 'error', rule: 'no_answer', detail: 'new did not answer' }], signals: undefined, new: { status: null, error: 'ECONNREFUSED', bytes: 0, ttfbMs: 1, totalMs: 1 } }),
+    result({
+      verdict: 'mismatch',
+      category: 'error',
+      findings: [{ category: 'error', rule: 'no_answer', detail: 'new did not answer' }],
+      signals: undefined,
+      new: { status: null, error: 'ECONNREFUSED', bytes: 0, ttfbMs: 1, totalMs: 1 },
+    }),
   ];
   const report = buildReport(results, meta);
 
   it('has the documented top-level fields', () => {
-    expect(report).toMatchObject({ version: 1, total: 100, matched: 96, intended: 1, mismatched: 3, parity: 0.97, verdicts: { match: 96, mismatch: 3, intended: 1 }, statusMismatches: 1 });
+    expect(report).toMatchObject({
+      version: 1,
+      total: 100,
+      matched: 96,
+      intended: 1,
+      mismatched: 3,
+      parity: 0.97,
+      verdicts: { match: 96, mismatch: 3, intended: 1 },
+      statusMismatches: 1,
+    });
     expect(report.categories).toEqual({ error: 1, status: 1, format: 0, dimensions: 0, dimensions_off_by_one: 0, pixels: 1, header: 0 });
     expect(report.intendedCategories.header).toBe(1);
     expect(report.rules).toEqual({ delta_e: 1, status: 1, no_answer: 1 });
@@ -88,7 +114,12 @@ describe('buildReport', () => {
 
   it('keeps at most maxCases mismatch records, the most severe, and counts the rest', () => {
     const many = Array.from({ length: 10 }, (_, i) =>
-      result({ verdict: 'mismatch', category: 'pixels', findings: [{ category: 'pixels', rule: 'ssim', detail: '' }], signals: { ssim: 0.5 + i / 100, blockMaxDiff: 0, deltaE: 0, blockiness: 1 } }),
+      result({
+        verdict: 'mismatch',
+        category: 'pixels',
+        findings: [{ category: 'pixels', rule: 'ssim', detail: '' }],
+        signals: { ssim: 0.5 + i / 100, blockMaxDiff: 0, deltaE: 0, blockiness: 1 },
+      }),
     );
     const r = buildReport(many, meta, 3);
     expect(r.mismatches).toHaveLength(3);
@@ -110,17 +141,39 @@ describe('by original and by likely cause', () => {
     at('ok.jpg', '?w=320'),
     at('ok.jpg', '?w=100'),
     // CMYK without a profile: every variant off in colour.
-    ...['?w=320', '?w=100', '?w=200&h=200&fit=cover'].map((q) => at('cmyk.jpg', q, { verdict: 'mismatch', category: 'pixels', findings: [px('delta_e'), px('block_colour')], signals: sig })),
+    ...['?w=320', '?w=100', '?w=200&h=200&fit=cover'].map((q) =>
+      at('cmyk.jpg', q, { verdict: 'mismatch', category: 'pixels', findings: [px('delta_e'), px('block_colour')], signals: sig }),
+    ),
     // Alpha PNG: one variant of two.
     at('alpha.png', '?w=320', { verdict: 'mismatch', category: 'pixels', findings: [px('delta_e')], signals: sig }),
     at('alpha.png', '?w=100'),
     // A rotation one side missed: sides swapped.
-    at('rot.jpg', '?w=100', { verdict: 'mismatch', category: 'dimensions', findings: [{ category: 'dimensions', rule: 'dimensions', detail: 'x' }], signals: undefined, legacy: { status: 200, bytes: 1, ttfbMs: 1, totalMs: 1, width: 100, height: 75 }, new: { status: 200, bytes: 1, ttfbMs: 1, totalMs: 1, width: 75, height: 100 } }),
+    at('rot.jpg', '?w=100', {
+      verdict: 'mismatch',
+      category: 'dimensions',
+      findings: [{ category: 'dimensions', rule: 'dimensions', detail: 'x' }],
+      signals: undefined,
+      legacy: { status: 200, bytes: 1, ttfbMs: 1, totalMs: 1, width: 100, height: 75 },
+      new: { status: 200, bytes: 1, ttfbMs: 1, totalMs: 1, width: 75, height: 100 },
+    }),
     // Declared intended: reported apart, never a mismatch.
-    ...['?w=320', '?w=100'].map((q) => at('legacy-wrong.jpg', q, { verdict: 'intended', category: 'pixels', intended: [{ ...px('delta_e'), reason: 'intended_legacy_bug' }] })),
+    ...['?w=320', '?w=100'].map((q) =>
+      at('legacy-wrong.jpg', q, { verdict: 'intended', category: 'pixels', intended: [{ ...px('delta_e'), reason: 'intended_legacy_bug' }] }),
+    ),
   ];
   const originals = {
-    '/image/files/cmyk.jpg': { format: 'jpeg', width: 800, height: 600, space: 'cmyk', channels: 4, hasAlpha: false, bitDepth: 8, icc: false, orientation: 1, source: 'pkg 1.0' },
+    '/image/files/cmyk.jpg': {
+      format: 'jpeg',
+      width: 800,
+      height: 600,
+      space: 'cmyk',
+      channels: 4,
+      hasAlpha: false,
+      bitDepth: 8,
+      icc: false,
+      orientation: 1,
+      source: 'pkg 1.0',
+    },
     '/image/files/alpha.png': { format: 'png', width: 64, height: 64, space: 'srgb', channels: 4, hasAlpha: true, bitDepth: 8, icc: false, orientation: 1 },
   };
   const report = buildReport(results, { ...meta, originals });
@@ -218,7 +271,13 @@ describe('stats', () => {
 });
 
 describe('renderHtml', () => {
-  const bad = result({ verdict: 'mismatch', category: 'pixels', target: '/image/files/<script>.jpg', findings: [{ category: 'pixels', rule: 'ssim', detail: '<b>' }], images: { legacy: 'images/x-legacy.jpg', new: 'images/x-new.jpg', diff: 'images/x-diff.png' } });
+  const bad = result({
+    verdict: 'mismatch',
+    category: 'pixels',
+    target: '/image/files/<script>.jpg',
+    findings: [{ category: 'pixels', rule: 'ssim', detail: '<b>' }],
+    images: { legacy: 'images/x-legacy.jpg', new: 'images/x-new.jpg', diff: 'images/x-diff.png' },
+  });
   const html = renderHtml(buildReport([result(), bad], meta));
 
   it('is self-contained: no network URLs for assets', () => {

@@ -139,7 +139,9 @@ describe('requests.run (files)', () => {
 
   it('lists decodable originals with valid keys, leaving out truncated files and bad names', async () => {
     const originals = path.join(dir, 'originals');
-    const good = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const good = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#808080' } })
+      .jpeg()
+      .toBuffer();
     const { mkdirSync } = await import('node:fs');
     mkdirSync(path.join(originals, 'sub'), { recursive: true });
     writeFileSync(path.join(originals, 'a.jpg'), good);
@@ -150,7 +152,12 @@ describe('requests.run (files)', () => {
     const out = path.join(dir, 'out', 'requests.json');
     const code = await requests.run(['--from-originals', originals, '--variants', 'w=10;w=20', '--out', out], {});
     expect(code).toBe(0);
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual(['/image/files/a.jpg?w=10', '/image/files/sub/b.jpg?w=10', '/image/files/a.jpg?w=20', '/image/files/sub/b.jpg?w=20']);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual([
+      '/image/files/a.jpg?w=10',
+      '/image/files/sub/b.jpg?w=10',
+      '/image/files/a.jpg?w=20',
+      '/image/files/sub/b.jpg?w=20',
+    ]);
   });
 
   it('reads an access log and refuses to write an empty list', async () => {

@@ -31,7 +31,9 @@ async function fakeBackend(): Promise<string> {
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'shadow-sink-'));
-  png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#336699' } }).png().toBuffer();
+  png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#336699' } })
+    .png()
+    .toBuffer();
 });
 
 afterAll(async () => {
@@ -41,7 +43,14 @@ afterAll(async () => {
 
 async function startSink(name: string, extra: { resultsMaxBytes?: number } = {}): Promise<{ sink: ShadowSink; url: string; out: string }> {
   const out = path.join(dir, name, 'results.jsonl');
-  const sink = createShadowSink({ legacyUrl: await fakeBackend(), newUrl: await fakeBackend(), outFile: out, thresholds: DEFAULT_THRESHOLDS, defaultMetrics: false, ...extra });
+  const sink = createShadowSink({
+    legacyUrl: await fakeBackend(),
+    newUrl: await fakeBackend(),
+    outFile: out,
+    thresholds: DEFAULT_THRESHOLDS,
+    defaultMetrics: false,
+    ...extra,
+  });
   const { url } = await sink.listen('127.0.0.1', 0);
   return { sink, url, out };
 }

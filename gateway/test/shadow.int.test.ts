@@ -37,7 +37,14 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function startSink(args: { legacy: string; new: string; out: string; port: number; queue: number; concurrency: number }): Promise<{ url: string; proc: Managed }> {
+async function startSink(args: {
+  legacy: string;
+  new: string;
+  out: string;
+  port: number;
+  queue: number;
+  concurrency: number;
+}): Promise<{ url: string; proc: Managed }> {
   const proc = startProcess('gateway-shadow', process.execPath, [
     path.join(projectRoot, 'gateway/bin/gateway.js'),
     'shadow',
@@ -119,7 +126,9 @@ describe('the sink, saturated', () => {
     }
     agent.destroy();
     const median = percentileOrNaN(times, 0.5);
-    process.stdout.write(`sink answer time with its queue full (300 sequential keep-alive GETs): median ${median.toFixed(3)} ms, p99 ${percentileOrNaN(times, 0.99).toFixed(3)} ms, max ${Math.max(...times).toFixed(3)} ms\n`);
+    process.stdout.write(
+      `sink answer time with its queue full (300 sequential keep-alive GETs): median ${median.toFixed(3)} ms, p99 ${percentileOrNaN(times, 0.99).toFixed(3)} ms, max ${Math.max(...times).toFixed(3)} ms\n`,
+    );
     expect(median).toBeLessThan(5);
     const dropped = await metric(sink.url, 'gateway_shadow_dropped_total');
     expect(dropped).toBeGreaterThan(250);
@@ -172,13 +181,25 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
     const sinkPort = await freePort();
     const { mkdirSync } = await import('node:fs');
     mkdirSync(path.dirname(results()), { recursive: true });
-    stack = await startStack({ storageDir: storage, runDir: path.join(work, 'stack'), share: 100, shadowSink: `127.0.0.1:${sinkPort}`, cutover: { shadow_sample: 100 } });
+    stack = await startStack({
+      storageDir: storage,
+      runDir: path.join(work, 'stack'),
+      share: 100,
+      shadowSink: `127.0.0.1:${sinkPort}`,
+      cutover: { shadow_sample: 100 },
+    });
     stops.push(() => stack.stop());
     sink = await startSink({ legacy: stack.legacy.url, new: stack.service.url, out: results(), port: sinkPort, queue: 64, concurrency: 2 });
   });
 
   it('every mirrored GET is compared (and nothing else is mirrored); the access log replays', async () => {
-    const targets = ['gen-photo-1920x1280.jpg?w=320', 'gen-photo-777x555.png?w=200&format=webp', 'gen-exif-6.jpg?w=150', 'gen-alpha-640x480.png?w=100&h=100&fit=cover', 'no-such.jpg?w=10'];
+    const targets = [
+      'gen-photo-1920x1280.jpg?w=320',
+      'gen-photo-777x555.png?w=200&format=webp',
+      'gen-exif-6.jpg?w=150',
+      'gen-alpha-640x480.png?w=100&h=100&fit=cover',
+      'no-such.jpg?w=10',
+    ];
     for (const t of targets) {
       const res = await fetch(`${stack.frontDoor.url}/image/files/${t}`);
       await res.arrayBuffer();
@@ -189,14 +210,21 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
     await waitUntil('5 comparisons', async () => (await metric(sink.url, 'gateway_shadow_compared_total')) >= targets.length);
     await new Promise((r) => setTimeout(r, 500));
     expect(await metric(sink.url, 'gateway_shadow_compared_total')).toBe(targets.length);
-    const lines = readFileSync(results(), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { target: string; verdict: string; legacy: { status: number } });
+    const lines = readFileSync(results(), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { target: string; verdict: string; legacy: { status: number } });
     expect(lines.map((l) => l.target).sort()).toEqual(targets.map((t) => `/image/files/${t}`).sort());
     expect(lines.find((l) => l.target.includes('no-such'))!.legacy.status).toBe(404);
 
     // The front door's own JSON access log is replay input as it is.
     const dir = path.join(work, 'replayed');
     const sinkOut = { text: '', write: (s: string) => ((sinkOut.text += s), true) };
-    const code = await compare.run(['--from', stack.frontDoor.accessLog, '--legacy', stack.legacy.url, '--new', stack.service.url, '--out', dir, '--dedupe', '--quiet'], {}, { stdout: sinkOut as never, stderr: sinkOut as never });
+    const code = await compare.run(
+      ['--from', stack.frontDoor.accessLog, '--legacy', stack.legacy.url, '--new', stack.service.url, '--out', dir, '--dedupe', '--quiet'],
+      {},
+      { stdout: sinkOut as never, stderr: sinkOut as never },
+    );
     const report = JSON.parse(readFileSync(path.join(dir, 'report.json'), 'utf8')) as Report;
     expect(report.input!.accepted).toBeGreaterThanOrEqual(targets.length + 1);
     expect(report.total).toBe(targets.length + 1); // the HEAD is replayed too; /image/health is refused
@@ -236,7 +264,10 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
     const port = Number(new URL(sink.url).port);
     const lateLegacy = await startDelayProxy({ target: { host: '127.0.0.1', port: stack.legacy.port }, mode: { kind: 'delay', ms: 2000 } });
     const lateNew = await startDelayProxy({ target: { host: '127.0.0.1', port: stack.service.port }, mode: { kind: 'delay', ms: 2000 } });
-    stops.push(() => lateLegacy.close(), () => lateNew.close());
+    stops.push(
+      () => lateLegacy.close(),
+      () => lateNew.close(),
+    );
     const restartSink = async (legacy: string, fresh: string, name: string) => {
       await sink.proc.stop();
       sink = await startSink({ legacy, new: fresh, out: path.join(work, 'mirrored', `${name}.jsonl`), port, queue: 1, concurrency: 1 });
@@ -267,7 +298,8 @@ describe('behind the real front door: nginx mirrors hot-path GETs to the sink', 
     const off = stats(times.off);
     const mirror = stats(times.mirror);
     const full = stats(times.full);
-    const line = (name: string, s: { p50: number; p99: number }) => `${name} p50 ${s.p50.toFixed(2)} ms p99 ${s.p99.toFixed(2)} ms (p99 x${(s.p99 / off.p99).toFixed(2)})`;
+    const line = (name: string, s: { p50: number; p99: number }) =>
+      `${name} p50 ${s.p50.toFixed(2)} ms p99 ${s.p99.toFixed(2)} ms (p99 x${(s.p99 / off.p99).toFixed(2)})`;
     process.stdout.write(
       `front door, 5 rounds x 200 sequential keep-alive GETs per mode, alternating: ${line('shadow off', off)}; ` +
         `${line('shadow 100%, sink saturated by slow backends (mirror cost alone)', mirror)}, ${dropped.mirror} dropped; ` +

@@ -32,7 +32,12 @@ const refused = (port: number) =>
     s.once('error', () => resolve(true));
   });
 
-const accessLines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')) : []);
+const accessLines = (file: string): string[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+    : [];
 
 /**
  * Sends one request and returns its status with the backend the access log names for it: nginx
@@ -64,8 +69,18 @@ const alive = (pid: number) => {
 describe('deriveCutoverText', () => {
   it("is the shipped file with this stack's addresses and share written in, comments kept", () => {
     const shipped = readFileSync(shippedCutoverFile, 'utf8');
-    const text = deriveCutoverText(shipped, { listen: '127.0.0.1:1001', legacy: '127.0.0.1:1002', backend: '127.0.0.1:1003', share: 30, cutover: { timeout_ms: 700 } });
-    expect(parseCutover(text)).toMatchObject({ listen: '127.0.0.1:1001', legacy: '127.0.0.1:1002', routes: [{ backend: '127.0.0.1:1003', share: 30, timeout_ms: 700 }] });
+    const text = deriveCutoverText(shipped, {
+      listen: '127.0.0.1:1001',
+      legacy: '127.0.0.1:1002',
+      backend: '127.0.0.1:1003',
+      share: 30,
+      cutover: { timeout_ms: 700 },
+    });
+    expect(parseCutover(text)).toMatchObject({
+      listen: '127.0.0.1:1001',
+      legacy: '127.0.0.1:1002',
+      routes: [{ backend: '127.0.0.1:1003', share: 30, timeout_ms: 700 }],
+    });
     expect(parseCutover(text).shadow_sink).toBeUndefined();
     expect(text).toContain('# 0..100, percent of variants sent to the new service');
     expect(text.split('\n').length).toBe(shipped.split('\n').length - 1); // only the shadow_sink line went
@@ -151,7 +166,11 @@ describe('npm start (scripts/stack.ts)', () => {
     const { stdout } = await run(process.execPath, [path.join(projectRoot, 'gateway/bin/gateway.js'), 'apply', '--run-dir', runDir], { cwd: projectRoot });
     expect(stdout).toContain('nginx reloaded');
     const plan = (await queryRunningPlan(runDir))!.plan;
-    expect([plan.listen, plan.legacy, plan.routes.images!.backend]).toEqual([`127.0.0.1:${ports.front}`, `127.0.0.1:${ports.legacy}`, `127.0.0.1:${ports.service}`]);
+    expect([plan.listen, plan.legacy, plan.routes.images!.backend]).toEqual([
+      `127.0.0.1:${ports.front}`,
+      `127.0.0.1:${ports.legacy}`,
+      `127.0.0.1:${ports.service}`,
+    ]);
     expect((await fetch(`http://127.0.0.1:${ports.front}/image/health`)).status).toBe(200);
   });
 
@@ -186,7 +205,8 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  const servicePid = async () => ((await (await fetch(`http://127.0.0.1:${adminPort}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as { pid: number }).pid;
+  const servicePid = async () =>
+    ((await (await fetch(`http://127.0.0.1:${adminPort}/healthz`, { signal: AbortSignal.timeout(2000) })).json()) as { pid: number }).pid;
   /** A hot request sent now: its status and who served it. */
   const hotBackend = () => viaFrontDoor(`${front}/image/files/tiny.png?w=4`, accessLog());
 
@@ -220,12 +240,18 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
       SERVICE_PORT: String(ports.service),
       ADMIN_PORT: String(adminPort),
     };
-    const refusedRun = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], { cwd: projectRoot, env: { ...env, REQUEST_TIMEOUT_MS: '5000' }, timeout: 60_000 }).then(
+    const refusedRun = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
+      cwd: projectRoot,
+      env: { ...env, REQUEST_TIMEOUT_MS: '5000' },
+      timeout: 60_000,
+    }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );
     expect(refusedRun.code).toBe(2);
-    expect(refusedRun.stderr).toContain('REQUEST_TIMEOUT_MS=5000 is longer than the front door waits for the image service (route images: timeout_ms 2000); expected at most 1600');
+    expect(refusedRun.stderr).toContain(
+      'REQUEST_TIMEOUT_MS=5000 is longer than the front door waits for the image service (route images: timeout_ms 2000); expected at most 1600',
+    );
     expect(existsSync(path.join(work, 'var/run'))).toBe(false);
 
     proc = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], { cwd: projectRoot, env });
@@ -294,10 +320,14 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
 describe('gateway status: whether each backend is up, on real processes', () => {
   let stack: RunningStack;
   const status = async () => {
-    const { stdout } = await run(process.execPath, [path.join(projectRoot, 'gateway/bin/gateway.js'), 'status', '--file', stack.cutoverFile, '--run-dir', path.join(stack.runDir, 'frontdoor')], {
-      cwd: projectRoot,
-      timeout: 30_000,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [path.join(projectRoot, 'gateway/bin/gateway.js'), 'status', '--file', stack.cutoverFile, '--run-dir', path.join(stack.runDir, 'frontdoor')],
+      {
+        cwd: projectRoot,
+        timeout: 30_000,
+      },
+    );
     const line = (name: string) => stdout.split('\n').find((l) => l.startsWith(`  ${name} `)) ?? `(no ${name} line in:\n${stdout})`;
     return { legacy: line('legacy'), images: line('images (new)') };
   };

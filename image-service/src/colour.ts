@@ -24,7 +24,7 @@ const charToQuantum = (v: number) => v * 257;
 const clampToQuantum = (v: number) => (v <= 0 ? 0 : v >= QUANTUM_RANGE ? QUANTUM_RANGE : Math.floor(v + 0.5));
 
 /** ImageMagick's ScaleQuantumToChar for Q16 (what an 8-bit encoder writes). */
-const quantumToChar = (q: number) => ((q + 128) - ((q + 128) >> 8)) >> 8;
+const quantumToChar = (q: number) => (q + 128 - ((q + 128) >> 8)) >> 8;
 
 /** One channel of ImageMagick's CMYK -> RGB without a profile: ink `c` (0..255) under black `k` (0..255). */
 export function legacyCmykChannel(c: number, k: number): number {

@@ -37,40 +37,48 @@ const storageUrl = z
  * that happens. support/test/deadlines.test.ts keeps the two equal (neither imports the other).
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1600;
+/** Default queue places per resize slot (see Config.queueLimit). */
+export const QUEUE_PER_SLOT = 4;
 
-const schema = z.object({
-  PORT: int(0, 65535).default(8082),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  ADMIN_PORT: int(0, 65535).default(9082),
-  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
-  STORAGE_URL: storageUrl,
-  S3_ENDPOINT: z.url({ error: 'expected an http(s) URL such as http://127.0.0.1:7070' }).optional(),
-  AWS_REGION: z.string().min(1).default('us-east-1'),
-  S3_FORCE_PATH_STYLE: flag.optional(),
-  CONCURRENCY: int(1, 256).optional(),
-  QUEUE_LIMIT: int(0, 100000).optional(),
-  REQUEST_TIMEOUT_MS: int(1, 600000).default(DEFAULT_REQUEST_TIMEOUT_MS),
-  RENDER_TIMEOUT_MS: int(1, 600000).optional(),
-  STORAGE_CONCURRENCY: int(1, 1024).optional(),
-  STORAGE_TIMEOUT_MS: int(1, 600000).default(5000),
-  SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
-  MAX_INPUT_BYTES: int(1, 2 ** 40).default(MAX_INPUT_BYTES),
-  MAX_INPUT_PIXELS: int(1, 2 ** 40).default(MAX_INPUT_PIXELS),
-  FAST_SHRINK_ON_LOAD: flag.default(false),
-  SHARP_CONCURRENCY: int(0, 64).default(1),
-  RETRY_AFTER_SECONDS: int(1, 3600).default(1),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  SIGNING_SECRET: z.string().min(16, 'expected at least 16 characters').optional(),
-  ALLOWED_SIZES: z
-    .string()
-    .regex(/^\s*(\d*x\d*)(\s*,\s*\d*x\d*)*\s*$/, "expected a comma-separated list of WxH boxes such as '300x,640x,200x200'")
-    .optional(),
-}).superRefine((e, ctx) => {
-  // Port 0 (any free port) on both is fine: they get different ones.
-  if (e.ADMIN_PORT === e.PORT && e.PORT !== 0) {
-    ctx.addIssue({ code: 'custom', path: ['ADMIN_PORT'], message: `expected a port other than PORT (${e.PORT}): /metrics, /readyz and /healthz must not be on the public port` });
-  }
-});
+const schema = z
+  .object({
+    PORT: int(0, 65535).default(8082),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    ADMIN_PORT: int(0, 65535).default(9082),
+    ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+    STORAGE_URL: storageUrl,
+    S3_ENDPOINT: z.url({ error: 'expected an http(s) URL such as http://127.0.0.1:7070' }).optional(),
+    AWS_REGION: z.string().min(1).default('us-east-1'),
+    S3_FORCE_PATH_STYLE: flag.optional(),
+    CONCURRENCY: int(1, 256).optional(),
+    QUEUE_LIMIT: int(0, 100000).optional(),
+    REQUEST_TIMEOUT_MS: int(1, 600000).default(DEFAULT_REQUEST_TIMEOUT_MS),
+    RENDER_TIMEOUT_MS: int(1, 600000).optional(),
+    STORAGE_CONCURRENCY: int(1, 1024).optional(),
+    STORAGE_TIMEOUT_MS: int(1, 600000).default(5000),
+    SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
+    MAX_INPUT_BYTES: int(1, 2 ** 40).default(MAX_INPUT_BYTES),
+    MAX_INPUT_PIXELS: int(1, 2 ** 40).default(MAX_INPUT_PIXELS),
+    FAST_SHRINK_ON_LOAD: flag.default(false),
+    SHARP_CONCURRENCY: int(0, 64).default(1),
+    RETRY_AFTER_SECONDS: int(1, 3600).default(1),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SIGNING_SECRET: z.string().min(16, 'expected at least 16 characters').optional(),
+    ALLOWED_SIZES: z
+      .string()
+      .regex(/^\s*(\d*x\d*)(\s*,\s*\d*x\d*)*\s*$/, "expected a comma-separated list of WxH boxes such as '300x,640x,200x200'")
+      .optional(),
+  })
+  .superRefine((e, ctx) => {
+    // Port 0 (any free port) on both is fine: they get different ones.
+    if (e.ADMIN_PORT === e.PORT && e.PORT !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADMIN_PORT'],
+        message: `expected a port other than PORT (${e.PORT}): /metrics, /readyz and /healthz must not be on the public port`,
+      });
+    }
+  });
 
 export interface Config {
   port: number;
@@ -81,7 +89,11 @@ export interface Config {
   storage: StorageConfig;
   /** Resizes in flight. Default: the CPUs this process may really use (cgroup quota honoured). */
   concurrency: number;
-  /** Resizes waiting for a slot before new ones get 503. Default: 16 per slot. */
+  /**
+   * Resizes waiting for a slot before new ones get 503. Default: 4 per slot. The queue should hold
+   * no more than the slots can clear within the request deadline (1600 ms by default; a large
+   * photo takes ~300 ms of CPU): a longer one only turns quick 503s into slow ones.
+   */
   queueLimit: number;
   /** Deadline of a request, time in the queue included. Default 1 600 ms (see DEFAULT_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs: number;
@@ -140,7 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: { 
       maxConcurrent: e.STORAGE_CONCURRENCY ?? concurrency * 4,
     },
     concurrency,
-    queueLimit: e.QUEUE_LIMIT ?? concurrency * 16,
+    queueLimit: e.QUEUE_LIMIT ?? concurrency * QUEUE_PER_SLOT,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     renderTimeoutMs: e.RENDER_TIMEOUT_MS ?? e.REQUEST_TIMEOUT_MS,
     storageConcurrency: e.STORAGE_CONCURRENCY ?? concurrency * 4,

@@ -108,10 +108,7 @@ export function cgroupCpuQuota(readFile: (file: string) => string): number | und
 }
 
 /** The CPUs this process may really use: the affinity mask capped by the cgroup CPU quota. */
-export function usableCpus(
-  readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
-  affinity: number = availableParallelism(),
-): number {
+export function usableCpus(readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'), affinity: number = availableParallelism()): number {
   const quota = cgroupCpuQuota(readFile);
   return quota === undefined ? affinity : Math.min(affinity, quota);
 }

@@ -58,7 +58,5 @@ export function planResize(source: Size, box: { width: number | undefined; heigh
 
 /** EXIF orientations 5..8 swap the stored width and height. */
 export function orientedSize(stored: Size, orientation: number | undefined): Size {
-  return orientation !== undefined && orientation >= 5 && orientation <= 8
-    ? { width: stored.height, height: stored.width }
-    : stored;
+  return orientation !== undefined && orientation >= 5 && orientation <= 8 ? { width: stored.height, height: stored.width } : stored;
 }

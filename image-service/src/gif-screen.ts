@@ -34,7 +34,10 @@ export function gifLogicalScreen(head: Uint8Array): Size | undefined {
  */
 export function checkGifScreen(screen: Size, maxPixels: number): void {
   if (screen.width === 0 || screen.height === 0) {
-    throw new ImageError('unsupported_image', `unsupported image: the GIF's logical screen is ${screen.width}x${screen.height}; expected both sides of at least 1 pixel`);
+    throw new ImageError(
+      'unsupported_image',
+      `unsupported image: the GIF's logical screen is ${screen.width}x${screen.height}; expected both sides of at least 1 pixel`,
+    );
   }
   const pixels = screen.width * screen.height;
   if (pixels > maxPixels) {

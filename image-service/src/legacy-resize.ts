@@ -32,7 +32,7 @@ const LANCZOS_SUPPORT = 3;
 /** ImageMagick's ClampToQuantum (non-HDRI): clamp to 0..QuantumRange, round half up. */
 const clampToQuantum = (v: number) => (v <= 0 ? 0 : v >= QUANTUM_RANGE ? QUANTUM_RANGE : Math.floor(v + 0.5));
 /** ImageMagick's ScaleQuantumToChar for Q16. */
-const quantumToChar = (q: number) => ((q + 128) - ((q + 128) >> 8)) >> 8;
+const quantumToChar = (q: number) => (q + 128 - ((q + 128) >> 8)) >> 8;
 /** ImageMagick's PerceptibleReciprocal: 1/x, without dividing by (near) zero. */
 const perceptibleReciprocal = (x: number) => {
   const sign = x < 0 ? -1 : 1;
@@ -108,7 +108,13 @@ const CHUNK_SAMPLES = 1 << 18;
  * intermediate image. A generator: between chunks of output rows (each a few ms of work) it
  * yields how many of its output rows are done, and it returns the pass's output.
  */
-export function* resamplePass(src: Raster<Uint16Array>, horizontal: boolean, dstLength: number, from: number, length: number): Generator<number, Raster<Uint16Array>> {
+export function* resamplePass(
+  src: Raster<Uint16Array>,
+  horizontal: boolean,
+  dstLength: number,
+  from: number,
+  length: number,
+): Generator<number, Raster<Uint16Array>> {
   const { data, width, height, channels, hasAlpha } = src;
   const contributions = axisContributions(horizontal ? width : height, dstLength, from, from + length);
   const outWidth = horizontal ? length : width;

@@ -113,7 +113,10 @@ export function parseImageRequest(pairs: ReadonlyArray<readonly [string, string]
   if (fit === 'cover' && (width === undefined || height === undefined)) {
     const missing = width === undefined && height === undefined ? 'w and h' : width === undefined ? 'w' : 'h';
     return fail(
-      new ImageError('invalid_parameter', `invalid parameter fit: expected both w and h (integers from 1 to ${MAX_BOX_SIDE}) with fit=cover, got cover without ${missing}`),
+      new ImageError(
+        'invalid_parameter',
+        `invalid parameter fit: expected both w and h (integers from 1 to ${MAX_BOX_SIDE}) with fit=cover, got cover without ${missing}`,
+      ),
     );
   }
   const fmt = seen.get('format');

@@ -64,7 +64,12 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
   try {
     // failOn 'error' (which implies 'truncated'): a damaged original is a 415, never a half image.
     // limitInputPixels is checked by libvips from the header, before any pixel is decoded.
-    const image = sharp(Buffer.isBuffer(input) ? input : input.path, { failOn: 'error', limitInputPixels: limits.maxInputPixels, pages: 1, sequentialRead: true });
+    const image = sharp(Buffer.isBuffer(input) ? input : input.path, {
+      failOn: 'error',
+      limitInputPixels: limits.maxInputPixels,
+      pages: 1,
+      sequentialRead: true,
+    });
     const meta = await image.metadata();
     if (!meta.width || !meta.height) throw new ImageError('unsupported_image', 'unsupported image: the original has no dimensions');
     // libvips detects the format itself; it must be the one recognised above (a local file could
@@ -72,7 +77,10 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
     if (meta.format !== source) throw new ImageError('unsupported_image', `unsupported image: the original is not a ${SUPPORTED_FORMATS_TEXT} image`);
     if (meta.width * meta.height > limits.maxInputPixels) throw tooManyPixels(meta.width, meta.height, limits.maxInputPixels);
     if (meta.width > MAX_SIDE_PIXELS || meta.height > MAX_SIDE_PIXELS) {
-      throw new ImageError('image_too_large', `image too large: the original is ${meta.width}x${meta.height}; at most ${MAX_SIDE_PIXELS} pixels a side are accepted`);
+      throw new ImageError(
+        'image_too_large',
+        `image too large: the original is ${meta.width}x${meta.height}; at most ${MAX_SIDE_PIXELS} pixels a side are accepted`,
+      );
     }
 
     const oriented = orientedSize({ width: meta.width, height: meta.height }, meta.orientation);
@@ -110,7 +118,8 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
     // A bound on the render's processing (RENDER_TIMEOUT_MS; libvips counts whole seconds): a
     // pathological original must not hold a slot and a core long after its client has gone.
     // service.ts turns libvips' "timeout: N% complete" into a 504.
-    if ('renderTimeoutMs' in limits && typeof limits.renderTimeoutMs === 'number') pipeline = pipeline.timeout({ seconds: Math.max(1, Math.ceil(limits.renderTimeoutMs / 1000)) });
+    if ('renderTimeoutMs' in limits && typeof limits.renderTimeoutMs === 'number')
+      pipeline = pipeline.timeout({ seconds: Math.max(1, Math.ceil(limits.renderTimeoutMs / 1000)) });
 
     switch (format) {
       case 'jpeg':
@@ -155,7 +164,13 @@ async function legacyCmykSource(image: Sharp, maxInputPixels: number): Promise<S
  */
 async function legacyEnlarged(image: Sharp, size: Size, crop: Crop | undefined, deadline: number | undefined): Promise<Sharp> {
   const { data, info } = await image.rotate().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  const src = { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height, channels: info.channels, hasAlpha: info.channels === 2 || info.channels === 4 };
+  const src = {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width: info.width,
+    height: info.height,
+    channels: info.channels,
+    hasAlpha: info.channels === 2 || info.channels === 4,
+  };
   const out = await runYielding(legacyLanczosSteps(src, size, crop), deadline);
   // No pixel limit here: the limit is on originals (checked above), and this is the output, at
   // most the box (MAX_BOX_SIDE a side).
@@ -201,7 +216,9 @@ async function pngColourChunksOf(input: PipelineInput): Promise<PngColourChunks>
 async function legacyLinearSource(image: Sharp, wideSpace: string | undefined, hasAlpha: boolean, maxInputPixels: number): Promise<Sharp> {
   const wide = wideSpace !== undefined;
   const oriented = image.rotate();
-  const { data, info } = await (wide ? oriented.toColourspace(wideSpace).raw({ depth: 'ushort' }) : oriented.raw({ depth: 'uchar' })).toBuffer({ resolveWithObject: true });
+  const { data, info } = await (wide ? oriented.toColourspace(wideSpace).raw({ depth: 'ushort' }) : oriented.raw({ depth: 'uchar' })).toBuffer({
+    resolveWithObject: true,
+  });
   const samples = wide ? new Uint16Array(data.buffer, data.byteOffset, data.length / 2) : new Uint8Array(data.buffer, data.byteOffset, data.length);
   const encoded = legacyLinearToSrgb(samples, info.channels, hasAlpha);
   return sharp(encoded, { raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 }, limitInputPixels: maxInputPixels });

@@ -15,7 +15,9 @@ export interface AccessPolicy {
 }
 
 export function signRequest(secret: string, key: string, request: ImageRequest): string {
-  return createHmac('sha256', secret).update(`${key}?${canonicalVariant(request)}`).digest('base64url');
+  return createHmac('sha256', secret)
+    .update(`${key}?${canonicalVariant(request)}`)
+    .digest('base64url');
 }
 
 /** Returns an ImageError when the request is not allowed, undefined when it is. */
@@ -26,7 +28,9 @@ export function checkPolicy(policy: AccessPolicy, key: string, request: ImageReq
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return new ImageError(
         'invalid_signature',
-        signature ? 'invalid signature: the s parameter does not match this key and these parameters' : 'missing signature: expected an s parameter signing this URL',
+        signature
+          ? 'invalid signature: the s parameter does not match this key and these parameters'
+          : 'missing signature: expected an s parameter signing this URL',
       );
     }
   }

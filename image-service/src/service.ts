@@ -45,7 +45,17 @@ const SNIFF_BYTES = 16;
 
 interface FlightStage {
   started: boolean;
+  /** How long the render waited for a slot before it started (ms). */
+  queuedMs?: number;
 }
+
+/**
+ * A render that ran out of time after waiting longer than this share of its deadline for a slot
+ * lost that time to load, not to its own cost: it is shed (503 + Retry-After), like a request
+ * that never left the queue. Only a render that had its deadline (nearly) to itself and still ran
+ * out is a 504, the answer the front door replays on legacy: overload must not be replayed there.
+ */
+const QUEUED_SHARE_OF_OVERLOAD = 0.1;
 
 export class ImageService {
   readonly #store: SourceStore;
@@ -94,9 +104,11 @@ export class ImageService {
       const own: FlightStage = { started: false };
       stage = own;
       this.#stages.set(flightKey, own);
+      const queuedAt = performance.now();
       return this.#limiter
         .run(signal, () => {
           own.started = true;
+          own.queuedMs = performance.now() - queuedAt;
           return this.#render(key, request.resize, variant, signal);
         })
         .finally(() => {
@@ -108,10 +120,15 @@ export class ImageService {
     try {
       rendered = await flight.result;
     } catch (err) {
-      if (!conditional.signal.aborted || err instanceof ImageError) throw err;
-      // Still queued when the deadline passed: shed (503), as the limiter sheds a full queue.
-      // Only a deadline hit while rendering is a 504.
+      const timedOut = conditional.signal.aborted || (err instanceof ImageError && err.code === 'timeout');
+      if (!timedOut) throw err;
+      // Still queued when the deadline passed: shed (503), as the limiter sheds a full queue. So
+      // is a render that ran out of time after a long wait for its slot (QUEUED_SHARE_OF_OVERLOAD).
       if (stage && !stage.started) throw this.#limiter.shed('overloaded: the request waited in the queue past its deadline without starting; retry later', err);
+      if (stage && (stage.queuedMs ?? 0) > this.#options.requestTimeoutMs * QUEUED_SHARE_OF_OVERLOAD) {
+        throw this.#limiter.shed(`overloaded: the request waited ${Math.round(stage.queuedMs ?? 0)} ms for a slot and ran out of time; retry later`, err);
+      }
+      if (err instanceof ImageError) throw err;
       throw deadlineError(conditional.signal);
     }
     return {
@@ -272,10 +289,7 @@ function storageDeadline(request: AbortSignal, timeoutMs: number): StorageDeadli
   }
   const onRequestAbort = () => controller.abort(request.reason);
   request.addEventListener('abort', onRequestAbort, { once: true });
-  const timer = setTimeout(
-    () => controller.abort(new ImageError('timeout', `timeout: storage did not answer within ${timeoutMs} ms`)),
-    timeoutMs,
-  );
+  const timer = setTimeout(() => controller.abort(new ImageError('timeout', `timeout: storage did not answer within ${timeoutMs} ms`)), timeoutMs);
   timer.unref();
   return {
     signal: controller.signal,
@@ -302,7 +316,11 @@ function renderTimeout(err: unknown, timeoutMs: number): ImageError | undefined 
   const cause = err.cause instanceof Error ? err.cause.message : '';
   if (!/^timeout: \d+% complete/.test(cause)) return undefined;
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  return new ImageError('timeout', `timeout: rendering took longer than the render bound (${seconds} s of processing); try a smaller size or a smaller original`, { cause: err.cause });
+  return new ImageError(
+    'timeout',
+    `timeout: rendering took longer than the render bound (${seconds} s of processing); try a smaller size or a smaller original`,
+    { cause: err.cause },
+  );
 }
 
 function downloadHeaders(info: SourceInfo, etag: string, head: Buffer | undefined): Record<string, string> {

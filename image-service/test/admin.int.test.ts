@@ -17,14 +17,24 @@ let outside: string;
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'admin-int-'));
-  writeFileSync(path.join(root, 'small.png'), await sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } }).png().toBuffer());
+  writeFileSync(
+    path.join(root, 'small.png'),
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: '#336699' } })
+      .png()
+      .toBuffer(),
+  );
   // Noise compresses badly and resamples slowly: ~45 MP that take well over a second to render as a PNG.
   const noise = await sharp({ create: { width: 7800, height: 5800, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
     .jpeg({ quality: 95 })
     .toBuffer();
   writeFileSync(path.join(root, 'huge.jpg'), noise);
   outside = mkdtempSync(path.join(os.tmpdir(), 'admin-int-outside-'));
-  writeFileSync(path.join(outside, 'secret.png'), await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer());
+  writeFileSync(
+    path.join(outside, 'secret.png'),
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer(),
+  );
   symlinkSync(path.join(outside, 'secret.png'), path.join(root, 'link-out.png'));
   symlinkSync('small.png', path.join(root, 'link-in.png'));
   symlinkSync(outside, path.join(root, 'linkdir'));
@@ -58,7 +68,11 @@ describe('admin listener', () => {
 
 describe('symlinks in the originals directory', () => {
   it.each(['link-out.png', 'link-in.png', 'linkdir/secret.png'])('%s: 404 not_found for downloads, HEAD and resizes', async (key) => {
-    for (const [query, method] of [['', 'GET'], ['', 'HEAD'], ['?w=4', 'GET']] as const) {
+    for (const [query, method] of [
+      ['', 'GET'],
+      ['', 'HEAD'],
+      ['?w=4', 'GET'],
+    ] as const) {
       const res = await fetch(`${service!.url}/image/files/${key}${query}`, { method });
       expect([key, query, method, res.status]).toEqual([key, query, method, 404]);
       await res.arrayBuffer();

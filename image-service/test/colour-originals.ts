@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
-import sharp from 'sharp';
 import { photoRaw } from '../../support/fixtures.ts';
 
 export interface ColourOriginal {
@@ -108,7 +107,9 @@ export async function generateColourOriginals(dir: string, realCmyk?: string): P
     ycck,
   ]);
   out.push({ name: 'ycck.jpg', what: 'YCCK JPEG without ICC profile (APP14 transform 2)', file: ycck });
-  await add('cmyk-profile.jpg', 'CMYK JPEG with an embedded ICC profile', async () => (await photo()).toColourspace('cmyk').withIccProfile('cmyk').jpeg({ quality: 90 }).toBuffer());
+  await add('cmyk-profile.jpg', 'CMYK JPEG with an embedded ICC profile', async () =>
+    (await photo()).toColourspace('cmyk').withIccProfile('cmyk').jpeg({ quality: 90 }).toBuffer(),
+  );
 
   await add('grey.jpg', 'greyscale JPEG', async () => (await photo()).toColourspace('b-w').jpeg({ quality: 90 }).toBuffer());
   await add('grey-alpha.png', 'grey + alpha PNG', async () =>
@@ -120,18 +121,26 @@ export async function generateColourOriginals(dir: string, realCmyk?: string): P
   );
   await add('rgb16.png', '16-bit RGB PNG', async () => (await photo()).toColourspace('rgb16').png().toBuffer());
   await add('palette-trns.png', 'palette PNG with tRNS transparency', async () =>
-    (await photo())
-      .ensureAlpha(0.6)
-      .png({ palette: true, colours: 64, dither: 0 })
-      .toBuffer(),
+    (await photo()).ensureAlpha(0.6).png({ palette: true, colours: 64, dither: 0 }).toBuffer(),
   );
   // gAMA 1.0 (100000) with Rec.709 primaries: a decoder that honoured it would brighten mid-tones a lot.
   await add('gama-chrm.png', 'PNG with gAMA (1.0) and cHRM chunks', async () =>
     insertAfterIhdr(await rgbPng(), [pngChunk('gAMA', u32(100000)), pngChunk('cHRM', u32(31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000))]),
   );
-  await add('gama1-rgb16.png', '16-bit PNG with gAMA 1.0', async () => insertAfterIhdr(await (await photo()).toColourspace('rgb16').png().toBuffer(), [pngChunk('gAMA', u32(100000))]));
+  await add('gama1-rgb16.png', '16-bit PNG with gAMA 1.0', async () =>
+    insertAfterIhdr(await (await photo()).toColourspace('rgb16').png().toBuffer(), [pngChunk('gAMA', u32(100000))]),
+  );
   await add('gama1-grey-alpha.png', 'grey + alpha PNG with gAMA 1.0', async () =>
-    insertAfterIhdr(await (await photo()).toColourspace('b-w').joinChannel(holeMask(), { raw: { width: W, height: H, channels: 1 } }).png().toBuffer(), [pngChunk('gAMA', u32(100000))]),
+    insertAfterIhdr(
+      await (
+        await photo()
+      )
+        .toColourspace('b-w')
+        .joinChannel(holeMask(), { raw: { width: W, height: H, channels: 1 } })
+        .png()
+        .toBuffer(),
+      [pngChunk('gAMA', u32(100000))],
+    ),
   );
   await add('gama-045.png', 'PNG with only a gAMA 0.45455 chunk', async () => insertAfterIhdr(await rgbPng(), [pngChunk('gAMA', u32(45455))]));
   await add('srgb-chunk.png', 'PNG with an sRGB chunk (perceptual) and gAMA', async () =>
@@ -151,8 +160,12 @@ export async function generateColourOriginals(dir: string, realCmyk?: string): P
   const portrait = async () => photoRaw(H, W, 12);
   await add('exif-6.jpg', 'JPEG with EXIF orientation 6', async () => (await portrait()).jpeg({ quality: 90 }).withMetadata({ orientation: 6 }).toBuffer());
   await add('exif-6.png', 'PNG with an eXIf chunk, orientation 6', async () => (await portrait()).png().withMetadata({ orientation: 6 }).toBuffer());
-  await add('exif-6.webp', 'WebP with an EXIF chunk, orientation 6', async () => (await portrait()).webp({ quality: 90 }).withMetadata({ orientation: 6 }).toBuffer());
+  await add('exif-6.webp', 'WebP with an EXIF chunk, orientation 6', async () =>
+    (await portrait()).webp({ quality: 90 }).withMetadata({ orientation: 6 }).toBuffer(),
+  );
   await add('exif-3.png', 'PNG with an eXIf chunk, orientation 3', async () => (await photo()).png().withMetadata({ orientation: 3 }).toBuffer());
-  await add('exif-3.webp', 'WebP with an EXIF chunk, orientation 3', async () => (await photo()).webp({ quality: 90 }).withMetadata({ orientation: 3 }).toBuffer());
+  await add('exif-3.webp', 'WebP with an EXIF chunk, orientation 3', async () =>
+    (await photo()).webp({ quality: 90 }).withMetadata({ orientation: 3 }).toBuffer(),
+  );
   return out;
 }

@@ -3,23 +3,50 @@
  * ImageMagick 6.9.11 Q16 (php-imagick, `exportImagePixels` after `transformImageColorspace`).
  */
 import { describe, expect, it } from 'vitest';
-import { legacyCmykChannel, legacyCmykToRgb, legacyCmykToRgbInto, legacyLinearToSrgb, needsLegacyCmyk, needsLegacyLinearPng, readPngColourChunks } from '../src/colour.ts';
+import {
+  legacyCmykChannel,
+  legacyCmykToRgb,
+  legacyCmykToRgbInto,
+  legacyLinearToSrgb,
+  needsLegacyCmyk,
+  needsLegacyLinearPng,
+  readPngColourChunks,
+} from '../src/colour.ts';
 import { insertAfterIhdr, pngChunk } from './colour-originals.ts';
 
 describe('CMYK without a profile, as ImageMagick converts it', () => {
   it.each([
     // [C, M, Y, K] decoded samples -> RGB measured on ImageMagick
-    [[133, 145, 0, 0], [122, 110, 255]],
-    [[150, 146, 6, 3], [104, 108, 246]],
-    [[0, 0, 0, 0], [255, 255, 255]],
-    [[0, 0, 0, 255], [0, 0, 0]],
-    [[255, 255, 255, 0], [0, 0, 0]],
+    [
+      [133, 145, 0, 0],
+      [122, 110, 255],
+    ],
+    [
+      [150, 146, 6, 3],
+      [104, 108, 246],
+    ],
+    [
+      [0, 0, 0, 0],
+      [255, 255, 255],
+    ],
+    [
+      [0, 0, 0, 255],
+      [0, 0, 0],
+    ],
+    [
+      [255, 255, 255, 0],
+      [0, 0, 0],
+    ],
   ])('%j -> %j', (cmyk, rgb) => {
     expect([...legacyCmykToRgb(Uint8Array.from(cmyk))]).toEqual(rgb);
   });
 
   it('is (1 - c)(1 - k), rounded', () => {
-    for (const [c, k] of [[10, 20], [128, 128], [200, 60]] as const) {
+    for (const [c, k] of [
+      [10, 20],
+      [128, 128],
+      [200, 60],
+    ] as const) {
       expect(Math.abs(legacyCmykChannel(c, k) - ((255 - c) * (255 - k)) / 255)).toBeLessThanOrEqual(0.5 + 1e-9);
     }
   });
@@ -54,7 +81,11 @@ describe('PNG gamma, as ImageMagick reads it', () => {
 
   it('reads gAMA, sRGB and iCCP up to IDAT', () => {
     expect(readPngColourChunks(png(gama(100000)))).toEqual({ gamma: 1, srgb: false, iccp: false, complete: true });
-    expect(readPngColourChunks(png(pngChunk('sRGB', Buffer.from([0])), pngChunk('iCCP', Buffer.from('p\0\0x'))))).toMatchObject({ srgb: true, iccp: true, complete: true });
+    expect(readPngColourChunks(png(pngChunk('sRGB', Buffer.from([0])), pngChunk('iCCP', Buffer.from('p\0\0x'))))).toMatchObject({
+      srgb: true,
+      iccp: true,
+      complete: true,
+    });
     expect(readPngColourChunks(png(gama(45455)).subarray(0, 20)).complete).toBe(false);
     expect(readPngColourChunks(Buffer.from('not a png at all')).complete).toBe(false);
   });

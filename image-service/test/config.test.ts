@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       adminPort: 9082,
       adminHost: '127.0.0.1',
       concurrency: 3,
-      queueLimit: 48,
+      queueLimit: 12,
       // serviceDeadlineMs(2000), the front door's default timeout_ms (support/test/deadlines.test.ts).
       requestTimeoutMs: 1600,
       renderTimeoutMs: 1600,
@@ -96,14 +96,16 @@ describe('loadConfig', () => {
     expect(c.queueLimit).toBe(0);
   });
 
-  it('defaults the queue to 16 per slot, and path-style addressing on for a custom endpoint unless told otherwise', () => {
-    expect(loadConfig({ CONCURRENCY: '2' }, DEFAULTS).queueLimit).toBe(32);
+  it('defaults the queue to 4 per slot, and path-style addressing on for a custom endpoint unless told otherwise', () => {
+    expect(loadConfig({ CONCURRENCY: '2' }, DEFAULTS).queueLimit).toBe(8);
     expect(loadConfig({ STORAGE_URL: 's3://b', S3_ENDPOINT: 'http://h:1', S3_FORCE_PATH_STYLE: 'false' }, DEFAULTS).storage.s3ForcePathStyle).toBe(false);
   });
 
   it('derives the render bound from the request deadline unless told otherwise, and refuses an admin port equal to the public one', () => {
     expect(loadConfig({ REQUEST_TIMEOUT_MS: '3000' }, DEFAULTS).renderTimeoutMs).toBe(3000);
-    expect(problems({ PORT: '9082' })).toEqual(['ADMIN_PORT: expected a port other than PORT (9082): /metrics, /readyz and /healthz must not be on the public port']);
+    expect(problems({ PORT: '9082' })).toEqual([
+      'ADMIN_PORT: expected a port other than PORT (9082): /metrics, /readyz and /healthz must not be on the public port',
+    ]);
   });
 
   it('treats an empty variable as unset', () => {
@@ -169,7 +171,7 @@ describe('loadConfig', () => {
       loadConfig({ PORT: 'x', CONCURRENCY: 'y' }, DEFAULTS);
       expect.unreachable();
     } catch (err) {
-      expect((err as Error).message).toMatch(/^invalid configuration:\n  - PORT: .*\n  - CONCURRENCY: /);
+      expect((err as Error).message).toMatch(/^invalid configuration:\n {2}- PORT: .*\n {2}- CONCURRENCY: /);
     }
   });
 });

@@ -67,7 +67,11 @@ describe('quotaFiles: the quota files of this process own cgroup', () => {
       '12:memory:/user.slice\n4:cpu,cpuacct:/user.slice/job\n0::/user.slice/job\n',
       MOUNTS_V1,
       [
-        { version: 1, quota: '/sys/fs/cgroup/cpu,cpuacct/user.slice/job/cpu.cfs_quota_us', period: '/sys/fs/cgroup/cpu,cpuacct/user.slice/job/cpu.cfs_period_us' },
+        {
+          version: 1,
+          quota: '/sys/fs/cgroup/cpu,cpuacct/user.slice/job/cpu.cfs_quota_us',
+          period: '/sys/fs/cgroup/cpu,cpuacct/user.slice/job/cpu.cfs_period_us',
+        },
         { version: 2, cpuMax: '/sys/fs/cgroup/unified/user.slice/job/cpu.max' },
       ],
     ],

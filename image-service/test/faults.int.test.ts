@@ -42,7 +42,8 @@ function get(url: string, timeoutMs = 15_000): Promise<Answer> {
       res.on('end', () => {
         const body = Buffer.concat(chunks);
         let code: string | undefined;
-        if (res.headers['content-type']?.startsWith('application/json') && (res.statusCode ?? 0) >= 400) code = (JSON.parse(body.toString()) as { error?: string }).error;
+        if (res.headers['content-type']?.startsWith('application/json') && (res.statusCode ?? 0) >= 400)
+          code = (JSON.parse(body.toString()) as { error?: string }).error;
         resolve({ status: res.statusCode ?? 0, code, retryAfter: res.headers['retry-after'], ms: performance.now() - started });
       });
       res.on('error', (err) => resolve({ status: 0, error: String(err), ms: performance.now() - started }));
@@ -119,7 +120,10 @@ describe('storage faults (S3 behind a delaying proxy)', () => {
     ]);
     const byOutcome = count(answers.map((a) => `${a.status} ${a.code ?? a.error}`));
     // Every request answered: none hung, none was a 500.
-    expect(Object.keys(byOutcome).every((k) => k === '504 timeout' || k === '503 overloaded'), JSON.stringify(byOutcome)).toBe(true);
+    expect(
+      Object.keys(byOutcome).every((k) => k === '504 timeout' || k === '503 overloaded'),
+      JSON.stringify(byOutcome),
+    ).toBe(true);
     expect(byOutcome['504 timeout']).toBeGreaterThanOrEqual(10 + 10);
     // Admitted resizes wait at most their storage deadline per turn; nothing waits past the request deadline.
     expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(REQUEST_TIMEOUT_MS + SLACK_MS);
@@ -175,7 +179,12 @@ describe('overload: every slot and queue place held', () => {
 
   beforeAll(async () => {
     s3 = await startVersitygw({ buckets: ['originals'] });
-    writeFileSync(path.join(s3.root, 'originals', 'a.jpg'), await sharp({ create: { width: 64, height: 64, channels: 3, background: '#999' } }).jpeg().toBuffer());
+    writeFileSync(
+      path.join(s3.root, 'originals', 'a.jpg'),
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#999' } })
+        .jpeg()
+        .toBuffer(),
+    );
     // Held storage: every admitted resize keeps its slot for the whole storage deadline.
     proxy = await startDelayProxy({ target: { host: '127.0.0.1', port: s3.port }, mode: { kind: 'blackhole' } });
     service = await startImageService({
@@ -226,7 +235,7 @@ describe('slow clients, file store', () => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('a download that outlasts both deadlines at the client\'s pace is complete, and the service stays up', async () => {
+  it("a download that outlasts both deadlines at the client's pace is complete, and the service stays up", async () => {
     const got = await slowDownload(`${service.url}/image/files/large.bin`, 1200);
     expect(got).toEqual({ status: 200, bytes: LARGE.length, error: undefined });
     expect((await get(`${service.adminUrl}/healthz`)).status).toBe(200);
@@ -248,7 +257,13 @@ describe('SIGTERM under load', () => {
 
   it('finishes in-flight requests, refuses new connections, and exits 0 within its bound', async () => {
     // Slow full-size renders that must finish: a deadline well past them (the default, 1600 ms, is tied to the front door's).
-    service = await startImageService({ STORAGE_URL: pathToFileURL(root).href, CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '8000', FAST_SHRINK_ON_LOAD: 'false', REQUEST_TIMEOUT_MS: '30000' });
+    service = await startImageService({
+      STORAGE_URL: pathToFileURL(root).href,
+      CONCURRENCY: '2',
+      SHUTDOWN_TIMEOUT_MS: '8000',
+      FAST_SHRINK_ON_LOAD: 'false',
+      REQUEST_TIMEOUT_MS: '30000',
+    });
     // Eight slow resizes (full-size decodes of a 6-megapixel JPEG), four of them queued.
     const inFlight = Array.from({ length: 8 }, (_, i) => get(`${service.url}/image/files/big.jpg?w=${1000 + i}&format=png`));
     await waitFor(async () => (await metric(service, 'image_resizes_in_flight')) === 2);

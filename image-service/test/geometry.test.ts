@@ -137,7 +137,12 @@ describe('planResize: hand-checked rows', () => {
     // 777 * (131 / 555) = 183.40 -> 183; crop floor(86 / 2) = 43.
     ['777x555 cover 97x131', [777, 555], cover(97, 131), { resize: { width: 183, height: 131 }, crop: { left: 43, top: 0, width: 97, height: 131 } }],
     // cover may enlarge: 777 * (1000 / 555) = 1400.
-    ['777x555 cover 1000x1000', [777, 555], cover(1000, 1000), { resize: { width: 1400, height: 1000 }, crop: { left: 200, top: 0, width: 1000, height: 1000 } }],
+    [
+      '777x555 cover 1000x1000',
+      [777, 555],
+      cover(1000, 1000),
+      { resize: { width: 1400, height: 1000 }, crop: { left: 200, top: 0, width: 1000, height: 1000 } },
+    ],
     // Tall source: width wins; 2999 * (300 / 2001) = 449.63 -> 450; crop floor(150 / 2) = 75 from the top.
     ['2001x2999 cover 300x300', [2001, 2999], cover(300, 300), { resize: { width: 300, height: 450 }, crop: { left: 0, top: 75, width: 300, height: 300 } }],
   ];

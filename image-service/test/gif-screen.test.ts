@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { gifClaiming } from '../../support/hostile-images.ts';
 import { checkGifScreen, gifLogicalScreen, gifOnLogicalScreen } from '../src/gif-screen.ts';
 
-const frame = (width: number, height: number) => sharp({ create: { width, height, channels: 3, background: '#ff0000' } }).gif().toBuffer();
+const frame = (width: number, height: number) =>
+  sharp({ create: { width, height, channels: 3, background: '#ff0000' } })
+    .gif()
+    .toBuffer();
 
 describe('gifLogicalScreen', () => {
   it.each<[string, Buffer, { width: number; height: number } | undefined]>([

@@ -31,10 +31,7 @@ export const DEFAULT_OPTIONS: ImageServiceOptions = {
   storageTimeoutMs: 5_000,
 };
 
-export function buildHarness(
-  store: SourceStore,
-  options: { concurrency?: number; queueLimit?: number; service?: Partial<ImageServiceOptions> } = {},
-): Harness {
+export function buildHarness(store: SourceStore, options: { concurrency?: number; queueLimit?: number; service?: Partial<ImageServiceOptions> } = {}): Harness {
   const limiter = new Limiter({ concurrency: options.concurrency ?? 2, queueLimit: options.queueLimit ?? 32, retryAfterSeconds: 1 });
   const metrics = createMetrics({ limiter });
   const service = new ImageService({ store, limiter, metrics, options: { ...DEFAULT_OPTIONS, ...options.service } });

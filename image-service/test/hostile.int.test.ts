@@ -44,7 +44,12 @@ beforeAll(async () => {
   await new Promise<void>((r) => canary.listen(0, '127.0.0.1', r));
   const address = canary.address();
   canaryUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  writeFileSync(path.join(root, 'ok.jpg'), await sharp({ create: { width: 300, height: 200, channels: 3, background: '#16a085' } }).jpeg().toBuffer());
+  writeFileSync(
+    path.join(root, 'ok.jpg'),
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#16a085' } })
+      .jpeg()
+      .toBuffer(),
+  );
   hostile = await writeHostileOriginals(root, { canaryUrl });
   service = await startImageService({ STORAGE_URL: pathToFileURL(root).href, CONCURRENCY: '2', QUEUE_LIMIT: '32' });
 }, 120_000);
@@ -68,7 +73,13 @@ function rawRequest(port: number, target: string | Buffer, method = 'GET'): Prom
     const chunks: Buffer[] = [];
     socket.setTimeout(30_000, () => socket.destroy(new Error(`no answer to ${String(target).slice(0, 80)}`)));
     socket.on('connect', () => {
-      socket.write(Buffer.concat([Buffer.from(`${method} `), Buffer.isBuffer(target) ? target : Buffer.from(target, 'latin1'), Buffer.from(' HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')]));
+      socket.write(
+        Buffer.concat([
+          Buffer.from(`${method} `),
+          Buffer.isBuffer(target) ? target : Buffer.from(target, 'latin1'),
+          Buffer.from(' HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'),
+        ]),
+      );
     });
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);

@@ -32,7 +32,9 @@ let okJpeg: Buffer;
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'hostile-unit-'));
-  okJpeg = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3498db' } }).jpeg().toBuffer();
+  okJpeg = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#3498db' } })
+    .jpeg()
+    .toBuffer();
   writeFileSync(path.join(root, 'ok.jpg'), okJpeg);
   mkdirSync(path.join(root, 'a'));
   writeFileSync(path.join(root, 'a/b.jpg'), okJpeg);
@@ -62,7 +64,14 @@ function buildDeps(options: BuildOptions) {
     store,
     limiter,
     metrics,
-    options: { maxInputBytes: 50 * 1024 * 1024, maxInputPixels: 50_000_000, fastShrinkOnLoad: true, requestTimeoutMs: 30_000, renderTimeoutMs: 30_000, storageTimeoutMs: 10_000 },
+    options: {
+      maxInputBytes: 50 * 1024 * 1024,
+      maxInputPixels: 50_000_000,
+      fastShrinkOnLoad: true,
+      requestTimeoutMs: 30_000,
+      renderTimeoutMs: 30_000,
+      storageTimeoutMs: 10_000,
+    },
   });
   return { service, store, metrics, logger: options.logger ?? pino({ level: 'silent' }), policy: options.policy ?? OFF };
 }
@@ -144,7 +153,11 @@ describe('hostile keys', () => {
 
   const accepted: Array<[string, string, number]> = [
     // 512 characters in segments a file system can hold (one 512-byte name would exceed NAME_MAX).
-    ['512 characters, the longest legal key (no such original)', `/image/files/${`${'a'.repeat(127)}/`.repeat(4)}`.slice(0, '/image/files/'.length + 511) + 'b', 404],
+    [
+      '512 characters, the longest legal key (no such original)',
+      `/image/files/${`${'a'.repeat(127)}/`.repeat(4)}`.slice(0, '/image/files/'.length + 511) + 'b',
+      404,
+    ],
     ['a dot file (legal characters; just a key)', '/image/files/.hidden', 404],
     ['a host name as a key is just a key in the store', '/image/files/evil.example/x.jpg', 404],
     ['an encoded slash is a separator after one round of decoding', '/image/files/a%2Fb.jpg', 200],
@@ -247,10 +260,33 @@ describe('hostile parameters', () => {
 describe('hostile originals', () => {
   // Looked up lazily: the table is built in beforeAll.
   const names = [
-    'corrupt-huffman.jpg', 'corrupt-idat.png', 'corrupt-scan.jpg', 'truncated.jpg', 'truncated.png', 'empty.jpg', 'not-an-image.jpg', 'html.png',
-    'magic-only.png', 'claims-65536x65536.png', 'huge-20000x14000.jpg', 'claims-65535x65535.gif', 'gif-screen-3000x2000.gif', 'gif-frame-past-screen.gif', 'gif-screen-0x0.gif', 'claims-17000x17000.avif', 'over-50mb.jpg',
-    'wide-20000x100.png', 'near-limit-7000x7000.png', 'animated-500-frames.gif', 'cmyk-with-profile.jpg', 'cmyk-no-profile.jpg', 'rgb-16bit.png', 'palette.png',
-    'grey-alpha.png', 'script.svg', 'prolog.svg.jpg',
+    'corrupt-huffman.jpg',
+    'corrupt-idat.png',
+    'corrupt-scan.jpg',
+    'truncated.jpg',
+    'truncated.png',
+    'empty.jpg',
+    'not-an-image.jpg',
+    'html.png',
+    'magic-only.png',
+    'claims-65536x65536.png',
+    'huge-20000x14000.jpg',
+    'claims-65535x65535.gif',
+    'gif-screen-3000x2000.gif',
+    'gif-frame-past-screen.gif',
+    'gif-screen-0x0.gif',
+    'claims-17000x17000.avif',
+    'over-50mb.jpg',
+    'wide-20000x100.png',
+    'near-limit-7000x7000.png',
+    'animated-500-frames.gif',
+    'cmyk-with-profile.jpg',
+    'cmyk-no-profile.jpg',
+    'rgb-16bit.png',
+    'palette.png',
+    'grey-alpha.png',
+    'script.svg',
+    'prolog.svg.jpg',
   ];
   const find = (name: string) => {
     const h = hostile.find((x) => x.key === `hostile/${name}`);
@@ -330,7 +366,11 @@ describe('signed URLs (SIGNING_SECRET)', () => {
     ['signature of another key', () => signed('ok.jpg', 'w=100').replace('ok.jpg', 'a/b.jpg')],
     ['one character changed', () => signed('ok.jpg', 'w=100').replace(/s=(.)/, (_m, c: string) => `s=${c === 'A' ? 'B' : 'A'}`)],
     ['a download signature used for a variant', () => `${signed('ok.jpg', '')}&w=100`],
-    ['signed with another secret', () => `/image/files/ok.jpg?w=100&s=${signRequest('another-secret-0123456789', 'ok.jpg', { kind: 'resize', resize: { width: 100, height: undefined, fit: 'inside', quality: 85, format: undefined } })}`],
+    [
+      'signed with another secret',
+      () =>
+        `/image/files/ok.jpg?w=100&s=${signRequest('another-secret-0123456789', 'ok.jpg', { kind: 'resize', resize: { width: 100, height: undefined, fit: 'inside', quality: 85, format: undefined } })}`,
+    ],
     ['unsigned request for a missing key (existence is not revealed)', () => '/image/files/missing.jpg?w=100'],
   ];
   it.each(refused)('%s: 403 invalid_signature', async (_what, target) => {
@@ -419,8 +459,24 @@ describe('X-Content-Type-Options: nosniff on every response', () => {
 
     const statuses = responses.map(([what, res]) => `${what}:${res.status}`);
     expect(statuses).toEqual([
-      '200 resize:200', '200 download:200', 'HEAD:200', '304:304', '400 key:400', '400 parameter:400', '403:403', '404:404', '405:405', '413:413',
-      '415:415', 'healthz:200', 'readyz:200', 'readyz 503:503', 'metrics:200', 'unknown route:404', '503:503', '200 after the gate:200',
+      '200 resize:200',
+      '200 download:200',
+      'HEAD:200',
+      '304:304',
+      '400 key:400',
+      '400 parameter:400',
+      '403:403',
+      '404:404',
+      '405:405',
+      '413:413',
+      '415:415',
+      'healthz:200',
+      'readyz:200',
+      'readyz 503:503',
+      'metrics:200',
+      'unknown route:404',
+      '503:503',
+      '200 after the gate:200',
     ]);
     for (const [what, res] of responses) {
       expect(res.headers.get('x-content-type-options'), what).toBe('nosniff');
@@ -461,7 +517,41 @@ describe('shedding is cheap to log', () => {
 describe('any raw request target: a typed answer, never a 500 (property)', () => {
   // Fragments that parsers trip over, mixed with arbitrary text.
   const fragment = fc.oneof(
-    fc.constantFrom('..', '.', '/', '//', '%2e', '%2E', '%2f', '%2F', '%5c', '%00', '%0a', '%', '%zz', '%ff', '%C3%A9', 'é', '\\', ':', '?', '#', '&', '=', 'ok.jpg', 'a', 'b.jpg', 'w=', 'h=', 'fit=cover', 'format=', 'q=', '[]', '+', ' '),
+    fc.constantFrom(
+      '..',
+      '.',
+      '/',
+      '//',
+      '%2e',
+      '%2E',
+      '%2f',
+      '%2F',
+      '%5c',
+      '%00',
+      '%0a',
+      '%',
+      '%zz',
+      '%ff',
+      '%C3%A9',
+      'é',
+      '\\',
+      ':',
+      '?',
+      '#',
+      '&',
+      '=',
+      'ok.jpg',
+      'a',
+      'b.jpg',
+      'w=',
+      'h=',
+      'fit=cover',
+      'format=',
+      'q=',
+      '[]',
+      '+',
+      ' ',
+    ),
     fc.string({ unit: 'binary', maxLength: 8 }),
   );
   const target = fc.array(fragment, { maxLength: 12 }).map((parts) => `/image/files/${parts.join('')}`);

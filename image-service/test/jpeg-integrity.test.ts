@@ -2,8 +2,12 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { isCompleteJpeg } from '../src/jpeg-integrity.ts';
 
-const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#2c3e50' } }).jpeg({ quality: 90 }).toBuffer();
-const progressive = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#8e44ad' } }).jpeg({ progressive: true }).toBuffer();
+const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#2c3e50' } })
+  .jpeg({ quality: 90 })
+  .toBuffer();
+const progressive = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#8e44ad' } })
+  .jpeg({ progressive: true })
+  .toBuffer();
 const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
 const hex = (s: string) => Buffer.from(s.replace(/ /g, ''), 'hex');
 

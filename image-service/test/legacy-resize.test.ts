@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { axisContributions, enlarges, lanczosWeight, legacyLanczosResize, legacyLanczosSteps, type Raster } from '../src/legacy-resize.ts';
 
-const rgb = (data: number[], width: number, height: number): Raster<Uint8Array> => ({ data: Uint8Array.from(data), width, height, channels: 3, hasAlpha: false });
+const rgb = (data: number[], width: number, height: number): Raster<Uint8Array> => ({
+  data: Uint8Array.from(data),
+  width,
+  height,
+  channels: 3,
+  hasAlpha: false,
+});
 
 describe('ImageMagick Lanczos resize (pure)', () => {
   it('matches real ImageMagick 6.9.11 Q16 on a 3x2 RGB image enlarged to 7x5', () => {
@@ -9,19 +15,25 @@ describe('ImageMagick Lanczos resize (pure)', () => {
     // exportImagePixels('RGB', CHAR). The x factor (7/3) is larger, so the horizontal pass runs first.
     const src = rgb([255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 128, 64, 32], 3, 2);
     const expected = [
-      255, 0, 11, 230, 34, 0, 122, 167, 0, 0, 255, 0, 0, 167, 122, 0, 34, 230, 11, 0, 255, 255, 0, 35, 230, 50, 12, 121, 163, 0, 0, 233, 0, 0, 152, 110, 2, 35, 212, 23,
-      0, 255, 255, 124, 152, 228, 131, 110, 114, 140, 42, 0, 127, 0, 0, 82, 51, 49, 41, 125, 84, 18, 170, 255, 255, 255, 226, 211, 208, 106, 118, 105, 0, 22, 0, 21, 11, 0,
-      97, 48, 39, 144, 72, 69, 255, 255, 255, 225, 227, 230, 101, 112, 122, 0, 0, 0, 39, 2, 0, 130, 61, 0, 187, 99, 11,
+      255, 0, 11, 230, 34, 0, 122, 167, 0, 0, 255, 0, 0, 167, 122, 0, 34, 230, 11, 0, 255, 255, 0, 35, 230, 50, 12, 121, 163, 0, 0, 233, 0, 0, 152, 110, 2, 35,
+      212, 23, 0, 255, 255, 124, 152, 228, 131, 110, 114, 140, 42, 0, 127, 0, 0, 82, 51, 49, 41, 125, 84, 18, 170, 255, 255, 255, 226, 211, 208, 106, 118, 105,
+      0, 22, 0, 21, 11, 0, 97, 48, 39, 144, 72, 69, 255, 255, 255, 225, 227, 230, 101, 112, 122, 0, 0, 0, 39, 2, 0, 130, 61, 0, 187, 99, 11,
     ];
     expect([...legacyLanczosResize(src, { width: 7, height: 5 }).data]).toEqual(expected);
   });
 
   it('matches real ImageMagick with alpha: colours weighted by alpha, a transparent pixel lends none', () => {
     // Same procedure, 2x2 RGBA (opaque red, transparent blue, opaque green, half-transparent black) -> 5x3.
-    const src: Raster<Uint8Array> = { data: Uint8Array.from([255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 255, 0, 0, 0, 128]), width: 2, height: 2, channels: 4, hasAlpha: true };
+    const src: Raster<Uint8Array> = {
+      data: Uint8Array.from([255, 0, 0, 255, 0, 0, 255, 0, 0, 255, 0, 255, 0, 0, 0, 128]),
+      width: 2,
+      height: 2,
+      channels: 4,
+      hasAlpha: true,
+    };
     const expected = [
-      255, 0, 0, 255, 255, 0, 0, 231, 255, 0, 0, 120, 255, 0, 0, 8, 0, 0, 0, 0, 127, 128, 0, 255, 125, 125, 0, 238, 102, 102, 0, 159, 35, 35, 0, 81, 0, 0, 0, 51, 0, 255, 0,
-      255, 0, 255, 0, 245, 0, 183, 0, 199, 0, 42, 0, 154, 0, 0, 0, 115,
+      255, 0, 0, 255, 255, 0, 0, 231, 255, 0, 0, 120, 255, 0, 0, 8, 0, 0, 0, 0, 127, 128, 0, 255, 125, 125, 0, 238, 102, 102, 0, 159, 35, 35, 0, 81, 0, 0, 0,
+      51, 0, 255, 0, 255, 0, 255, 0, 245, 0, 183, 0, 199, 0, 42, 0, 154, 0, 0, 0, 115,
     ];
     expect([...legacyLanczosResize(src, { width: 5, height: 3 }).data]).toEqual(expected);
   });
@@ -34,7 +46,8 @@ describe('ImageMagick Lanczos resize (pure)', () => {
     const part = legacyLanczosResize(src, { width: 31, height: 24 }, window);
     expect([part.width, part.height]).toEqual([20, 17]);
     const cropped: number[] = [];
-    for (let y = window.top; y < window.top + window.height; y++) cropped.push(...full.data.subarray((y * 31 + window.left) * 3, (y * 31 + window.left + window.width) * 3));
+    for (let y = window.top; y < window.top + window.height; y++)
+      cropped.push(...full.data.subarray((y * 31 + window.left) * 3, (y * 31 + window.left + window.width) * 3));
     expect([...part.data]).toEqual(cropped);
   });
 
@@ -58,7 +71,11 @@ describe('ImageMagick Lanczos resize (pure)', () => {
   });
 
   it('a large enlargement comes in steps (the pipeline yields the event loop between them), with rising progress', () => {
-    const src = rgb(Array.from({ length: 200 * 150 * 3 }, (_, i) => i % 251), 200, 150);
+    const src = rgb(
+      Array.from({ length: 200 * 150 * 3 }, (_, i) => i % 251),
+      200,
+      150,
+    );
     const steps = legacyLanczosSteps(src, { width: 1333, height: 1000 }, { left: 166, top: 0, width: 1000, height: 1000 });
     const progress: number[] = [];
     let result: Raster<Uint8Array> | undefined;

@@ -104,7 +104,10 @@ describe('EXIF orientation: all eight come out as 600x450 landscapes the right w
         raw.set(displayColour(dx, dy), (y * ws + x) * 3);
       }
     }
-    return sharp(raw, { raw: { width: ws, height: hs, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation }).toBuffer();
+    return sharp(raw, { raw: { width: ws, height: hs, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation })
+      .toBuffer();
   }
 
   it.each([1, 2, 3, 4, 5, 6, 7, 8])('built here, orientation %i', async (orientation) => {
@@ -167,7 +170,7 @@ describe('colour: output is sRGB', () => {
     expect(await difference(await sharp(out.body).negate().toBuffer(), rgb)).toBeGreaterThan(40);
   });
 
-  it('CMYK without a profile: every pixel is ImageMagick\'s formula on the decoded CMYK samples', async () => {
+  it("CMYK without a profile: every pixel is ImageMagick's formula on the decoded CMYK samples", async () => {
     const input = gen('gen-cmyk.jpg');
     const cmyk = await sharp(input).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer();
     const expected = legacyCmykToRgb(new Uint8Array(cmyk));
@@ -185,7 +188,12 @@ describe('colour: output is sRGB', () => {
   ])('PNG with gAMA %i and no sRGB/ICC: mid-grey 128 comes out %i, as ImageMagick reads it', async (gamma, value) => {
     const g = Buffer.alloc(4);
     g.writeUInt32BE(gamma);
-    const png = insertAfterIhdr(await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer(), [pngChunk('gAMA', g)]);
+    const png = insertAfterIhdr(
+      await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 128, g: 128, b: 128 } } })
+        .png()
+        .toBuffer(),
+      [pngChunk('gAMA', g)],
+    );
     const out = await renderImage(png, req({ width: 8 }), LIMITS);
     expect(await pixel(out.body, 4, 4)).toEqual([value, value, value]);
   });
@@ -349,7 +357,12 @@ describe('resampling', () => {
         raw.set([(x * 53) % 256, (y * 97) % 256, (x + y) % 2 ? 255 : 0, edge === 0 ? 0 : edge === 1 ? 128 : 255], (y * width + x) * 4);
       }
     }
-    return { png: await sharp(raw, { raw: { width, height, channels: 4 } }).png().toBuffer(), raw };
+    return {
+      png: await sharp(raw, { raw: { width, height, channels: 4 } })
+        .png()
+        .toBuffer(),
+      raw,
+    };
   }
 
   it('enlarging (cover past the original) resamples as ImageMagick: every pixel of the crop is its Lanczos', async () => {
@@ -370,7 +383,7 @@ describe('resampling', () => {
     expect([out.width, out.height]).toEqual([300, 300]);
   });
 
-  it('enlarging past the render bound stops with libvips\' timeout message (a 504 in service.ts)', async () => {
+  it("enlarging past the render bound stops with libvips' timeout message (a 504 in service.ts)", async () => {
     const { png } = await smallAlphaPng(200, 150);
     const limits = { ...LIMITS, renderTimeoutMs: 0 } as PipelineLimits;
     const err = await renderError(png, req({ width: 1000, height: 1000, fit: 'cover', format: 'png' }), limits);
@@ -420,7 +433,9 @@ describe('sizes are exactly the planned ones', () => {
     // 400x100: left half black, right half white; cover into 100x100 keeps the middle 100 columns.
     const raw = Buffer.alloc(400 * 100 * 3);
     for (let y = 0; y < 100; y++) for (let x = 200; x < 400; x++) raw.fill(255, (y * 400 + x) * 3, (y * 400 + x) * 3 + 3);
-    const input = await sharp(raw, { raw: { width: 400, height: 100, channels: 3 } }).png().toBuffer();
+    const input = await sharp(raw, { raw: { width: 400, height: 100, channels: 3 } })
+      .png()
+      .toBuffer();
     const out = await renderImage(input, req({ width: 100, height: 100, fit: 'cover' }), LIMITS);
     expect([out.width, out.height]).toEqual([100, 100]);
     expect((await pixel(out.body, 10, 50))[0]).toBeLessThan(10);
@@ -500,7 +515,9 @@ describe('refusals', () => {
   });
 
   it('cover of a very thin original past libvips coordinates: 400 naming fit, not a decode failure', async () => {
-    const thin = await sharp({ create: { width: 1, height: 10000, channels: 3, background: '#808080' } }).png().toBuffer();
+    const thin = await sharp({ create: { width: 1, height: 10000, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     const err = await renderError(thin, req({ width: 4096, height: 4096, fit: 'cover' }));
     expect([err.status, err.code]).toEqual([400, 'invalid_parameter']);
     expect(err.message).toContain('invalid parameter fit');

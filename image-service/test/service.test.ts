@@ -176,6 +176,35 @@ describe('shedding and deadlines', () => {
     await until(() => h.limiter.active === 0, 'the slot comes back once the held work ends');
     expect((await h.app.request(`${IMG}?w=113`)).status).toBe(200);
   });
+
+  it('a request that waited long for its slot and then ran out of time is shed (503), not timed out (504): overload is not replayed on legacy', async () => {
+    // The first request holds the only slot at a gate; the second waits in the queue, then starts
+    // on an original whose open hangs, and runs out of its deadline while started.
+    const inner = new FsSourceStore(root);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const store: SourceStore = {
+      description: 'gate, then hang',
+      ping: (signal) => inner.ping(signal),
+      async open(key, signal) {
+        if (key === 'gen-photo-1920x1280.jpg') {
+          await gate;
+          return inner.open(key, signal);
+        }
+        return new Promise<SourceObject>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      },
+    };
+    const h = buildHarness(store, { concurrency: 1, queueLimit: 2, service: { requestTimeoutMs: 1000, storageTimeoutMs: 5000 } });
+    const first = h.app.request(`${IMG}?w=121`);
+    await until(() => h.limiter.active === 1, 'first holds the slot');
+    const second = h.app.request('/image/files/hangs.jpg?w=122');
+    await until(() => h.limiter.queued === 1, 'second is queued');
+    // Well past a tenth of its deadline in the queue, well before the deadline itself.
+    await new Promise((r) => setTimeout(r, 300));
+    release();
+    expect((await first).status).toBe(200);
+    expect(await errorOf(await second)).toMatchObject({ status: 503, error: 'overloaded', retryAfter: '1' });
+  });
 });
 
 /** A store whose opens and bodies misbehave in a chosen way; bytes come from a real file. */

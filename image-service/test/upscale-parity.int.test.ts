@@ -31,7 +31,14 @@ function bytes(n: number, seed: number): Uint8Array {
 
 /** Blocks of saturated colour with a 1 px dark grid: the hard edges Lanczos rings on. */
 function blocks(width: number, height: number, channels: 3 | 4): Uint8Array {
-  const palette = [[230, 30, 40], [20, 160, 60], [30, 60, 220], [250, 220, 30], [255, 255, 255], [10, 10, 10]];
+  const palette = [
+    [230, 30, 40],
+    [20, 160, 60],
+    [30, 60, 220],
+    [250, 220, 30],
+    [255, 255, 255],
+    [10, 10, 10],
+  ];
   const out = new Uint8Array(width * height * channels);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -66,12 +73,40 @@ const raw = (data: Uint8Array, width: number, height: number, channels: 1 | 2 | 
 
 /** name -> how it is made. */
 const ORIGINALS: Record<string, () => Promise<Buffer>> = {
-  'blocks.png': () => raw(blocks(23, 17, 3), 23, 17, 3).png().toBuffer(),
-  'blocks.jpg': () => raw(blocks(37, 29, 3), 37, 29, 3).jpeg({ quality: 95 }).toBuffer(),
-  'blocks-alpha.png': () => raw(blocks(16, 16, 4), 16, 16, 4).png().toBuffer(),
-  'blocks-alpha.gif': () => raw(blocks(20, 20, 4).map((v, i) => (i % 4 === 3 ? (v < 128 ? 0 : 255) : v)), 20, 20, 4).gif().toBuffer(),
-  'noise-4x4.jpg': () => raw(bytes(4 * 4 * 3, 7), 4, 4, 3).jpeg({ quality: 90 }).toBuffer(),
-  'grey-alpha.png': () => raw(blocks(12, 9, 4).filter((_, i) => i % 4 === 0 || i % 4 === 3), 12, 9, 2).png().toBuffer(),
+  'blocks.png': () =>
+    raw(blocks(23, 17, 3), 23, 17, 3)
+      .png()
+      .toBuffer(),
+  'blocks.jpg': () =>
+    raw(blocks(37, 29, 3), 37, 29, 3)
+      .jpeg({ quality: 95 })
+      .toBuffer(),
+  'blocks-alpha.png': () =>
+    raw(blocks(16, 16, 4), 16, 16, 4)
+      .png()
+      .toBuffer(),
+  'blocks-alpha.gif': () =>
+    raw(
+      blocks(20, 20, 4).map((v, i) => (i % 4 === 3 ? (v < 128 ? 0 : 255) : v)),
+      20,
+      20,
+      4,
+    )
+      .gif()
+      .toBuffer(),
+  'noise-4x4.jpg': () =>
+    raw(bytes(4 * 4 * 3, 7), 4, 4, 3)
+      .jpeg({ quality: 90 })
+      .toBuffer(),
+  'grey-alpha.png': () =>
+    raw(
+      blocks(12, 9, 4).filter((_, i) => i % 4 === 0 || i % 4 === 3),
+      12,
+      9,
+      2,
+    )
+      .png()
+      .toBuffer(),
   'strip.jpg': () => raw(strip(30, 140), 30, 140, 3).jpeg({ quality: 92 }).toBuffer(),
 };
 
@@ -114,7 +149,13 @@ async function judge(target: string) {
 }
 
 /** Enlarging boxes (square, wide, with each output format), and one shrinking request as a control. */
-const VARIANTS = ['w=200&h=200&fit=cover', 'w=200&h=200&fit=cover&format=jpeg', 'w=300&h=120&fit=cover&format=webp', 'w=120&h=400&fit=cover&format=png', 'w=16'];
+const VARIANTS = [
+  'w=200&h=200&fit=cover',
+  'w=200&h=200&fit=cover&format=jpeg',
+  'w=300&h=120&fit=cover&format=webp',
+  'w=120&h=400&fit=cover&format=png',
+  'w=16',
+];
 
 describe('enlarging parity with legacy (real Imagick vs real sharp, judged by the harness)', () => {
   describe.each(Object.keys(ORIGINALS))('%s', (name) => {

@@ -10,7 +10,9 @@ import { listProblem } from './list.js';
 export function loadRequestList(env) {
   const given = text(env, 'REQUESTS', '');
   if (!given) {
-    throw new Error("REQUESTS: expected the path of a JSON request list; make one with 'npm run gateway -- requests --from-originals --out var/loadtest/requests.json'");
+    throw new Error(
+      "REQUESTS: expected the path of a JSON request list; make one with 'npm run gateway -- requests --from-originals --out var/loadtest/requests.json'",
+    );
   }
   const file = resolvePath(given, env.PWD);
   return new SharedArray('requests', () => {
@@ -18,7 +20,7 @@ export function loadRequestList(env) {
     try {
       list = JSON.parse(open(file));
     } catch (err) {
-      throw new Error(`REQUESTS: cannot read '${file}' as JSON: ${err}`);
+      throw new Error(`REQUESTS: cannot read '${file}' as JSON: ${err}`, { cause: err });
     }
     const problem = listProblem(list);
     if (problem) throw new Error(`REQUESTS: '${file}' ${problem}`);

@@ -209,13 +209,29 @@ export function stressReport(data, config) {
           : { rps: steps[firstBad - 1].rate, breaks_at: steps[firstBad].rate, note: steps[firstBad].reasons.join('; ') };
     targets[target] = { steps, saturation };
   }
-  const md = [`### Stress: saturation point per target`, '', `Levels of ${config.stepSeconds}s; a level breaks at p99 > ${config.p99Ms} ms, errors > ${fmt.pct(config.maxFailRate)}, or < 90% of its requests started.`, ''];
+  const md = [
+    `### Stress: saturation point per target`,
+    '',
+    `Levels of ${config.stepSeconds}s; a level breaks at p99 > ${config.p99Ms} ms, errors > ${fmt.pct(config.maxFailRate)}, or < 90% of its requests started.`,
+    '',
+  ];
   md.push('| target | saturation (req/s) | breaks at (req/s) | why |', '|---|---:|---:|---|');
-  for (const [t, r] of Object.entries(targets)) md.push(`| ${t} | ${r.saturation.rps ?? (r.saturation.breaks_at === null ? `>= ${config.rates[config.rates.length - 1]}` : `< ${r.saturation.breaks_at}`)} | ${r.saturation.breaks_at ?? 'n/a'} | ${r.saturation.note} |`);
+  for (const [t, r] of Object.entries(targets))
+    md.push(
+      `| ${t} | ${r.saturation.rps ?? (r.saturation.breaks_at === null ? `>= ${config.rates[config.rates.length - 1]}` : `< ${r.saturation.breaks_at}`)} | ${r.saturation.breaks_at ?? 'n/a'} | ${r.saturation.note} |`,
+    );
   md.push('');
   for (const [t, r] of Object.entries(targets)) {
-    md.push(`#### ${t}`, '', '| offered (req/s) | requests | achieved (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | errors | level |', '|---:|---:|---:|---:|---:|---:|---:|---|');
-    for (const s of r.steps) md.push(`| ${s.rate} | ${s.requests} | ${fmt.num(s.achieved_rps, 1)} | ${fmt.ms(s.p50_ms)} | ${fmt.ms(s.p95_ms)} | ${fmt.ms(s.p99_ms)} | ${fmt.pct(s.failed_rate)} | ${s.ok ? 'ok' : s.reasons.join('; ')} |`);
+    md.push(
+      `#### ${t}`,
+      '',
+      '| offered (req/s) | requests | achieved (req/s) | p50 (ms) | p95 (ms) | p99 (ms) | errors | level |',
+      '|---:|---:|---:|---:|---:|---:|---:|---|',
+    );
+    for (const s of r.steps)
+      md.push(
+        `| ${s.rate} | ${s.requests} | ${fmt.num(s.achieved_rps, 1)} | ${fmt.ms(s.p50_ms)} | ${fmt.ms(s.p95_ms)} | ${fmt.ms(s.p99_ms)} | ${fmt.pct(s.failed_rate)} | ${s.ok ? 'ok' : s.reasons.join('; ')} |`,
+      );
     md.push('');
   }
   return { json: { script: 'stress', config, targets }, markdown: `${md.join('\n').trimEnd()}\n` };

@@ -30,7 +30,13 @@ interface K6Run {
 
 function runK6(script: string, env: Record<string, string>, timeoutMs = 120_000): Promise<K6Run> {
   return new Promise((resolve, reject) => {
-    const args = ['run', '--quiet', '--no-usage-report', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), path.join(projectRoot, 'loadtest', script)];
+    const args = [
+      'run',
+      '--quiet',
+      '--no-usage-report',
+      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      path.join(projectRoot, 'loadtest', script),
+    ];
     const child = spawn(k6, args, { env: { ...process.env, K6_NO_USAGE_REPORT: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -46,7 +52,12 @@ function runK6(script: string, env: Record<string, string>, timeoutMs = 120_000)
 }
 
 // A smoke test checks behaviour, not speed: latency limits generous enough for a busy shared machine.
-const summaryPaths = (name: string) => ({ SUMMARY_JSON: path.join(work, `${name}.json`), SUMMARY_MD: path.join(work, `${name}.md`), P95_MS: '20000', P99_MS: '30000' });
+const summaryPaths = (name: string) => ({
+  SUMMARY_JSON: path.join(work, `${name}.json`),
+  SUMMARY_MD: path.join(work, `${name}.md`),
+  P95_MS: '20000',
+  P99_MS: '30000',
+});
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 
 async function setShare(share: number): Promise<void> {
@@ -62,7 +73,10 @@ beforeAll(async () => {
   for (const file of await benchPhotos(path.join(work, 'generated'))) copyFileSync(file, path.join(storageDir, path.basename(file)));
   stack = await startStack({ storageDir, runDir: path.join(work, 'run'), share: 50 });
   // Light variants: this is a smoke test on two shared cores, not a measurement.
-  const code = await requests.run(['--from-originals', storageDir, '--variants', 'w=300&format=jpeg;w=200&h=200&fit=cover&format=webp', '--out', requestList], {});
+  const code = await requests.run(
+    ['--from-originals', storageDir, '--variants', 'w=300&format=jpeg;w=200&h=200&fit=cover&format=webp', '--out', requestList],
+    {},
+  );
   expect(code).toBe(0);
 });
 
@@ -74,7 +88,16 @@ afterAll(async () => {
 describe('loadtest scripts against a real stack', () => {
   it('shadow.js: same requests to legacy and new, both in the side-by-side summary', async () => {
     const s = summaryPaths('shadow');
-    const run = await runK6('shadow.js', { LEGACY_URL: stack!.legacy.url, NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`, REQUESTS: requestList, RATE: '3', DURATION: '3s', GAP: '1s', ...s });
+    const run = await runK6('shadow.js', {
+      LEGACY_URL: stack!.legacy.url,
+      NEW_URL: stack!.service.url,
+      NEW_HEALTH: `${stack!.service.adminUrl}/healthz`,
+      REQUESTS: requestList,
+      RATE: '3',
+      DURATION: '3s',
+      GAP: '1s',
+      ...s,
+    });
     expect(run.code, run.stderr).toBe(0);
     const json = readJson(s.SUMMARY_JSON);
     for (const t of ['legacy', 'new']) {
@@ -94,7 +117,14 @@ describe('loadtest scripts against a real stack', () => {
 
   it('shadow.js: refuses to start against a target that is down, before any load', async () => {
     const s = summaryPaths('shadow-down');
-    const run = await runK6('shadow.js', { LEGACY_URL: 'http://127.0.0.1:9', NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`, REQUESTS: requestList, DURATION: '2s', ...s });
+    const run = await runK6('shadow.js', {
+      LEGACY_URL: 'http://127.0.0.1:9',
+      NEW_URL: stack!.service.url,
+      NEW_HEALTH: `${stack!.service.adminUrl}/healthz`,
+      REQUESTS: requestList,
+      DURATION: '2s',
+      ...s,
+    });
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(/legacy is not healthy: GET http:\/\/127\.0\.0\.1:9\/image\/health/);
   });
@@ -139,7 +169,8 @@ describe('loadtest scripts against a real stack', () => {
     const s = summaryPaths('stress');
     const run = await runK6('stress.js', {
       LEGACY_URL: stack!.legacy.url,
-      NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`,
+      NEW_URL: stack!.service.url,
+      NEW_HEALTH: `${stack!.service.adminUrl}/healthz`,
       REQUESTS: requestList,
       START_RATE: '2',
       STEP_RATE: '2',
@@ -164,7 +195,18 @@ describe('loadtest scripts against a real stack', () => {
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'loadtest/run.ts')], {
         cwd: projectRoot,
-        env: { ...process.env, LEGACY_URL: stack!.legacy.url, NEW_URL: stack!.service.url, NEW_HEALTH: `${stack!.service.adminUrl}/healthz`, REQUESTS: requestList, RATE: '2', DURATION: '3s', GAP: '1s', P95_MS: '20000', P99_MS: '30000' },
+        env: {
+          ...process.env,
+          LEGACY_URL: stack!.legacy.url,
+          NEW_URL: stack!.service.url,
+          NEW_HEALTH: `${stack!.service.adminUrl}/healthz`,
+          REQUESTS: requestList,
+          RATE: '2',
+          DURATION: '3s',
+          GAP: '1s',
+          P95_MS: '20000',
+          P99_MS: '30000',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

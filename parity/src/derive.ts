@@ -40,7 +40,8 @@ async function imagickCmykWithoutProfile(jpeg: Buffer): Promise<Buffer> {
     const input = path.join(dir, 'in.jpg');
     const output = path.join(dir, 'out.jpg');
     writeFileSync(input, jpeg);
-    const code = '$i = new Imagick($argv[1]); $i->transformImageColorspace(Imagick::COLORSPACE_CMYK); $i->stripImage(); $i->setImageFormat("jpeg"); $i->setImageCompressionQuality(90); $i->writeImage($argv[2]);';
+    const code =
+      '$i = new Imagick($argv[1]); $i->transformImageColorspace(Imagick::COLORSPACE_CMYK); $i->stripImage(); $i->setImageFormat("jpeg"); $i->setImageCompressionQuality(90); $i->writeImage($argv[2]);';
     await run('php', ['-r', code, '--', input, output], { timeout: 60_000 });
     return readFileSync(output);
   } finally {
@@ -54,14 +55,21 @@ export async function deriveImages(inputs: DeriveInputs): Promise<DerivedImage[]
   const p = () => sharp(photo);
   const a = () => sharp(alpha);
   const out: DerivedImage[] = [];
-  const add = async (name: string, base: 'photo' | 'alpha', transform: string, make: () => Promise<Buffer>) => out.push({ name, base, transform, bytes: await make() });
+  const add = async (name: string, base: 'photo' | 'alpha', transform: string, make: () => Promise<Buffer>) =>
+    out.push({ name, base, transform, bytes: await make() });
 
   for (const o of [2, 3, 4, 5, 6, 7, 8]) {
     // The tag only: the pixels stay as stored, so a backend that ignores it shows them wrong.
-    await add(`exif-${o}.jpg`, 'photo', `EXIF orientation ${o} set on the stored pixels (sharp embeds its sRGB profile with it)`, () => p().jpeg({ quality: 90 }).withMetadata({ orientation: o }).toBuffer());
+    await add(`exif-${o}.jpg`, 'photo', `EXIF orientation ${o} set on the stored pixels (sharp embeds its sRGB profile with it)`, () =>
+      p().jpeg({ quality: 90 }).withMetadata({ orientation: o }).toBuffer(),
+    );
   }
-  await add('cmyk-profile.jpg', 'photo', 'CMYK JPEG with an embedded CMYK ICC profile (sharp/libvips)', () => p().withIccProfile('cmyk').jpeg({ quality: 90 }).toBuffer());
-  await add('cmyk-noprofile.jpg', 'photo', 'CMYK JPEG without an ICC profile (ImageMagick transformImageColorspace + strip)', () => imagickCmykWithoutProfile(photo));
+  await add('cmyk-profile.jpg', 'photo', 'CMYK JPEG with an embedded CMYK ICC profile (sharp/libvips)', () =>
+    p().withIccProfile('cmyk').jpeg({ quality: 90 }).toBuffer(),
+  );
+  await add('cmyk-noprofile.jpg', 'photo', 'CMYK JPEG without an ICC profile (ImageMagick transformImageColorspace + strip)', () =>
+    imagickCmykWithoutProfile(photo),
+  );
   await add('grey.jpg', 'photo', 'greyscale JPEG (1 channel)', () => p().toColourspace('b-w').jpeg({ quality: 90 }).toBuffer());
   await add('grey.png', 'photo', 'greyscale PNG (1 channel)', () => p().toColourspace('b-w').png().toBuffer());
   await add('grey-alpha.png', 'alpha', 'greyscale + alpha PNG (2 channels)', () => a().toColourspace('b-w').png().toBuffer());
@@ -70,7 +78,9 @@ export async function deriveImages(inputs: DeriveInputs): Promise<DerivedImage[]
   await add('rgba16.png', 'alpha', '16-bit RGBA PNG', () => a().toColourspace('rgb16').png().toBuffer());
   await add('display-p3.jpg', 'photo', 'converted to Display P3, profile embedded', () => p().withIccProfile('p3').jpeg({ quality: 90 }).toBuffer());
   await add('display-p3.png', 'alpha', 'converted to Display P3, profile embedded, with alpha', () => a().withIccProfile('p3').png().toBuffer());
-  await add('adobe-rgb.jpg', 'photo', 'converted to Adobe RGB (1998) (icc-profiles-free), profile embedded', () => p().withIccProfile(inputs.adobeRgbIcc).jpeg({ quality: 90 }).toBuffer());
+  await add('adobe-rgb.jpg', 'photo', 'converted to Adobe RGB (1998) (icc-profiles-free), profile embedded', () =>
+    p().withIccProfile(inputs.adobeRgbIcc).jpeg({ quality: 90 }).toBuffer(),
+  );
   await add('progressive.jpg', 'photo', 'progressive JPEG', () => p().jpeg({ quality: 85, progressive: true }).toBuffer());
   await add('interlaced.png', 'photo', 'Adam7-interlaced PNG', () => p().png({ progressive: true }).toBuffer());
   await add('1x317.png', 'photo', '1x317 (one column)', () => p().resize(1, 317, { fit: 'fill' }).png().toBuffer());

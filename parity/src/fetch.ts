@@ -28,7 +28,7 @@ async function sh(cmd: string, args: string[], cwd: string, what: string, timeou
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${what}: '${cmd} ${args.join(' ')}' failed: ${(e.stderr ?? '').trim().split('\n').slice(-5).join('\n') || e.message}`);
+    throw new Error(`${what}: '${cmd} ${args.join(' ')}' failed: ${(e.stderr ?? '').trim().split('\n').slice(-5).join('\n') || e.message}`, { cause: err });
   }
 }
 

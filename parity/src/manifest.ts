@@ -13,7 +13,10 @@ export function sourcesText(corpus: Corpus): string {
   const derived = corpus.entries.filter((e) => e.origin.kind === 'derived');
   const byFormat: Record<string, number> = {};
   for (const e of corpus.entries) byFormat[e.format] = (byFormat[e.format] ?? 0) + 1;
-  const lines = corpus.sources.map((s) => `  ${s.package} ${s.version} (${s.registry}, ${s.licence}): ${Object.keys(s.counts).length ? count(s.counts) : 'ICC profiles for derived originals'}`);
+  const lines = corpus.sources.map(
+    (s) =>
+      `  ${s.package} ${s.version} (${s.registry}, ${s.licence}): ${Object.keys(s.counts).length ? count(s.counts) : 'ICC profiles for derived originals'}`,
+  );
   return [
     `corpus: ${corpus.entries.length} originals (${count(byFormat)}): ${corpus.entries.length - derived.length} from packages, ${derived.length} derived`,
     ...lines,

@@ -66,7 +66,13 @@ export function parityVerdict(report: Report, minParity: number): { code: number
   if (report.parity < minParity) reasons.push(`parity ${(report.parity * 100).toFixed(2)}% is below ${(minParity * 100).toFixed(1)}%`);
   if (report.statusMismatches > 0) reasons.push(`${report.statusMismatches} request(s) got a different status or error code`);
   const all = report.byOriginal.filter((r) => r.allVariants);
-  if (all.length > 0) reasons.push(`${all.length} original(s) mismatch on every variant without a declared intended category: ${all.slice(0, 5).map((r) => r.path).join(', ')}${all.length > 5 ? ', ...' : ''}`);
+  if (all.length > 0)
+    reasons.push(
+      `${all.length} original(s) mismatch on every variant without a declared intended category: ${all
+        .slice(0, 5)
+        .map((r) => r.path)
+        .join(', ')}${all.length > 5 ? ', ...' : ''}`,
+    );
   return { code: reasons.length ? 1 : 0, reasons };
 }
 
@@ -93,9 +99,15 @@ export async function runParity(o: ParityOptions): Promise<ParityResult> {
     mkdirSync(path.dirname(path.join(storage, e.key)), { recursive: true });
     copyFileSync(path.join(corpus.dir, e.key), path.join(storage, e.key));
   }
-  const [legacyStarted, serviceStarted] = await Promise.allSettled([startLegacy({ storageDir: storage, children: 2 }), startImageService({ STORAGE_URL: pathToFileURL(storage).href })]);
+  const [legacyStarted, serviceStarted] = await Promise.allSettled([
+    startLegacy({ storageDir: storage, children: 2 }),
+    startImageService({ STORAGE_URL: pathToFileURL(storage).href }),
+  ]);
   if (legacyStarted.status === 'rejected' || serviceStarted.status === 'rejected') {
-    await Promise.allSettled([legacyStarted.status === 'fulfilled' && legacyStarted.value.stop(), serviceStarted.status === 'fulfilled' && serviceStarted.value.stop()]);
+    await Promise.allSettled([
+      legacyStarted.status === 'fulfilled' && legacyStarted.value.stop(),
+      serviceStarted.status === 'fulfilled' && serviceStarted.value.stop(),
+    ]);
     rmSync(storage, { recursive: true, force: true });
     throw legacyStarted.status === 'rejected' ? legacyStarted.reason : (serviceStarted as PromiseRejectedResult).reason;
   }
@@ -121,7 +133,13 @@ export async function runParity(o: ParityOptions): Promise<ParityResult> {
       progress: createProgress(requests.length, o.stderr, { quiet: o.quiet }),
     });
     const originals: Record<string, OriginalInfo> = Object.fromEntries(entries.map((e) => [`/image/files/${e.key}`, e.info]));
-    report = builder.build({ source: { from: path.resolve(requestsFile), legacy: legacy.url, new: newUrl }, thresholds: DEFAULT_THRESHOLDS, minParity: o.minParity, input: summary, originals });
+    report = builder.build({
+      source: { from: path.resolve(requestsFile), legacy: legacy.url, new: newUrl },
+      thresholds: DEFAULT_THRESHOLDS,
+      minParity: o.minParity,
+      input: summary,
+      originals,
+    });
   } finally {
     await Promise.allSettled([candidate?.stop(), legacy.stop(), service.stop()]);
     rmSync(storage, { recursive: true, force: true });
@@ -130,6 +148,8 @@ export async function runParity(o: ParityOptions): Promise<ParityResult> {
   const verdict = parityVerdict(report, o.minParity);
   o.stdout.write(renderOriginalsText(report));
   o.stdout.write(summaryText(report, o.outDir));
-  o.stdout.write(`parity run: ${entries.length} originals, ${report.total} pairs in ${((Date.now() - started) / 1000).toFixed(0)} s; ${verdict.code === 0 ? 'PASS' : `FAIL: ${verdict.reasons.join('; ')}`}\n`);
+  o.stdout.write(
+    `parity run: ${entries.length} originals, ${report.total} pairs in ${((Date.now() - started) / 1000).toFixed(0)} s; ${verdict.code === 0 ? 'PASS' : `FAIL: ${verdict.reasons.join('; ')}`}\n`,
+  );
   return { code: verdict.code, report, corpus, entries, reasons: verdict.reasons };
 }

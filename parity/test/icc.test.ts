@@ -45,7 +45,15 @@ describe('iccDescription', () => {
   });
 
   it("reads libvips' own profiles", async () => {
-    const make = async (p: string) => (await sharp(await sharp({ create: { width: 2, height: 2, channels: 3, background: '#f00' } }).withIccProfile(p).jpeg().toBuffer()).metadata()).icc!;
+    const make = async (p: string) =>
+      (
+        await sharp(
+          await sharp({ create: { width: 2, height: 2, channels: 3, background: '#f00' } })
+            .withIccProfile(p)
+            .jpeg()
+            .toBuffer(),
+        ).metadata()
+      ).icc!;
     expect(iccDescription(await make('srgb'))).toBe('sRGB');
     expect(iccDescription(await make('cmyk'))).toMatch(/\S/);
   });

@@ -28,7 +28,16 @@ function sink(): NodeJS.WritableStream & { text: string } {
 }
 
 function options(name: string, over: Partial<ParityOptions>): ParityOptions & { stdout: ReturnType<typeof sink> } {
-  return { cacheDir, outDir: path.join(work, name), concurrency: 2, minParity: 0.995, quiet: true, stdout: sink(), stderr: sink(), ...over } as ParityOptions & { stdout: ReturnType<typeof sink> };
+  return {
+    cacheDir,
+    outDir: path.join(work, name),
+    concurrency: 2,
+    minParity: 0.995,
+    quiet: true,
+    stdout: sink(),
+    stderr: sink(),
+    ...over,
+  } as ParityOptions & { stdout: ReturnType<typeof sink> };
 }
 
 describe('npm run parity on a slice of the corpus', () => {
@@ -39,7 +48,11 @@ describe('npm run parity on a slice of the corpus', () => {
     // The corpus as a whole: at least 150 originals from packages, all four formats, sources recorded.
     const fromPackages = r.corpus.entries.filter((e) => e.origin.kind === 'package');
     expect(fromPackages.length).toBeGreaterThanOrEqual(150);
-    for (const f of ['jpeg', 'png', 'webp', 'gif']) expect(fromPackages.some((e) => e.format === f), f).toBe(true);
+    for (const f of ['jpeg', 'png', 'webp', 'gif'])
+      expect(
+        fromPackages.some((e) => e.format === f),
+        f,
+      ).toBe(true);
     expect(o.stdout.text).toMatch(/pillow 11\.3\.0 \(pypi, MIT-CMU/);
     expect(o.stdout.text).toMatch(/imagemagick-6-doc \S+ \(debian, ImageMagick/);
 
@@ -58,7 +71,8 @@ describe('npm run parity on a slice of the corpus', () => {
     expect(row('cmyk-noprofile.jpg').info).toMatchObject({ space: 'cmyk', icc: false });
     expect(row('alpha-lossless.webp').info).toMatchObject({ format: 'webp', hasAlpha: true });
     // Text: each mismatched original is one line, with its metadata.
-    for (const bad of r.report.byOriginal.filter((x) => x.mismatched > 0)) expect(o.stdout.text).toMatch(new RegExp(`\\n  ${bad.path.replace(/[.]/g, '\\.')} +${bad.mismatched}/${bad.total}`));
+    for (const bad of r.report.byOriginal.filter((x) => x.mismatched > 0))
+      expect(o.stdout.text).toMatch(new RegExp(`\\n  ${bad.path.replace(/[.]/g, '\\.')} +${bad.mismatched}/${bad.total}`));
     const gateFails = r.report.parity < 0.995 || r.report.statusMismatches > 0 || r.report.byOriginal.some((x) => x.allVariants);
     expect(r.code).toBe(gateFails ? 1 : 0);
     expect(readFileSync(path.join(o.outDir, 'index.html'), 'utf8')).toContain('id="by-original"');
@@ -84,7 +98,11 @@ describe('npm run parity on a slice of the corpus', () => {
 
     const ignore = path.join(work, 'intended.yaml');
     writeFileSync(ignore, 'ignore:\n  - path: /image/files/**\n    category: dimensions_off_by_one\n    reason: intended_test_smaller_outputs\n');
-    const declared = options('declared', { slice: 1, ignoreFile: ignore, candidate: async (upstream) => startBrokenCandidate({ upstream, defect: 'off-by-one' }) });
+    const declared = options('declared', {
+      slice: 1,
+      ignoreFile: ignore,
+      candidate: async (upstream) => startBrokenCandidate({ upstream, defect: 'off-by-one' }),
+    });
     const d = await runParity(declared);
     expect(d.code).toBe(0);
     expect(d.report).toMatchObject({ mismatched: 0, intended: r.report.mismatched, parity: 1, causes: [] });

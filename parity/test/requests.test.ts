@@ -21,7 +21,12 @@ const entries: CorpusEntry[] = [
   pkg('p/c.jpg', 'jpeg'),
   pkg('p/a.png', 'png'),
   pkg('p/a.gif', 'gif'),
-  { key: 'derived/exif-6.jpg', format: 'jpeg', origin: { kind: 'derived', from: 'p/a.jpg', transform: 'EXIF orientation 6', licence: 'Zlib' }, info: { ...info, format: 'jpeg', orientation: 6 } },
+  {
+    key: 'derived/exif-6.jpg',
+    format: 'jpeg',
+    origin: { kind: 'derived', from: 'p/a.jpg', transform: 'EXIF orientation 6', licence: 'Zlib' },
+    info: { ...info, format: 'jpeg', orientation: 6 },
+  },
 ];
 
 describe('requestLines', () => {
@@ -41,9 +46,16 @@ describe('sliceCorpus', () => {
 });
 
 describe('the manifest', () => {
-  const corpus: Corpus = { version: 1, dir: '/x', entries, sources: [{ id: 'p', registry: 'debian', package: 'pkg', version: '1.0', licence: 'Zlib', counts: { jpeg: 3, png: 1, gif: 1 }, candidates: 9 }] };
+  const corpus: Corpus = {
+    version: 1,
+    dir: '/x',
+    entries,
+    sources: [{ id: 'p', registry: 'debian', package: 'pkg', version: '1.0', licence: 'Zlib', counts: { jpeg: 3, png: 1, gif: 1 }, candidates: 9 }],
+  };
   it('prints package, version, licence and counts per format', () => {
-    expect(sourcesText(corpus)).toBe('corpus: 6 originals (jpeg 4, png 1, webp 0, gif 1): 5 from packages, 1 derived\n  pkg 1.0 (debian, Zlib): jpeg 3, png 1, webp 0, gif 1\n');
+    expect(sourcesText(corpus)).toBe(
+      'corpus: 6 originals (jpeg 4, png 1, webp 0, gif 1): 5 from packages, 1 derived\n  pkg 1.0 (debian, Zlib): jpeg 3, png 1, webp 0, gif 1\n',
+    );
   });
   it('SOURCES.md lists every original with its origin, licence and metadata', () => {
     const md = sourcesMarkdown(corpus);
@@ -72,10 +84,15 @@ describe('parityVerdict', () => {
   const fine = Array.from({ length: 400 }, (_, i) => r(`/image/files/ok${i}.jpg?w=1`, 'match'));
 
   it('passes at or above the minimum with no original off on every variant', () => {
-    expect(parityVerdict(buildReport([...fine, r('/image/files/x.jpg?w=1', 'mismatch'), r('/image/files/x.jpg?w=2', 'match')], meta), 0.995)).toEqual({ code: 0, reasons: [] });
+    expect(parityVerdict(buildReport([...fine, r('/image/files/x.jpg?w=1', 'mismatch'), r('/image/files/x.jpg?w=2', 'match')], meta), 0.995)).toEqual({
+      code: 0,
+      reasons: [],
+    });
   });
   it('fails below the minimum', () => {
-    expect(parityVerdict(buildReport([...fine.slice(0, 100), r('/image/files/x.jpg?w=1', 'mismatch'), r('/image/files/x.jpg?w=2', 'match')], meta), 0.995).reasons).toEqual(['parity 99.02% is below 99.5%']);
+    expect(
+      parityVerdict(buildReport([...fine.slice(0, 100), r('/image/files/x.jpg?w=1', 'mismatch'), r('/image/files/x.jpg?w=2', 'match')], meta), 0.995).reasons,
+    ).toEqual(['parity 99.02% is below 99.5%']);
   });
   it('fails when one original mismatches on every variant, even at high parity; intended ones do not count', () => {
     const v = parityVerdict(buildReport([...fine, r('/image/files/x.jpg?w=1', 'mismatch'), r('/image/files/x.jpg?w=2', 'mismatch')], meta), 0.99);

@@ -25,7 +25,13 @@ export async function hostileTargets(ctx: Context): Promise<ScenarioResult> {
     const accessLog = collectAccessLog(stack.service.process.child.stdout!);
     const front = new URL(stack.frontDoor.url);
     const runs = ctx.short ? 150 : 300;
-    const run = await runHostileTargets({ front: { host: front.hostname, port: Number(front.port) }, accessLog, runs, seed: SEED, headers: { 'X-Image-Backend': 'new' } });
+    const run = await runHostileTargets({
+      front: { host: front.hostname, port: Number(front.port) },
+      accessLog,
+      runs,
+      seed: SEED,
+      headers: { 'X-Image-Backend': 'new' },
+    });
     const statuses = new Map<string, number>();
     for (const a of run.answers) {
       const k = a.outcome === 'answered' ? String(a.status) : a.outcome;
@@ -36,7 +42,11 @@ export async function hostileTargets(ctx: Context): Promise<ScenarioResult> {
     checks.check("the new service's access log shows normal-form hot-route targets only", run.offending.length === 0);
     checks.check('normal-form hot targets did reach the new service (the run is not vacuous)', run.reached.length > 0);
     checks.check('every hostile target answered with a 4xx or a success, never a 5xx', run.serverErrors.length === 0);
-    const sample = (xs: string[]) => xs.slice(0, 3).map((t) => JSON.stringify(t.slice(0, 60))).join(', ');
+    const sample = (xs: string[]) =>
+      xs
+        .slice(0, 3)
+        .map((t) => JSON.stringify(t.slice(0, 60)))
+        .join(', ');
     return {
       name: 'hostile-targets',
       requests: run.answers.length,
@@ -46,7 +56,10 @@ export async function hostileTargets(ctx: Context): Promise<ScenarioResult> {
       verdict: checks.ok ? 'PASS' : 'FAIL',
       notes:
         `${checks.ok ? '' : `${checks.failed()} | `}${runs} seeded runs (seed ${SEED}, ${KNOWN_ATTACKS.length} known attacks first), override X-Image-Backend: new from loopback; ` +
-        `${[...statuses].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n}x${k}`).join(' ')}; the new service saw ${run.reached.length} requests, ${run.offending.length} not in normal form` +
+        `${[...statuses]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${n}x${k}`)
+          .join(' ')}; the new service saw ${run.reached.length} requests, ${run.offending.length} not in normal form` +
         `${run.offending.length ? ` (${sample(run.offending)})` : ''}${run.counterexample ? `; counterexample ${run.counterexample}: ${run.failure}` : ''}` +
         `${run.serverErrors.length ? `; 5xx for ${sample(run.serverErrors.map((a) => a.target))}` : ''}`,
       checks: checks.list,

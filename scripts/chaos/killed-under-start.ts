@@ -92,7 +92,16 @@ export async function killedUnderStart(ctx: { short: boolean; workDir: string })
     while (!output.includes('stack: ready')) {
       if (stack.child.exitCode !== null || Date.now() > readyBy) {
         check('npm start came up', false);
-        return { name: NAME, requests: 0, clientErrors: 0, lost: 0, peakRssMb: undefined, verdict: 'FAIL', notes: `npm start did not come up:\n${output.slice(-2000)}`, checks };
+        return {
+          name: NAME,
+          requests: 0,
+          clientErrors: 0,
+          lost: 0,
+          peakRssMb: undefined,
+          verdict: 'FAIL',
+          notes: `npm start did not come up:\n${output.slice(-2000)}`,
+          checks,
+        };
       }
       await sleep(200);
     }
@@ -136,7 +145,9 @@ export async function killedUnderStart(ctx: { short: boolean; workDir: string })
     const frontBackMs = firstNew ? firstNew.msec * 1000 - killedAt : undefined;
     const fellBack = afterKill.filter((e) => e.fallback === '1' || e.backend === 'legacy').length;
 
-    const restartLine = new RegExp(`stack: the image service \\(pid ${firstPid}\\) killed by SIGKILL after [\\d.]+ s up; restarting it in [\\d.]+ s`).exec(output)?.[0];
+    const restartLine = new RegExp(`stack: the image service \\(pid ${firstPid}\\) killed by SIGKILL after [\\d.]+ s up; restarting it in [\\d.]+ s`).exec(
+      output,
+    )?.[0];
     const errors = report.results.filter(isClientError).length;
     check('the image service was found and killed', firstPid !== undefined);
     check('0 client-visible errors', errors === 0);

@@ -26,17 +26,27 @@ const HANG_AT_MS = 1000;
 
 export async function newHung(ctx: Context): Promise<ScenarioResult> {
   const checks = new Checks();
-  const stack = await startStack({ storageDir: ctx.storageDir, runDir: path.join(ctx.workDir, 'stack-hung'), share: 0, cutover: { debug_headers: true }, serviceEnv: { CONCURRENCY: '2' } });
+  const stack = await startStack({
+    storageDir: ctx.storageDir,
+    runDir: path.join(ctx.workDir, 'stack-hung'),
+    share: 0,
+    cutover: { debug_headers: true },
+    serviceEnv: { CONCURRENCY: '2' },
+  });
   const pid = stack.service.process.pid;
   let stopped = false;
   try {
     const front = stack.frontDoor.url;
-    const load = (durationMs: number, offset: number) => runLoad({ target: (i) => `${front}/image/files/${tiny(offset + i)}`, connections: 64, rate: RATE, durationMs, timeoutMs: 30_000 });
+    const load = (durationMs: number, offset: number) =>
+      runLoad({ target: (i) => `${front}/image/files/${tiny(offset + i)}`, connections: 64, rate: RATE, durationMs, timeoutMs: 30_000 });
 
     // 1. Legacy's p99 under this very load: share 0, everything on legacy.
     await load(1000, 1_000_000); // warm-up (PHP-FPM children, nginx keep-alive)
     const legacy = await load(ctx.t.loadMs, 0);
-    const legacyP99 = percentileOrNaN(legacy.results.map((r) => r.ms), 0.99);
+    const legacyP99 = percentileOrNaN(
+      legacy.results.map((r) => r.ms),
+      0.99,
+    );
 
     // 2. Share 100, applied as an operator would; check that new really serves.
     const text = readFileSync(stack.cutoverFile, 'utf8');
@@ -60,15 +70,24 @@ export async function newHung(ctx: Context): Promise<ScenarioResult> {
     stopped = false;
 
     const after = hung.results.filter((r) => r.startedAt > hungAt + GRACE_MS);
-    const afterP99 = percentileOrNaN(after.map((r) => r.ms), 0.99);
+    const afterP99 = percentileOrNaN(
+      after.map((r) => r.ms),
+      0.99,
+    );
     const afterErrors = after.filter(isClientError).length;
     const during = hung.results.filter((r) => r.startedAt > hungAt && r.startedAt <= hungAt + GRACE_MS);
-    const duringP99 = percentileOrNaN(during.map((r) => r.ms), 0.99);
+    const duringP99 = percentileOrNaN(
+      during.map((r) => r.ms),
+      0.99,
+    );
     const servedBy = (rs: RequestResult[], backend: string) => rs.filter((r) => r.headers['x-image-backend'] === backend).length;
 
     checks.check('legacy sustained the load at share 0 (every answer 200)', legacy.results.length > 0 && legacy.results.every((r) => r.status === 200));
     checks.check('at share 100 the new service served before the hang', warmFromNew > 0 && warmFromNew === warm.results.length);
-    checks.check(`requests starting > ${GRACE_MS / 1000} s after the hang: p99 <= 2x legacy's p99 (${fmt(legacyP99)} ms)`, after.length >= 10 && afterP99 <= 2 * legacyP99);
+    checks.check(
+      `requests starting > ${GRACE_MS / 1000} s after the hang: p99 <= 2x legacy's p99 (${fmt(legacyP99)} ms)`,
+      after.length >= 10 && afterP99 <= 2 * legacyP99,
+    );
     checks.check(`requests starting > ${GRACE_MS / 1000} s after the hang: zero client errors`, afterErrors === 0);
     checks.check('nothing lost during the whole hang', hung.lost === 0);
     return result(
@@ -76,7 +95,12 @@ export async function newHung(ctx: Context): Promise<ScenarioResult> {
       hung,
       checks,
       rss,
-      `${RATE} rps open loop on the hot route; legacy alone (share 0) p50 ${fmt(percentileOrNaN(legacy.results.map((r) => r.ms), 0.5))} ms p99 ${fmt(legacyP99)} ms (${legacy.results.length} requests); ` +
+      `${RATE} rps open loop on the hot route; legacy alone (share 0) p50 ${fmt(
+        percentileOrNaN(
+          legacy.results.map((r) => r.ms),
+          0.5,
+        ),
+      )} ms p99 ${fmt(legacyP99)} ms (${legacy.results.length} requests); ` +
         `SIGSTOP at ${fmt(HANG_AT_MS / 1000, 1)} s: first ${GRACE_MS / 1000} s ${during.length} requests, p99 ${fmt(duringP99)} ms; after that ${after.length} requests, p99 ${fmt(afterP99)} ms (x${fmt(afterP99 / legacyP99, 2)} legacy's), ` +
         `${afterErrors} client errors, ${servedBy(after, 'legacy')} served by legacy, ${servedBy(after, 'new')} by new; ${summarise(hung.results)}`,
     );

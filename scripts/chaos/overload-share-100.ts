@@ -7,7 +7,11 @@
  * /image/files through the front door, measured during the overload) keep a p99 within 2x of
  * their unloaded p99.
  */
+import { execFileSync, spawn } from 'node:child_process';
+import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { projectRoot } from '../../common/paths.ts';
 import { percentileOrNaN } from '../../common/stats.ts';
 import { runLoad, type LoadReport } from '../../support/keepalive-load.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
@@ -24,22 +28,33 @@ interface Upload {
 }
 
 /** Uploads one after another (one client) until `until` resolves; each a small JPEG under its own key. */
-async function uploadLoop(front: string, body: Buffer, prefix: string, stop: AbortSignal): Promise<Upload[]> {
-  const out: Upload[] = [];
-  for (let i = 0; !stop.aborted && i < 10_000; i++) {
-    const form = new FormData();
-    form.append('file', new Blob([new Uint8Array(body)], { type: 'image/jpeg' }), 'up.jpg');
-    form.append('key', `chaos-upload/${prefix}-${i}.jpg`);
-    const t0 = performance.now();
-    try {
-      const res = await fetch(`${front}/image/files`, { method: 'POST', body: form, signal: AbortSignal.timeout(15_000) });
-      await res.arrayBuffer();
-      out.push({ ms: performance.now() - t0, status: res.status });
-    } catch {
-      out.push({ ms: performance.now() - t0, status: 0 });
-    }
-  }
-  return out;
+/**
+ * Uploads one at a time from a process of its own (upload-client.ts) until `stop` aborts; the
+ * latencies it measured.
+ */
+async function uploadLoop(front: string, bodyFile: string, prefix: string, stop: AbortSignal): Promise<Upload[]> {
+  const child = spawn(
+    'taskset',
+    ['-c', '0', process.execPath, '--import', 'tsx', path.join(projectRoot, 'scripts/chaos/upload-client.ts'), front, prefix, bodyFile],
+    {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (stop.aborted) child.kill('SIGTERM');
+  else stop.addEventListener('abort', () => child.kill('SIGTERM'), { once: true });
+  await exited;
+  return JSON.parse(stdout.trim() || '[]') as Upload[];
+}
+
+/** Pins each group's processes (all their threads) to one core with taskset; false when that is impossible (fewer than 2 cores). */
+function pinCores(groups: Array<{ pids: number[]; cpu: number }>): boolean {
+  if (os.availableParallelism() < 2) return false;
+  for (const g of groups) for (const pid of g.pids) execFileSync('taskset', ['-a', '-p', '-c', String(g.cpu), String(pid)], { stdio: 'ignore' });
+  return true;
 }
 
 /** The service's hot-route answers by status, from its own metrics: "200:52 503:248 504:3". */
@@ -52,7 +67,10 @@ async function serviceStatuses(admin: string): Promise<string> {
     const status = /status="(\d+)"/.exec(labels)?.[1] ?? '?';
     by.set(status, (by.get(status) ?? 0) + Number(m[2]));
   }
-  return [...by].sort().map(([k, n]) => `${k}:${n}`).join(' ');
+  return [...by]
+    .sort()
+    .map(([k, n]) => `${k}:${n}`)
+    .join(' ');
 }
 
 export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
@@ -66,6 +84,16 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
     serviceEnv: { CONCURRENCY: String(CONCURRENCY) },
   });
   try {
+    // One machine stands in for the hosts of production: without this, the load generator and a
+    // saturated new service take the cores legacy needs, and legacy's uploads slow down whatever
+    // the front door does (measured: p99 x3.8 with the fallback off altogether). Pinned, the new
+    // service and this process (the load generator) share core 1, legacy and its upload client
+    // core 0: what is left to measure is what the front door sends to legacy. Each pin covers
+    // every thread (-a), and what legacy's masters fork later inherits it.
+    const pinned = pinCores([
+      { pids: [stack.service.process.pid, process.pid], cpu: 1 },
+      { pids: stack.legacy.pids(), cpu: 0 },
+    ]);
     const front = stack.frontDoor.url;
     const phaseMs = ctx.short ? 3000 : 8000;
     // Mid-size WebP outputs of one photo: every admitted request costs about the same, well
@@ -73,7 +101,13 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
     // on legacy: a different fault from the one this scenario is about).
     const photo = ctx.photos[0]!;
     const target = (i: number) => `${front}/image/files/${photo}?w=${640 + (i % 400)}&format=webp`;
-    const upload = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#806040' } }).jpeg().toBuffer();
+    const upload = path.join(ctx.workDir, 'upload.jpg');
+    writeFileSync(
+      upload,
+      await sharp({ create: { width: 64, height: 48, channels: 3, background: '#806040' } })
+        .jpeg()
+        .toBuffer(),
+    );
     await runLoad({ target, connections: 2, durationMs: 5000, maxRequests: 8 }); // warm-up
 
     // 1. Legacy's upload latency with nothing else running.
@@ -82,7 +116,10 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
     await sleep(phaseMs);
     quiet.abort();
     const unloaded = await unloadedRun;
-    const unloadedP99 = percentileOrNaN(unloaded.map((u) => u.ms), 0.99);
+    const unloadedP99 = percentileOrNaN(
+      unloaded.map((u) => u.ms),
+      0.99,
+    );
 
     // 2. The new service's saturation through the front door: a closed loop with two requests per
     // slot (one resizing, one waiting) keeps every slot busy without queueing toward the deadline.
@@ -101,7 +138,10 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
       busy.abort();
     }
     const loaded = await loadedRun;
-    const loadedP99 = percentileOrNaN(loaded.map((u) => u.ms), 0.99);
+    const loadedP99 = percentileOrNaN(
+      loaded.map((u) => u.ms),
+      0.99,
+    );
     const rss = peakRssMb(stack.service.process.pid);
     const exitCode = stack.service.process.child.exitCode;
     const signal = stack.service.process.child.signalCode;
@@ -118,7 +158,10 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
     checks.check('the new service survived the overload', !died);
     checks.check('the load really was over capacity (503s were sent)', shed.length > 0);
     checks.check('every answer is 200 or 503, nothing lost', other.length === 0 && overload.lost === 0);
-    checks.check('every 503 carries Retry-After', shed.every((r) => r.headers['retry-after'] !== undefined));
+    checks.check(
+      'every 503 carries Retry-After',
+      shed.every((r) => r.headers['retry-after'] !== undefined),
+    );
     checks.check('every upload answered 201', uploadsOk && unloaded.length >= 5 && loaded.length >= 5);
     checks.check(`legacy's upload p99 during the overload <= 2x unloaded (${fmt(unloadedP99)} ms)`, loadedP99 <= 2 * unloadedP99);
     return result(
@@ -127,11 +170,32 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
       checks,
       rss,
       `saturation through the front door ${fmt(satRps, 1)} rps (closed loop, ${2 * CONCURRENCY} connections); offered ${fmt(rate)} rps for ${fmt(ctx.t.loadMs / 1000)} s; ${summarise(overload.results)}; ` +
-        `${shed.length} shed (503), ${fellBack} fell back, ${fromLegacy} served by legacy; the service answered ${served || '?'}; uploads p50/p99 unloaded ${fmt(percentileOrNaN(unloaded.map((u) => u.ms), 0.5))}/${fmt(unloadedP99)} ms (${unloaded.length}), ` +
-        `during the overload ${fmt(percentileOrNaN(loaded.map((u) => u.ms), 0.5))}/${fmt(loadedP99)} ms (${loaded.length}, x${fmt(loadedP99 / unloadedP99, 2)})` +
-        (died ? `; the service exited (${exitCode ?? signal}): ${stack.service.process.output().split('\n').filter((l) => /"level":60|uncaught|unhandled|fatal|^\s*\w*Error|^\s+at /i.test(l)).slice(0, 6).map((l) => l.trim().slice(0, 200)).join(' / ')}` : ''),
+        `${shed.length} shed (503), ${fellBack} fell back, ${fromLegacy} served by legacy; the service answered ${served || '?'}; uploads p50/p99 unloaded ${fmt(
+          percentileOrNaN(
+            unloaded.map((u) => u.ms),
+            0.5,
+          ),
+        )}/${fmt(unloadedP99)} ms (${unloaded.length}), ` +
+        `during the overload ${fmt(
+          percentileOrNaN(
+            loaded.map((u) => u.ms),
+            0.5,
+          ),
+        )}/${fmt(loadedP99)} ms (${loaded.length}, x${fmt(loadedP99 / unloadedP99, 2)}); ` +
+        `${pinned ? 'new service + load generator on core 1, legacy + uploads on core 0' : 'not pinned (one core)'}` +
+        (died
+          ? `; the service exited (${exitCode ?? signal}): ${stack.service.process
+              .output()
+              .split('\n')
+              .filter((l) => /"level":60|uncaught|unhandled|fatal|^\s*\w*Error|^\s+at /i.test(l))
+              .slice(0, 6)
+              .map((l) => l.trim().slice(0, 200))
+              .join(' / ')}`
+          : ''),
     );
   } finally {
+    // This process runs the scenarios after this one: all cores again.
+    execFileSync('taskset', ['-a', '-p', '-c', `0-${os.availableParallelism() - 1}`, String(process.pid)], { stdio: 'ignore' });
     await stack.stop();
   }
 }

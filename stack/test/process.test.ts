@@ -4,9 +4,18 @@ import { freePort, portRange } from '../process.ts';
 
 describe('portRange', () => {
   it.each([
-    [[32768, 60999], [10000, 32768]],
-    [[1024, 60999], [61000, 65536]],
-    [[1024, 65000], [1025, 65536]],
+    [
+      [32768, 60999],
+      [10000, 32768],
+    ],
+    [
+      [1024, 60999],
+      [61000, 65536],
+    ],
+    [
+      [1024, 65000],
+      [1025, 65536],
+    ],
   ] as const)('ephemeral %j -> pick from %j', (ephemeral, expected) => {
     expect(portRange([...ephemeral])).toEqual(expected);
   });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { afterExit, afterFailedStart, afterHealthy, afterProbe, backoffDelayMs, defaultLiveness, defaultRestartPolicy, describeExit, type PartRecord } from '../restart-policy.ts';
+import {
+  afterExit,
+  afterFailedStart,
+  afterHealthy,
+  afterProbe,
+  backoffDelayMs,
+  defaultLiveness,
+  defaultRestartPolicy,
+  describeExit,
+  type PartRecord,
+} from '../restart-policy.ts';
 
 const policy = { initialDelayMs: 500, maxDelayMs: 10_000, stableAfterMs: 30_000, maxFailedRestarts: 3 };
 const record = (restarts: number, failedRestarts = 0): PartRecord => ({ restarts, failedRestarts });

@@ -19,7 +19,7 @@ describe('serviceDeadline: REQUEST_TIMEOUT_MS of the image service under the sta
     const r = serviceDeadline(routes, '15000');
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toBe(
-      "REQUEST_TIMEOUT_MS=15000 is longer than the front door waits for the image service (route images: timeout_ms 10000); expected at most 8000, or unset it to get 8000",
+      'REQUEST_TIMEOUT_MS=15000 is longer than the front door waits for the image service (route images: timeout_ms 10000); expected at most 8000, or unset it to get 8000',
     );
   });
   it.each(['abc', '-5', '0', '1.5', '10s'])('refuses %j: not a whole number of ms', (raw) => {

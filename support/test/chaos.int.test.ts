@@ -61,7 +61,8 @@ const scenario = (name: string): ScenarioResult => {
 describe('npm run chaos (CHAOS_SHORT=1)', () => {
   it('prints the table: scenario, requests, client-visible errors, lost, peak RSS, verdict', () => {
     expect(stdout).toMatch(/\| scenario\s+\| requests \| client-visible errors \| lost \| peak RSS \| verdict \|/);
-    for (const name of SCENARIOS) expect(stdout).toMatch(new RegExp(`\\| ${name}\\s+\\|\\s+\\d+ \\|\\s+\\d+ \\|\\s+\\d+ \\|\\s+\\d+ MB \\|\\s+(PASS|FAIL) \\|`));
+    for (const name of SCENARIOS)
+      expect(stdout).toMatch(new RegExp(`\\| ${name}\\s+\\|\\s+\\d+ \\|\\s+\\d+ \\|\\s+\\d+ \\|\\s+\\d+ MB \\|\\s+(PASS|FAIL) \\|`));
   });
 
   it.each(SCENARIOS)('%s: PASS', (name) => {
@@ -83,7 +84,8 @@ describe('npm run chaos (CHAOS_SHORT=1)', () => {
   });
 
   it('shows no client-visible error where the front door or the design must hide the fault', () => {
-    for (const name of ['sigkill-share-50', 'reloads-20', 'php-fpm-down', 'sigterm-under-load', 'new-hung', 'hostile-targets', 'new-killed-under-start']) expect(scenario(name).clientErrors, name).toBe(0);
+    for (const name of ['sigkill-share-50', 'reloads-20', 'php-fpm-down', 'sigterm-under-load', 'new-hung', 'hostile-targets', 'new-killed-under-start'])
+      expect(scenario(name).clientErrors, name).toBe(0);
   });
 
   it('answers the provoked faults with errors, not with silence (the designed 5xx are counted)', () => {

@@ -62,7 +62,12 @@ describe('benchPhotos', () => {
     process.env.FIXTURES_DIR = path.join(tmp, 'absent');
     try {
       const photos = await benchPhotos(path.join(tmp, 'gen'));
-      expect(photos.map((p) => path.basename(p))).toEqual(['gen-photo-2999x2001.jpg', 'gen-photo-1920x1280.jpg', 'gen-photo-1001x667.webp', 'gen-photo-777x555.png']);
+      expect(photos.map((p) => path.basename(p))).toEqual([
+        'gen-photo-2999x2001.jpg',
+        'gen-photo-1920x1280.jpg',
+        'gen-photo-1001x667.webp',
+        'gen-photo-777x555.png',
+      ]);
     } finally {
       if (saved === undefined) delete process.env.FIXTURES_DIR;
       else process.env.FIXTURES_DIR = saved;

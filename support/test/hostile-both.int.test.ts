@@ -24,10 +24,19 @@ let hostile: HostileOriginal[];
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'hostile-both-'));
-  writeFileSync(path.join(root, 'ok.jpg'), await sharp({ create: { width: 300, height: 200, channels: 3, background: '#16a085' } }).jpeg().toBuffer());
+  writeFileSync(
+    path.join(root, 'ok.jpg'),
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#16a085' } })
+      .jpeg()
+      .toBuffer(),
+  );
   hostile = await writeHostileOriginals(root);
-  await sharp({ create: { width: 1, height: 4000, channels: 3, background: '#888' } }).png().toFile(path.join(root, 'hostile/thin-1x4000.png'));
-  const redFrame = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#ff0000' } }).gif().toBuffer();
+  await sharp({ create: { width: 1, height: 4000, channels: 3, background: '#888' } })
+    .png()
+    .toFile(path.join(root, 'hostile/thin-1x4000.png'));
+  const redFrame = await sharp({ create: { width: 100, height: 100, channels: 3, background: '#ff0000' } })
+    .gif()
+    .toBuffer();
   writeFileSync(path.join(root, 'hostile/red-100-on-2500x300.gif'), gifClaiming(redFrame, 2500, 300));
   // Two PHP-FPM children and two resize slots: the same parallelism on both sides of a 2-core box.
   [legacy, service] = await Promise.all([
@@ -79,7 +88,12 @@ function describeAnswer(a: Answer): string {
 const fromExpected = (e: Expected): Answer => (e.status === 200 && e.format === undefined ? { status: 200 } : { ...e });
 
 /** Sends one target to both backends (one after the other: two cores) and describes any difference. */
-async function compare(what: string, target: string, expected: Answer | undefined, options: { method?: string; withImage?: boolean } = {}): Promise<string | undefined> {
+async function compare(
+  what: string,
+  target: string,
+  expected: Answer | undefined,
+  options: { method?: string; withImage?: boolean } = {},
+): Promise<string | undefined> {
   const withImage = options.withImage ?? true;
   const [l, n] = [
     await answerOf(await rawRequest(legacy.url, target, { method: options.method }), withImage),

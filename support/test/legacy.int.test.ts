@@ -18,8 +18,14 @@ import { rawRequest } from '../contract/client.ts';
 import { pngHeaderOnly } from '../contract/images.ts';
 import { legacyDir, renderLegacyConfigs, renderTemplate, startLegacy, type RunningLegacy } from '../../stack/legacy.ts';
 
-const jpeg = () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
-const png = () => sharp({ create: { width: 40, height: 30, channels: 4, background: '#ff000080' } }).png().toBuffer();
+const jpeg = () =>
+  sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366cc' } })
+    .jpeg()
+    .toBuffer();
+const png = () =>
+  sharp({ create: { width: 40, height: 30, channels: 4, background: '#ff000080' } })
+    .png()
+    .toBuffer();
 
 /** Every file below `dir`, as paths relative to it. */
 function listFiles(dir: string): string[] {
@@ -148,18 +154,23 @@ describe('legacy backend: section 2 and failure modes', () => {
 
     it('replaces the original of an existing key', async () => {
       await upload(await jpeg(), 'replace-me.jpg');
-      const second = await sharp({ create: { width: 10, height: 10, channels: 3, background: '#00ff00' } }).jpeg().toBuffer();
+      const second = await sharp({ create: { width: 10, height: 10, channels: 3, background: '#00ff00' } })
+        .jpeg()
+        .toBuffer();
       expect((await upload(second, 'replace-me.jpg')).status).toBe(201);
       expect(readFileSync(path.join(storageDir, 'replace-me.jpg')).equals(second)).toBe(true);
     });
 
-    it.each([['../escape.jpg'], ['a//b.jpg'], ['/abs.jpg'], ['a b.jpg'], ['x/./y.jpg'], ['a'.repeat(513)]])('refuses the key %j with 400 invalid_key and stores nothing', async (key) => {
-      const before = listFiles(storageDir);
-      const res = await upload(await jpeg(), key);
-      expect(res.status).toBe(400);
-      expect(res.body.error).toBe('invalid_key');
-      expect(listFiles(storageDir)).toEqual(before);
-    });
+    it.each([['../escape.jpg'], ['a//b.jpg'], ['/abs.jpg'], ['a b.jpg'], ['x/./y.jpg'], ['a'.repeat(513)]])(
+      'refuses the key %j with 400 invalid_key and stores nothing',
+      async (key) => {
+        const before = listFiles(storageDir);
+        const res = await upload(await jpeg(), key);
+        expect(res.status).toBe(400);
+        expect(res.body.error).toBe('invalid_key');
+        expect(listFiles(storageDir)).toEqual(before);
+      },
+    );
 
     it.each([
       ['text', 'just some text'],
@@ -230,8 +241,12 @@ describe('legacy backend: section 2 and failure modes', () => {
     });
 
     it('never lets a reader see a half-written original while a big upload replaces it', async () => {
-      const first = await sharp({ create: { width: 2000, height: 1500, channels: 3, background: '#123456' } }).png({ compressionLevel: 0 }).toBuffer();
-      const second = await sharp({ create: { width: 2000, height: 1500, channels: 3, background: '#654321' } }).png({ compressionLevel: 0 }).toBuffer();
+      const first = await sharp({ create: { width: 2000, height: 1500, channels: 3, background: '#123456' } })
+        .png({ compressionLevel: 0 })
+        .toBuffer();
+      const second = await sharp({ create: { width: 2000, height: 1500, channels: 3, background: '#654321' } })
+        .png({ compressionLevel: 0 })
+        .toBuffer();
       expect((await upload(first, 'atomic.png')).status).toBe(201);
       let done = false;
       const writer = upload(second, 'atomic.png').finally(() => (done = true));
@@ -316,7 +331,9 @@ describe('legacy backend: section 2 and failure modes', () => {
 
   describe('limits that come from ImageMagick', () => {
     it("answers 413 image_too_large, not 500, for an original over ImageMagick's 16K-pixel policy cap", async () => {
-      await sharp({ create: { width: 17_000, height: 10, channels: 3, background: '#000' } }).png().toFile(path.join(storageDir, 'too-wide.png'));
+      await sharp({ create: { width: 17_000, height: 10, channels: 3, background: '#000' } })
+        .png()
+        .toFile(path.join(storageDir, 'too-wide.png'));
       const res = await rawRequest(legacy.url, '/image/files/too-wide.png?w=100');
       expect(res.status).toBe(413);
       expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'image_too_large' });
@@ -324,7 +341,9 @@ describe('legacy backend: section 2 and failure modes', () => {
 
     it('serves an original just under the pixel limit', async () => {
       // 7000x7000 = 49 MP: decoded for real, through ImageMagick's memory and disk caches.
-      await sharp({ create: { width: 7000, height: 7000, channels: 3, background: '#808080' } }).png({ compressionLevel: 9 }).toFile(path.join(storageDir, 'just-under.png'));
+      await sharp({ create: { width: 7000, height: 7000, channels: 3, background: '#808080' } })
+        .png({ compressionLevel: 9 })
+        .toFile(path.join(storageDir, 'just-under.png'));
       const res = await rawRequest(legacy.url, '/image/files/just-under.png?w=100');
       expect(res.status, res.body.toString().slice(0, 200)).toBe(200);
       expect((await sharp(res.body).metadata()).width).toBe(100);
@@ -377,7 +396,9 @@ describe('legacy hardening: render time bound, PHP-FPM socket and users', () => 
   beforeAll(async () => {
     storageDir = mkdtempSync(path.join(os.tmpdir(), 'legacy-hard-'));
     // Noise resamples slowly: far more than 100 ms of ImageMagick work.
-    const noise = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg({ quality: 95 }).toBuffer();
+    const noise = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     writeFileSync(path.join(storageDir, 'noise.jpg'), noise);
     writeFileSync(path.join(storageDir, 'small.jpg'), await jpeg());
     legacy = await startLegacy({ storageDir, children: 1, renderTimeoutMs: 100 });
@@ -418,7 +439,11 @@ describe('legacy hardening: render time bound, PHP-FPM socket and users', () => 
     const res = await fetch(`${legacy.url}/image/files`, { method: 'POST', body: form });
     expect(res.status).toBe(201);
     expect((await fetch(`${legacy.url}/image/files/new/dir/up.jpg?w=10`)).status).toBe(200);
-    const del = await fetch(`${legacy.url}/image/files`, { method: 'DELETE', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ files: ['new/dir/up.jpg'] }) });
+    const del = await fetch(`${legacy.url}/image/files`, {
+      method: 'DELETE',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ files: ['new/dir/up.jpg'] }),
+    });
     expect(del.status).toBe(200);
   });
 });
@@ -498,8 +523,15 @@ describe('legacy PHP parsing and geometry = the new service’s (same inputs, sa
   type Answer = { ok: true; value: unknown } | { ok: false; code: string; message: string };
 
   const runPhp = (cases: Case[]): Answer[] => {
-    const out = execFileSync('php', [path.join(legacyDir, 'bin/pure.php')], { input: cases.map((c) => JSON.stringify(c)).join('\n'), maxBuffer: 64 * 1024 * 1024 });
-    return out.toString().trim().split('\n').map((l) => JSON.parse(l) as Answer);
+    const out = execFileSync('php', [path.join(legacyDir, 'bin/pure.php')], {
+      input: cases.map((c) => JSON.stringify(c)).join('\n'),
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return out
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Answer);
   };
   const runTs = (c: Exclude<Case, { fn: 'jpegComplete' }>): Answer => {
     if (c.fn === 'plan') {
@@ -519,14 +551,53 @@ describe('legacy PHP parsing and geometry = the new service’s (same inputs, sa
   const pieces = (alphabet: string[], maxLength: number) => fc.array(fc.constantFrom(...alphabet), { maxLength }).map((a) => a.join(''));
 
   it('parses keys the same way', () => {
-    const keys = fc.sample(pieces(['a', 'Z', '9', '.', '..', '_', '-', '/', '//', '%2F', '%2e', '%2E%2e', '%25', '%', '%zz', '%C3%BC', '%00', ' ', '+', '%2B', ':', '\\', 'x.jpg'], 12), { numRuns: 1500, seed: 42 });
+    const keys = fc.sample(
+      pieces(
+        ['a', 'Z', '9', '.', '..', '_', '-', '/', '//', '%2F', '%2e', '%2E%2e', '%25', '%', '%zz', '%C3%BC', '%00', ' ', '+', '%2B', ':', '\\', 'x.jpg'],
+        12,
+      ),
+      { numRuns: 1500, seed: 42 },
+    );
     const long = [511, 512, 513, 600].map((n) => 'k'.repeat(n));
     compare([...keys, ...long, '', '/', '/a'].map((raw) => ({ fn: 'parseKey' as const, raw })));
   });
 
   it('parses queries the same way', () => {
     const queries = fc.sample(
-      pieces(['w', 'h', 'q', 'fit', 'format', '=', '&', '&', '1', '0', '85', '4096', '4097', '100', '101', '-', '.', '+', '%20', 'e3', 'cover', 'inside', 'fill', 'png', 'jpeg', 'webp', 'gif', 'x', 'w%5B%5D'], 10),
+      pieces(
+        [
+          'w',
+          'h',
+          'q',
+          'fit',
+          'format',
+          '=',
+          '&',
+          '&',
+          '1',
+          '0',
+          '85',
+          '4096',
+          '4097',
+          '100',
+          '101',
+          '-',
+          '.',
+          '+',
+          '%20',
+          'e3',
+          'cover',
+          'inside',
+          'fill',
+          'png',
+          'jpeg',
+          'webp',
+          'gif',
+          'x',
+          'w%5B%5D',
+        ],
+        10,
+      ),
       { numRuns: 2000, seed: 7 },
     );
     compare(queries.map((raw) => ({ fn: 'parseQuery' as const, raw })));
@@ -562,13 +633,21 @@ describe('legacy JPEG truncation check (what Imagick 3.7 cannot tell us)', () =>
     ];
     const cases: Array<{ fn: 'jpegComplete'; base64: string; expected: boolean }> = [];
     for (const file of files) {
-      for (let i = 1; i <= 60; i++) cases.push({ fn: 'jpegComplete', base64: file.subarray(0, Math.floor((file.length * i) / 61)).toString('base64'), expected: false });
+      for (let i = 1; i <= 60; i++)
+        cases.push({ fn: 'jpegComplete', base64: file.subarray(0, Math.floor((file.length * i) / 61)).toString('base64'), expected: false });
       cases.push({ fn: 'jpegComplete', base64: file.subarray(0, file.length - 1).toString('base64'), expected: false });
       cases.push({ fn: 'jpegComplete', base64: file.toString('base64'), expected: true });
       cases.push({ fn: 'jpegComplete', base64: Buffer.concat([file, Buffer.from('trailing junk\xff\x00')]).toString('base64'), expected: true });
     }
-    const out = execFileSync('php', [path.join(legacyDir, 'bin/pure.php')], { input: cases.map(({ expected: _, ...c }) => JSON.stringify(c)).join('\n'), maxBuffer: 64 * 1024 * 1024 });
-    const answers = out.toString().trim().split('\n').map((l) => (JSON.parse(l) as { value: boolean }).value);
+    const out = execFileSync('php', [path.join(legacyDir, 'bin/pure.php')], {
+      input: cases.map(({ expected: _, ...c }) => JSON.stringify(c)).join('\n'),
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const answers = out
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { value: boolean }).value);
     expect(answers).toEqual(cases.map((c) => c.expected));
   });
 });

@@ -27,7 +27,12 @@ beforeAll(async () => {
   storage = path.join(work, 'originals');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(storage);
-  writeFileSync(path.join(storage, 'ok.jpg'), await sharp({ create: { width: 120, height: 80, channels: 3, background: '#8e44ad' } }).jpeg().toBuffer());
+  writeFileSync(
+    path.join(storage, 'ok.jpg'),
+    await sharp({ create: { width: 120, height: 80, channels: 3, background: '#8e44ad' } })
+      .jpeg()
+      .toBuffer(),
+  );
   const sinkPort = await freePort();
   sink = createServer((req, res) => {
     mirrored.push(`${req.method} ${req.url}`);
@@ -35,7 +40,13 @@ beforeAll(async () => {
     req.on('end', () => res.writeHead(204).end());
   });
   await new Promise<void>((r) => sink.listen(sinkPort, '127.0.0.1', r));
-  stack = await startStack({ storageDir: storage, runDir: path.join(work, 'run'), share: 100, shadowSink: `127.0.0.1:${sinkPort}`, cutover: { shadow_sample: 100 } });
+  stack = await startStack({
+    storageDir: storage,
+    runDir: path.join(work, 'run'),
+    share: 100,
+    shadowSink: `127.0.0.1:${sinkPort}`,
+    cutover: { shadow_sample: 100 },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -48,7 +59,15 @@ describe('shadowing through the real front door', () => {
   it('mirrors GETs only: uploads, deletes, PUT, PATCH, OPTIONS, POST on the hot path and HEAD never reach the sink', async () => {
     const front = stack.frontDoor.url;
     const upload = new FormData();
-    upload.append('file', new Blob([await sharp({ create: { width: 10, height: 10, channels: 3, background: '#000' } }).png().toBuffer()]), 'up.png');
+    upload.append(
+      'file',
+      new Blob([
+        await sharp({ create: { width: 10, height: 10, channels: 3, background: '#000' } })
+          .png()
+          .toBuffer(),
+      ]),
+      'up.png',
+    );
     upload.append('key', 'uploaded/up.png');
     const answers: Record<string, number> = {};
     const send = async (name: string, url: string, init: RequestInit = {}) => {
@@ -60,7 +79,11 @@ describe('shadowing through the real front door', () => {
     await send('HEAD hot', '/image/files/ok.jpg?w=20', { method: 'HEAD' });
     await send('POST upload', '/image/files', { method: 'POST', body: upload });
     const uploaded = existsSync(path.join(storage, 'uploaded/up.png'));
-    await send('DELETE batch', '/image/files', { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ files: ['uploaded/up.png'] }) });
+    await send('DELETE batch', '/image/files', {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ files: ['uploaded/up.png'] }),
+    });
     await send('DELETE hot', '/image/files/ok.jpg', { method: 'DELETE' });
     await send('PUT hot', '/image/files/ok.jpg', { method: 'PUT', body: 'x' });
     await send('PATCH hot', '/image/files/ok.jpg', { method: 'PATCH', body: 'x' });

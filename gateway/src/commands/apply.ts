@@ -13,7 +13,7 @@ ${commonHelp}
 export const apply: Command = {
   async run(args, env) {
     const { values } = parseCommandArgs(args, commonOptions, applyUsage);
-    if (values.help) return out(applyUsage), 0;
+    if (values.help) return (out(applyUsage), 0);
     await applyAndReport(configFrom(values, env), env);
     return 0;
   },

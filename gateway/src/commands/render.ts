@@ -15,9 +15,13 @@ ${commonHelp}
 export const render: Command = {
   async run(args, env) {
     const { values } = parseCommandArgs(args, { ...commonOptions, out: { type: 'string', short: 'o' } }, renderUsage);
-    if (values.help) return out(renderUsage), 0;
+    if (values.help) return (out(renderUsage), 0);
     const config = configFrom(values, env);
-    const { rendered } = renderCutover(readCutoverText(config.cutoverFile), { source: config.cutoverFile, runDir: config.runDir, envOverrides: config.addressOverrides });
+    const { rendered } = renderCutover(readCutoverText(config.cutoverFile), {
+      source: config.cutoverFile,
+      runDir: config.runDir,
+      envOverrides: config.addressOverrides,
+    });
     if (values.out) {
       writeFileAtomic(values.out, rendered.text);
       err(`wrote ${values.out} (config ${rendered.digest})\n`);

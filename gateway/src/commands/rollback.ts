@@ -12,7 +12,7 @@ ${commonHelp}
 export const rollback: Command = {
   async run(args, env) {
     const { values, positionals } = parseCommandArgs(args, commonOptions, rollbackUsage);
-    if (values.help) return out(rollbackUsage), 0;
+    if (values.help) return (out(rollbackUsage), 0);
     if (positionals.length !== 1) throw new GatewayError('usage', `expected a route, such as: gateway rollback images\n\n${rollbackUsage}`, { exitCode: 2 });
     return setShare(configFrom(values, env), env, positionals[0]!, 0);
   },

@@ -20,8 +20,9 @@ function parseShare(raw: string | undefined, usage: string): number {
 export const set: Command = {
   async run(args, env) {
     const { values, positionals } = parseCommandArgs(args, commonOptions, setUsage);
-    if (values.help) return out(setUsage), 0;
-    if (positionals.length !== 2) throw new GatewayError('usage', `expected a route and a share, such as: gateway set images 10\n\n${setUsage}`, { exitCode: 2 });
+    if (values.help) return (out(setUsage), 0);
+    if (positionals.length !== 2)
+      throw new GatewayError('usage', `expected a route and a share, such as: gateway set images 10\n\n${setUsage}`, { exitCode: 2 });
     return setShare(configFrom(values, env), env, positionals[0]!, parseShare(positionals[1], setUsage));
   },
 };

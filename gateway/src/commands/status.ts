@@ -33,9 +33,10 @@ ${commonHelp}
 export const status: Command = {
   async run(args, env) {
     const { values } = parseCommandArgs(args, { ...commonOptions, minutes: { type: 'string' }, json: { type: 'boolean' } }, statusUsage);
-    if (values.help) return out(statusUsage), 0;
+    if (values.help) return (out(statusUsage), 0);
     const minutes = values.minutes === undefined ? 5 : Number(values.minutes);
-    if (!Number.isFinite(minutes) || minutes <= 0) throw new GatewayError('usage', `--minutes: expected a positive number, got '${values.minutes}'`, { exitCode: 2 });
+    if (!Number.isFinite(minutes) || minutes <= 0)
+      throw new GatewayError('usage', `--minutes: expected a positive number, got '${values.minutes}'`, { exitCode: 2 });
     const config = configFrom(values, env);
     const paths = frontDoorPaths(config.runDir);
 
@@ -68,7 +69,9 @@ export const status: Command = {
     if (other) rows.push({ name: '', fileShare: undefined, runningShare: undefined, traffic: other });
 
     if (values.json) {
-      out(`${JSON.stringify({ cutoverFile: config.cutoverFile, runDir: config.runDir, running: master !== undefined, pid: master, digest: running?.digest, listen: running?.plan.listen, fileProblem, backends, minutes, routes: rows }, null, 2)}\n`);
+      out(
+        `${JSON.stringify({ cutoverFile: config.cutoverFile, runDir: config.runDir, running: master !== undefined, pid: master, digest: running?.digest, listen: running?.plan.listen, fileProblem, backends, minutes, routes: rows }, null, 2)}\n`,
+      );
       return fileProblem ? 2 : 0;
     }
     const runningLine =

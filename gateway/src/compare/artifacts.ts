@@ -67,7 +67,9 @@ function extension(format: string): string {
 }
 
 async function encodePng(img: RgbImage): Promise<Buffer> {
-  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), { raw: { width: img.width, height: img.height, channels: 3 } }).png().toBuffer();
+  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), { raw: { width: img.width, height: img.height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /**
@@ -79,13 +81,17 @@ async function encodePng(img: RgbImage): Promise<Buffer> {
 export async function heatMapPng(legacy: DecodedImage, next: DecodedImage): Promise<Buffer> {
   let other: RgbImage = next;
   if (next.width !== legacy.width || next.height !== legacy.height) {
-    const data = await sharp(Buffer.from(next.data.buffer, next.data.byteOffset, next.data.length), { raw: { width: next.width, height: next.height, channels: 3 } })
+    const data = await sharp(Buffer.from(next.data.buffer, next.data.byteOffset, next.data.length), {
+      raw: { width: next.width, height: next.height, channels: 3 },
+    })
       .resize(legacy.width, legacy.height, { fit: 'fill' })
       .raw()
       .toBuffer();
     other = { width: legacy.width, height: legacy.height, data };
   }
-  return sharp(heatMap(legacy, other), { raw: { width: legacy.width, height: legacy.height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return sharp(heatMap(legacy, other), { raw: { width: legacy.width, height: legacy.height, channels: 3 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
 }
 
 /** PURE: the heat map raster of two same-sized images. */

@@ -62,7 +62,11 @@ async function reencode(img: RgbImage, format: string, quality: number): Promise
 }
 
 /** The signals of every pair kind for one legacy/new pair of equal size. */
-export async function calibrationSignals(legacy: DecodedImage, next: DecodedImage, thresholds: Thresholds = DEFAULT_THRESHOLDS): Promise<Record<PairKind, Signals>> {
+export async function calibrationSignals(
+  legacy: DecodedImage,
+  next: DecodedImage,
+  thresholds: Thresholds = DEFAULT_THRESHOLDS,
+): Promise<Record<PairKind, Signals>> {
   const o = thresholds.ssim;
   return {
     reencoded: computeSignals(legacy, await reencode(legacy, legacy.format, 85), o),
@@ -87,7 +91,16 @@ export interface CalibrationTable {
   pairs: number;
   /** Requests that could not be calibrated (not both 200 images, or different sizes), with why. */
   skipped: Array<{ target: string; why: string }>;
-  kinds: Record<PairKind, { ssim: Distribution; blockMaxDiff: Distribution; deltaE: Distribution; blockiness: Distribution; flagged: { ssim: number; colour: number; compression: number; any: number } }>;
+  kinds: Record<
+    PairKind,
+    {
+      ssim: Distribution;
+      blockMaxDiff: Distribution;
+      deltaE: Distribution;
+      blockiness: Distribution;
+      flagged: { ssim: number; colour: number; compression: number; any: number };
+    }
+  >;
   /** Pairs the thresholds flag although they should pass (noise floor, legitimate), and defects they miss. */
   outliers: Array<{ kind: PairKind; target: string; signals: Signals; flagged: boolean }>;
 }
@@ -100,7 +113,11 @@ function dist(values: number[]): Distribution {
 }
 
 /** PURE: distributions and threshold hits from the per-pair signals. */
-export function tabulate(samples: Array<Record<PairKind, Signals> & { target?: string }>, thresholds: Thresholds, skipped: CalibrationTable['skipped'] = []): CalibrationTable {
+export function tabulate(
+  samples: Array<Record<PairKind, Signals> & { target?: string }>,
+  thresholds: Thresholds,
+  skipped: CalibrationTable['skipped'] = [],
+): CalibrationTable {
   const kinds = {} as CalibrationTable['kinds'];
   const outliers: CalibrationTable['outliers'] = [];
   for (const k of PAIR_KINDS) {
@@ -145,7 +162,9 @@ export function formatTable(t: CalibrationTable): string {
     );
   }
   for (const o of t.outliers.slice(0, 60)) {
-    lines.push(`${o.flagged ? 'flagged' : 'missed '} ${o.kind.padEnd(12)} ${o.target}: SSIM ${o.signals.ssim}, block max diff ${o.signals.blockMaxDiff}, deltaE ${o.signals.deltaE}, blockiness ${o.signals.blockiness}`);
+    lines.push(
+      `${o.flagged ? 'flagged' : 'missed '} ${o.kind.padEnd(12)} ${o.target}: SSIM ${o.signals.ssim}, block max diff ${o.signals.blockMaxDiff}, deltaE ${o.signals.deltaE}, blockiness ${o.signals.blockiness}`,
+    );
   }
   for (const s of t.skipped.slice(0, 20)) lines.push(`skipped ${s.target}: ${s.why}`);
   return `${lines.join('\n')}\n`;
@@ -156,7 +175,13 @@ export function formatTable(t: CalibrationTable): string {
  * conversions and another quality, because each exercises a different code path of both
  * resamplers and encoders, and the thresholds must hold for all of them.
  */
-export const CALIBRATION_VARIANTS = ['w=300&h=300&fit=cover', 'w=200&h=150&fit=cover&format=webp', 'w=1600&h=1200&fit=cover', 'w=500&format=png', 'h=240&q=60'] as const;
+export const CALIBRATION_VARIANTS = [
+  'w=300&h=300&fit=cover',
+  'w=200&h=150&fit=cover&format=webp',
+  'w=1600&h=1200&fit=cover',
+  'w=500&format=png',
+  'h=240&q=60',
+] as const;
 
 /** Request targets for every image in `dir`: each width (fit inside), then CALIBRATION_VARIANTS. */
 export async function originalsTargets(dir: string, widths: readonly number[]): Promise<string[]> {

@@ -83,7 +83,8 @@ export function classifyOriginal(ev: OriginalEvidence, info?: OriginalInfo): { c
   const colourN = Math.max(...COLOUR_RULES.map((r) => ev.rules[r] ?? 0));
   const structural = ssimN > 0 && ssimN >= colourN;
   if (ev.swappedSides > 0) return { cause: 'orientation', why: `${ev.swappedSides} output(s) with width and height swapped` };
-  if (info && info.orientation > 1 && (geometric || structural)) return { cause: 'orientation', why: `EXIF orientation ${info.orientation}; ${geometric ? 'sizes' : 'structure (SSIM)'} differ` };
+  if (info && info.orientation > 1 && (geometric || structural))
+    return { cause: 'orientation', why: `EXIF orientation ${info.orientation}; ${geometric ? 'sizes' : 'structure (SSIM)'} differ` };
   if (geometric) return { cause: 'geometry', why: `output sizes differ (${list(ev.categories)})` };
   if (colourN > 0 && info) {
     const space = colourSpaceReason(info);
@@ -92,7 +93,8 @@ export function classifyOriginal(ev: OriginalEvidence, info?: OriginalInfo): { c
     if (info.hasAlpha) return { cause: 'alpha', why: `colour differs on an original with alpha${space ? ` (also ${space})` : ''} (${list(ev.rules)})` };
     if (space) return { cause: 'colour_space', why: `colour differs; the original is ${space} (${list(ev.rules)})` };
   }
-  if (structural && info?.hasAlpha) return { cause: 'alpha', why: `structure differs on an original with alpha (transparent pixels' colour) (${list(ev.rules)})` };
+  if (structural && info?.hasAlpha)
+    return { cause: 'alpha', why: `structure differs on an original with alpha (transparent pixels' colour) (${list(ev.rules)})` };
   if (structural) return { cause: 'geometry', why: `structure differs (SSIM): shifted, cropped or resampled differently (${list(ev.rules)})` };
   const colour = colourN > 0;
   if (rule('blockiness') || rule('original_bytes')) return { cause: 'compression', why: `encoding differs (${list(ev.rules)})` };

@@ -97,7 +97,12 @@ async function replay(a: ReplayArgs, io: { stdout: Out; stderr: Out }): Promise<
     maxImages: a.maxImages,
     progress,
   });
-  const report = builder.build({ source: { from: path.resolve(a.from), legacy: a.legacy, new: a.new }, thresholds: a.thresholds, minParity: a.minParity, input: summary });
+  const report = builder.build({
+    source: { from: path.resolve(a.from), legacy: a.legacy, new: a.new },
+    thresholds: a.thresholds,
+    minParity: a.minParity,
+    input: summary,
+  });
   await writeReportFiles(a.out, report);
   io.stdout.write(originalsText(report) + summaryText(report, a.out));
   return report.gate.passed ? 0 : 1;
@@ -115,7 +120,8 @@ async function renderFromResults(a: ReportArgs, io: { stdout: Out; stderr: Out }
     throw inputError(`--report: cannot read ${a.report}: ${(err as Error).message}`);
   }
   for (const p of read.problems) io.stderr.write(`compare: skipped ${p}\n`);
-  if (read.valid === 0 && read.invalid > 0) throw inputError(`--report: ${a.report} holds no comparison records (expected the JSONL written by 'gateway shadow' or a replay)`);
+  if (read.valid === 0 && read.invalid > 0)
+    throw inputError(`--report: ${a.report} holds no comparison records (expected the JSONL written by 'gateway shadow' or a replay)`);
   const builder = new ReportBuilder();
   for (const raw of results) {
     // An ignore file given now applies to what was recorded: findings it accepts become intended.

@@ -42,7 +42,10 @@ export function openJsonl(file: string, options: { append: boolean }): JsonlWrit
 }
 
 /** Reads results.jsonl; lines that are not a valid record are counted and described, not fatal. */
-export async function readJsonl(file: string, onResult: (r: PairResult) => void): Promise<{ lines: number; valid: number; invalid: number; problems: string[] }> {
+export async function readJsonl(
+  file: string,
+  onResult: (r: PairResult) => void,
+): Promise<{ lines: number; valid: number; invalid: number; problems: string[] }> {
   const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   let lines = 0;
   let valid = 0;

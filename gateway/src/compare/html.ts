@@ -32,8 +32,12 @@ export function latencyHistogramSvg(h: Report['latency']['histogram']): string {
     const x = padL + i * bw + 3;
     const l = h.legacy[i]!;
     const n = h.new[i]!;
-    parts.push(`<rect class="legacy" x="${x.toFixed(1)}" y="${y(l).toFixed(1)}" width="${bar.toFixed(1)}" height="${(H - padB - y(l)).toFixed(1)}"><title>legacy ${labels[i]} ms: ${l}</title></rect>`);
-    parts.push(`<rect class="new" x="${(x + bar).toFixed(1)}" y="${y(n).toFixed(1)}" width="${bar.toFixed(1)}" height="${(H - padB - y(n)).toFixed(1)}"><title>new ${labels[i]} ms: ${n}</title></rect>`);
+    parts.push(
+      `<rect class="legacy" x="${x.toFixed(1)}" y="${y(l).toFixed(1)}" width="${bar.toFixed(1)}" height="${(H - padB - y(l)).toFixed(1)}"><title>legacy ${labels[i]} ms: ${l}</title></rect>`,
+    );
+    parts.push(
+      `<rect class="new" x="${(x + bar).toFixed(1)}" y="${y(n).toFixed(1)}" width="${bar.toFixed(1)}" height="${(H - padB - y(n)).toFixed(1)}"><title>new ${labels[i]} ms: ${n}</title></rect>`,
+    );
     parts.push(`<text x="${(x + bar).toFixed(1)}" y="${H - padB + 14}" text-anchor="middle">${escapeHtml(labels[i]!)}</text>`);
   }
   return `<svg class="hist" role="img" aria-label="latency histogram, legacy and new" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">
@@ -68,9 +72,13 @@ function signalsLine(r: PairResult, thresholds: Report['thresholds']): string {
 
 function caseCard(r: PairResult, thresholds: Report['thresholds']): string {
   const img = (src: string | undefined, label: string) =>
-    src ? `<figure><img src="${escapeHtml(src)}" alt="${label}" decoding="async"><figcaption>${label}</figcaption></figure>` : `<figure class="none"><div>no image</div><figcaption>${label}</figcaption></figure>`;
+    src
+      ? `<figure><img src="${escapeHtml(src)}" alt="${label}" decoding="async"><figcaption>${label}</figcaption></figure>`
+      : `<figure class="none"><div>no image</div><figcaption>${label}</figcaption></figure>`;
   const findings = r.findings.map((f) => `<li><b>${f.category}</b> <code>${escapeHtml(f.rule)}</code> ${escapeHtml(f.detail)}</li>`).join('');
-  const intended = r.intended.map((f) => `<li class="muted"><b>${f.category}</b> <code>${escapeHtml(f.rule)}</code> ${escapeHtml(f.detail)} — intended: ${escapeHtml(f.reason)}</li>`).join('');
+  const intended = r.intended
+    .map((f) => `<li class="muted"><b>${f.category}</b> <code>${escapeHtml(f.rule)}</code> ${escapeHtml(f.detail)} — intended: ${escapeHtml(f.reason)}</li>`)
+    .join('');
   return `<article class="case" id="case-${escapeHtml(r.id)}" data-category="${r.category ?? ''}">
 <h3><span class="tag">${r.category ?? ''}</span> <code>${r.method} ${escapeHtml(r.target)}</code></h3>
 <ul>${findings}${intended}</ul>
@@ -98,9 +106,13 @@ export function renderOriginalsHtml(report: Report, limit = 300): string {
   const bad = report.byOriginal.filter((r) => r.mismatched > 0);
   const intended = report.byOriginal.filter((r) => r.mismatched === 0 && r.intended > 0);
   const causeRows = report.causes
-    .map((c) => `<tr><td><b>${c.cause}</b></td><td>${c.originals}</td><td>${c.requests}</td><td>${c.examples.map((e) => `<code>${escapeHtml(e)}</code>`).join('<br>')}</td></tr>`)
+    .map(
+      (c) =>
+        `<tr><td><b>${c.cause}</b></td><td>${c.originals}</td><td>${c.requests}</td><td>${c.examples.map((e) => `<code>${escapeHtml(e)}</code>`).join('<br>')}</td></tr>`,
+    )
     .join('');
-  const head = '<tr><th>original</th><th>metadata</th><th>variants</th><th>matched</th><th>intended</th><th>mismatched</th><th>likely cause</th><th>categories</th><th>worst variant</th></tr>';
+  const head =
+    '<tr><th>original</th><th>metadata</th><th>variants</th><th>matched</th><th>intended</th><th>mismatched</th><th>likely cause</th><th>categories</th><th>worst variant</th></tr>';
   const shown = report.byOriginal.slice(0, limit);
   return `<h2 id="by-cause">Mismatched originals by likely cause</h2>
 <p class="muted">A heuristic from each original's findings and metadata (colour space, ICC profile, alpha, bit depth, EXIF orientation); see gateway/src/compare/causes.ts.</p>
@@ -116,7 +128,10 @@ export function renderHtml(report: Report): string {
     ? '<p class="gate ok">PASS: parity at or above the minimum, no status mismatch</p>'
     : `<p class="gate bad">FAIL: ${report.gate.reasons.map(escapeHtml).join('; ')}</p>`;
   const catRows = Object.entries(report.categories)
-    .map(([c, n]) => `<tr><td>${c}</td><td>${n}</td><td>${report.intendedCategories[c as keyof Report['categories']]}</td><td>${report.findings[c as keyof Report['findings']]}</td></tr>`)
+    .map(
+      ([c, n]) =>
+        `<tr><td>${c}</td><td>${n}</td><td>${report.intendedCategories[c as keyof Report['categories']]}</td><td>${report.findings[c as keyof Report['findings']]}</td></tr>`,
+    )
     .join('');
   const lat = (name: 'legacy' | 'new') => {
     const l = report.latency[name];

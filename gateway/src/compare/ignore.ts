@@ -46,13 +46,15 @@ export function parseIgnoreFile(text: string, name = 'ignore file'): IgnoreEntry
   try {
     data = parseYaml(text);
   } catch (err) {
-    throw new Error(`${name}: not valid YAML or JSON: ${(err as Error).message}`);
+    throw new Error(`${name}: not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
   }
   if (data === null || data === undefined) return [];
   const r = fileSchema.safeParse(data);
   if (!r.success) {
     const issues = r.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`);
-    throw new Error(`${name}: expected a list of entries (or {ignore: [...]}) with category (${CATEGORIES.join(', ')}), reason, and route/path/params; ${issues.join('; ')}`);
+    throw new Error(
+      `${name}: expected a list of entries (or {ignore: [...]}) with category (${CATEGORIES.join(', ')}), reason, and route/path/params; ${issues.join('; ')}`,
+    );
   }
   return Array.isArray(r.data) ? r.data : r.data.ignore;
 }

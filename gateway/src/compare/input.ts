@@ -33,9 +33,7 @@ export interface ReplayRequest {
 export type RefusalReason = 'method' | 'route' | 'unparseable';
 
 export type LineOutcome =
-  | { kind: 'request'; request: ReplayRequest }
-  | { kind: 'refused'; reason: RefusalReason; method?: string; detail: string; line: number }
-  | { kind: 'skip' };
+  { kind: 'request'; request: ReplayRequest } | { kind: 'refused'; reason: RefusalReason; method?: string; detail: string; line: number } | { kind: 'skip' };
 
 // A request target must be sendable verbatim: visible ASCII only (no spaces, no control bytes).
 const TARGET = /^\/[\x21-\x7e]*$/;
@@ -48,12 +46,32 @@ export function shadowableRoute(target: string, routes: readonly ShadowableRoute
 /** Decides one method + target: a replayable request or a counted refusal. */
 export function classifyRequest(method: string, target: string, line: number, routes: readonly ShadowableRoute[] = SHADOWABLE_ROUTES): LineOutcome {
   const m = method.toUpperCase();
-  if (!TARGET.test(target)) return { kind: 'refused', reason: 'unparseable', method: m, detail: `line ${line}: request target ${JSON.stringify(target.slice(0, 80))} is not an origin-form path of visible ASCII`, line };
+  if (!TARGET.test(target))
+    return {
+      kind: 'refused',
+      reason: 'unparseable',
+      method: m,
+      detail: `line ${line}: request target ${JSON.stringify(target.slice(0, 80))} is not an origin-form path of visible ASCII`,
+      line,
+    };
   if (m !== 'GET' && m !== 'HEAD') {
-    return { kind: 'refused', reason: 'method', method: m, detail: `line ${line}: ${m} ${target} refused: only GET and HEAD are replayed (other methods change data)`, line };
+    return {
+      kind: 'refused',
+      reason: 'method',
+      method: m,
+      detail: `line ${line}: ${m} ${target} refused: only GET and HEAD are replayed (other methods change data)`,
+      line,
+    };
   }
   const route = shadowableRoute(target, routes);
-  if (!route) return { kind: 'refused', reason: 'route', method: m, detail: `line ${line}: ${m} ${target} refused: not on a shadowable route (${routes.map((r) => r.prefix).join(', ')})`, line };
+  if (!route)
+    return {
+      kind: 'refused',
+      reason: 'route',
+      method: m,
+      detail: `line ${line}: ${m} ${target} refused: not on a shadowable route (${routes.map((r) => r.prefix).join(', ')})`,
+      line,
+    };
   return { kind: 'request', request: { method: m, target, route: route.name, line } };
 }
 
@@ -76,7 +94,8 @@ export function parseLine(text: string, line: number, routes: readonly Shadowabl
     const r = record as Record<string, unknown>;
     const method = typeof r.method === 'string' ? r.method : typeof r.request_method === 'string' ? r.request_method : undefined;
     const uri = typeof r.uri === 'string' ? r.uri : typeof r.request_uri === 'string' ? r.request_uri : undefined;
-    if (!method || !uri) return { kind: 'refused', reason: 'unparseable', detail: `line ${line}: JSON log record without string fields "method" and "uri"`, line };
+    if (!method || !uri)
+      return { kind: 'refused', reason: 'unparseable', detail: `line ${line}: JSON log record without string fields "method" and "uri"`, line };
     return classifyRequest(method, uri, line, routes);
   }
   const parts = s.split(/\s+/);

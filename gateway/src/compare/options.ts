@@ -36,21 +36,22 @@ options (replay):
 `;
 
 const url = (flag: string) =>
-  z
-    .string({ error: `${flag}: expected a URL such as http://127.0.0.1:8081` })
-    .refine((s) => {
-      try {
-        const u = new URL(s);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
-      } catch {
-        return false;
-      }
-    }, `${flag}: expected an http(s) base URL such as http://127.0.0.1:8081 (no query)`);
+  z.string({ error: `${flag}: expected a URL such as http://127.0.0.1:8081` }).refine((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
+    } catch {
+      return false;
+    }
+  }, `${flag}: expected an http(s) base URL such as http://127.0.0.1:8081 (no query)`);
 
 const num = (flag: string, min: number, max: number, int: boolean) =>
   z
     .string()
-    .refine((s) => /^-?[0-9]+(\.[0-9]+)?$/.test(s.trim()) && (!int || /^-?[0-9]+$/.test(s.trim())), `${flag}: expected ${int ? 'an integer' : 'a number'} from ${min} to ${max}`)
+    .refine(
+      (s) => /^-?[0-9]+(\.[0-9]+)?$/.test(s.trim()) && (!int || /^-?[0-9]+$/.test(s.trim())),
+      `${flag}: expected ${int ? 'an integer' : 'a number'} from ${min} to ${max}`,
+    )
     .transform(Number)
     .refine((n) => n >= min && n <= max, `${flag}: expected ${int ? 'an integer' : 'a number'} from ${min} to ${max}`);
 
@@ -100,16 +101,66 @@ const calibrateSchema = z
     concurrency: num('--concurrency', 1, 64, true).default(2),
     timeout: num('--timeout', 1, 600_000, true).default(30_000),
   })
-  .refine((o) => (o.from === undefined) !== (o.originals === undefined), { message: 'expected exactly one of --from FILE (request paths) or --originals DIR (every image in it, at --sizes widths)' });
+  .refine((o) => (o.from === undefined) !== (o.originals === undefined), {
+    message: 'expected exactly one of --from FILE (request paths) or --originals DIR (every image in it, at --sizes widths)',
+  });
 
-export type ReplayArgs = { mode: 'replay'; from: string; legacy: string; new: string; out: string; minParity: number; ignore?: string; rate?: number; concurrency: number; sample?: number; dedupe: boolean; seed: number; order: 'random' | 'parallel'; timeoutMs: number; maxImages: number; thresholds: Thresholds; quiet: boolean };
+export type ReplayArgs = {
+  mode: 'replay';
+  from: string;
+  legacy: string;
+  new: string;
+  out: string;
+  minParity: number;
+  ignore?: string;
+  rate?: number;
+  concurrency: number;
+  sample?: number;
+  dedupe: boolean;
+  seed: number;
+  order: 'random' | 'parallel';
+  timeoutMs: number;
+  maxImages: number;
+  thresholds: Thresholds;
+  quiet: boolean;
+};
 export type ReportArgs = { mode: 'report'; report: string; out: string; minParity: number; ignore?: string };
-export type CalibrateArgs = { mode: 'calibrate'; legacy: string; new: string; from?: string; originals?: string; out?: string; sizes: number[]; concurrency: number; timeoutMs: number };
+export type CalibrateArgs = {
+  mode: 'calibrate';
+  legacy: string;
+  new: string;
+  from?: string;
+  originals?: string;
+  out?: string;
+  sizes: number[];
+  concurrency: number;
+  timeoutMs: number;
+};
 export type CompareArgs = ReplayArgs | ReportArgs | CalibrateArgs | { mode: 'help' };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-const stringFlags = ['from', 'legacy', 'new', 'out', 'min-parity', 'ignore', 'rate', 'concurrency', 'sample', 'seed', 'order', 'timeout', 'max-images', 'report', 'ssim-min', 'block-max', 'delta-e-max', 'originals', 'sizes'] as const;
+const stringFlags = [
+  'from',
+  'legacy',
+  'new',
+  'out',
+  'min-parity',
+  'ignore',
+  'rate',
+  'concurrency',
+  'sample',
+  'seed',
+  'order',
+  'timeout',
+  'max-images',
+  'report',
+  'ssim-min',
+  'block-max',
+  'delta-e-max',
+  'originals',
+  'sizes',
+] as const;
 
 function issues(err: z.ZodError): string[] {
   const out = err.issues.map((i) => {
@@ -145,23 +196,42 @@ export function parseCompareArgs(args: readonly string[]): Parsed<CompareArgs> {
     return { ok: false, errors: [`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}; see 'gateway compare --help'`] };
   }
   if (values.help) return { ok: true, value: { mode: 'help' } };
-  if (positionals.length > 0) return { ok: false, errors: [`unexpected argument ${JSON.stringify(positionals[0])}: expected only --flags (or the 'calibrate' subcommand first)`] };
+  if (positionals.length > 0)
+    return { ok: false, errors: [`unexpected argument ${JSON.stringify(positionals[0])}: expected only --flags (or the 'calibrate' subcommand first)`] };
 
   const present = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
   if (sub === 'calibrate' || values.calibrate) {
     delete present.calibrate;
     const allowed = ['legacy', 'new', 'from', 'originals', 'out', 'sizes', 'concurrency', 'timeout'];
     const extra = Object.keys(present).filter((k) => !allowed.includes(k));
-    if (extra.length) return { ok: false, errors: extra.map((k) => `--${k}: not an option of 'gateway compare calibrate' (expected ${allowed.map((a) => `--${a}`).join(', ')})`) };
+    if (extra.length)
+      return {
+        ok: false,
+        errors: extra.map((k) => `--${k}: not an option of 'gateway compare calibrate' (expected ${allowed.map((a) => `--${a}`).join(', ')})`),
+      };
     const r = calibrateSchema.safeParse(present);
     if (!r.success) return { ok: false, errors: issues(r.error) };
     const v = r.data;
-    return { ok: true, value: { mode: 'calibrate', legacy: v.legacy, new: v.new, from: v.from, originals: v.originals, out: v.out, sizes: v.sizes, concurrency: v.concurrency, timeoutMs: v.timeout } };
+    return {
+      ok: true,
+      value: {
+        mode: 'calibrate',
+        legacy: v.legacy,
+        new: v.new,
+        from: v.from,
+        originals: v.originals,
+        out: v.out,
+        sizes: v.sizes,
+        concurrency: v.concurrency,
+        timeoutMs: v.timeout,
+      },
+    };
   }
   if (present.report !== undefined) {
     const allowed = ['report', 'out', 'min-parity', 'ignore'];
     const extra = Object.keys(present).filter((k) => !allowed.includes(k));
-    if (extra.length) return { ok: false, errors: extra.map((k) => `--${k}: not an option with --report (expected ${allowed.map((a) => `--${a}`).join(', ')})`) };
+    if (extra.length)
+      return { ok: false, errors: extra.map((k) => `--${k}: not an option with --report (expected ${allowed.map((a) => `--${a}`).join(', ')})`) };
     const r = reportSchema.safeParse(present);
     if (!r.success) return { ok: false, errors: issues(r.error) };
     return { ok: true, value: { mode: 'report', report: r.data.report, out: r.data.out, minParity: r.data['min-parity'], ignore: r.data.ignore } };

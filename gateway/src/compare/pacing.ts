@@ -38,7 +38,12 @@ export function createRateLimiter(rate: number | undefined, burst = 1, now: () =
  * runs before each start (the rate limiter). Resolves when everything has finished; an error in
  * `work` is the caller's to catch (replay's work never throws).
  */
-export async function runPool<T>(items: readonly T[], concurrency: number, work: (item: T, index: number) => Promise<void>, before: () => Promise<void> = async () => {}): Promise<void> {
+export async function runPool<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+  before: () => Promise<void> = async () => {},
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     for (;;) {

@@ -89,7 +89,11 @@ export async function judgePair(
     if (method === 'GET' && bothOk && (typeL !== undefined || typeN !== undefined)) {
       if (Object.keys(params).length === 0 && !legacy.body.equals(next.body)) {
         // A plain download is the stored original, byte for byte (contract, section 1).
-        findings.push({ category: 'pixels', rule: 'original_bytes', detail: `plain download: the bodies differ (legacy ${legacy.body.length} bytes, new ${next.body.length} bytes); expected the original bytes on both` });
+        findings.push({
+          category: 'pixels',
+          rule: 'original_bytes',
+          detail: `plain download: the bodies differ (legacy ${legacy.body.length} bytes, new ${next.body.length} bytes); expected the original bytes on both`,
+        });
       }
       if (legacy.body.equals(next.body)) {
         // Same bytes, same pixels: only the facts for the report, no decoding.
@@ -103,7 +107,10 @@ export async function judgePair(
         }
       } else {
         const [dl, dn] = await Promise.all([decode(legacy.body), decode(next.body)]);
-        for (const [d, side, key] of [[dl, sides.legacy, 'legacyImage'], [dn, sides.new, 'newImage']] as const) {
+        for (const [d, side, key] of [
+          [dl, sides.legacy, 'legacyImage'],
+          [dn, sides.new, 'newImage'],
+        ] as const) {
           if (d.ok) {
             side.width = d.image.width;
             side.height = d.image.height;
@@ -125,7 +132,9 @@ export async function judgePair(
   const intended = [...declaredIntended, ...ignored.intended];
   // A pair whose only differences are declared ones is `intended`, not a match.
   const judged =
-    ignored.verdict === 'match' && intended.length > 0 ? { ...ignored, verdict: 'intended' as const, category: primaryCategory(intended), intended } : { ...ignored, intended };
+    ignored.verdict === 'match' && intended.length > 0
+      ? { ...ignored, verdict: 'intended' as const, category: primaryCategory(intended), intended }
+      : { ...ignored, intended };
   const result: PairResult = {
     v: 1,
     time: new Date().toISOString(),

@@ -21,16 +21,28 @@ export function progressLine(total: number, s: ProgressStats, elapsedMs: number)
   return `compare: ${s.done}/${total} (${rate.toFixed(1)}/s) parity ${(s.parity * 100).toFixed(2)}% mismatches ${s.mismatched}`;
 }
 
-export function createProgress(total: number, stream: NodeJS.WritableStream & { isTTY?: boolean }, options: { intervalMs?: number; quiet?: boolean } = {}): Progress {
+export function createProgress(
+  total: number,
+  stream: NodeJS.WritableStream & { isTTY?: boolean },
+  options: { intervalMs?: number; quiet?: boolean } = {},
+): Progress {
   if (options.quiet) return { update() {}, stop() {} };
   const started = performance.now();
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { stream, format: 'compare [{bar}] {value}/{total} {percentage}% | {rate}/s | parity {parity} | mismatches {mismatched} | eta {eta_formatted}', hideCursor: true },
+      {
+        stream,
+        format: 'compare [{bar}] {value}/{total} {percentage}% | {rate}/s | parity {parity} | mismatches {mismatched} | eta {eta_formatted}',
+        hideCursor: true,
+      },
       cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0, { parity: '100.00%', mismatched: 0, rate: '0.0' });
-    const payload = (s: ProgressStats) => ({ parity: `${(s.parity * 100).toFixed(2)}%`, mismatched: s.mismatched, rate: ((s.done * 1000) / Math.max(1, performance.now() - started)).toFixed(1) });
+    const payload = (s: ProgressStats) => ({
+      parity: `${(s.parity * 100).toFixed(2)}%`,
+      mismatched: s.mismatched,
+      rate: ((s.done * 1000) / Math.max(1, performance.now() - started)).toFixed(1),
+    });
     return {
       update: (s) => bar.update(s.done, payload(s)),
       stop: (s) => {

@@ -49,7 +49,15 @@ export async function runReplay(o: ReplayOptions): Promise<ReportBuilder> {
   const partial = `${resultsFile}.partial`;
   const jsonl = openJsonl(partial, { append: false });
   const artifacts = createArtifactWriter({ dir: path.join(o.outDir, 'images'), relativeTo: o.outDir, max: o.maxImages });
-  const ctx = { sender, legacyUrl: o.legacyUrl, newUrl: o.newUrl, thresholds: o.thresholds, ignore: o.ignore, order: o.order, random: mulberry32(o.seed ^ 0x5bd1e995) };
+  const ctx = {
+    sender,
+    legacyUrl: o.legacyUrl,
+    newUrl: o.newUrl,
+    thresholds: o.thresholds,
+    ignore: o.ignore,
+    order: o.order,
+    random: mulberry32(o.seed ^ 0x5bd1e995),
+  };
   let done = 0;
   let matchedOrIntended = 0;
   try {

@@ -161,7 +161,7 @@ const zeroCategories = (): Record<Category, number> => Object.fromEntries(CATEGO
 export function severity(r: PairResult): number {
   const rank = r.category ? CATEGORIES.length - CATEGORIES.indexOf(r.category) : 0;
   const s = r.signals;
-  const pixels = s ? (1 - s.ssim) + s.blockMaxDiff / 255 + s.deltaE / 100 + (s.blockiness - 1) / 4 : 0;
+  const pixels = s ? 1 - s.ssim + s.blockMaxDiff / 255 + s.deltaE / 100 + (s.blockiness - 1) / 4 : 0;
   return rank * 10 + Math.min(9, pixels);
 }
 
@@ -328,7 +328,9 @@ export class ReportBuilder {
       if (c.examples.length < 5) c.examples.push(r.path);
       causes.set(r.cause, c);
     }
-    const causeRows = [...causes.values()].sort((a, b) => b.requests - a.requests || b.originals - a.originals || CAUSES.indexOf(a.cause) - CAUSES.indexOf(b.cause));
+    const causeRows = [...causes.values()].sort(
+      (a, b) => b.requests - a.requests || b.originals - a.originals || CAUSES.indexOf(a.cause) - CAUSES.indexOf(b.cause),
+    );
     return { rows: rows.slice(0, this.maxCases), omitted: Math.max(0, rows.length - this.maxCases), causes: causeRows };
   }
 
@@ -341,7 +343,11 @@ export class ReportBuilder {
       .map(({ row, legacyMs, newMs }): BreakdownRow => {
         const l = summarise(legacyMs);
         const n = summarise(newMs);
-        return { ...row, parity: round((row.matched + row.intended) / row.total), latency: { legacy: { p50: l.p50, p95: l.p95 }, new: { p50: n.p50, p95: n.p95 } } };
+        return {
+          ...row,
+          parity: round((row.matched + row.intended) / row.total),
+          latency: { legacy: { p50: l.p50, p95: l.p95 }, new: { p50: n.p50, p95: n.p95 } },
+        };
       })
       .sort((a, b) => b.mismatched - a.mismatched || b.total - a.total || a.key.localeCompare(b.key));
     const reasons: string[] = [];
@@ -378,7 +384,12 @@ export class ReportBuilder {
       originalsOmitted: byOriginal.omitted,
       originalsUntracked: this.originalsUntracked,
       causes: byOriginal.causes,
-      signals: { ssim: distribution(this.ssims), blockMaxDiff: distribution(this.blocks), deltaE: distribution(this.deltas), blockiness: distribution(this.blockiness) },
+      signals: {
+        ssim: distribution(this.ssims),
+        blockMaxDiff: distribution(this.blocks),
+        deltaE: distribution(this.deltas),
+        blockiness: distribution(this.blockiness),
+      },
       worst: sorted.slice(0, this.worstCount),
       mismatches: sorted,
       mismatchesOmitted: this.mismatchesSeen - sorted.length,

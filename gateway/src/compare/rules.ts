@@ -27,7 +27,12 @@ export function normaliseCacheControl(value: string | undefined): string {
   if (value === undefined) return '(none)';
   return value
     .split(',')
-    .map((d) => d.trim().toLowerCase().replace(/\s*=\s*/, '='))
+    .map((d) =>
+      d
+        .trim()
+        .toLowerCase()
+        .replace(/\s*=\s*/, '='),
+    )
     .filter(Boolean)
     .sort()
     .join(', ');
@@ -38,7 +43,13 @@ export function normaliseContentType(value: string | undefined): string {
   if (value === undefined) return '(none)';
   return value
     .split(';')
-    .map((p) => p.trim().toLowerCase().replace(/\s*=\s*/, '=').replace(/"/g, ''))
+    .map((p) =>
+      p
+        .trim()
+        .toLowerCase()
+        .replace(/\s*=\s*/, '=')
+        .replace(/"/g, ''),
+    )
     .filter(Boolean)
     .join('; ');
 }
@@ -61,7 +72,11 @@ export function compareResponses(method: 'GET' | 'HEAD', legacy: ResponseFacts, 
   const status = legacy.status!;
   const findings: Finding[] = [];
   if (status >= 400 && legacy.errorCode !== next.errorCode) {
-    findings.push({ category: 'status', rule: 'error_code', detail: `error code legacy ${show(legacy.errorCode)}, new ${show(next.errorCode)} (both ${status})` });
+    findings.push({
+      category: 'status',
+      rule: 'error_code',
+      detail: `error code legacy ${show(legacy.errorCode)}, new ${show(next.errorCode)} (both ${status})`,
+    });
   }
 
   const ctL = normaliseContentType(legacy.headers['content-type']);
@@ -78,7 +93,11 @@ export function compareResponses(method: 'GET' | 'HEAD', legacy: ResponseFacts, 
   const ccL = normaliseCacheControl(legacy.headers['cache-control']);
   const ccN = normaliseCacheControl(next.headers['cache-control']);
   if (ccL !== ccN) {
-    findings.push({ category: 'header', rule: 'cache_control', detail: `Cache-Control legacy ${show(legacy.headers['cache-control'])}, new ${show(next.headers['cache-control'])}` });
+    findings.push({
+      category: 'header',
+      rule: 'cache_control',
+      detail: `Cache-Control legacy ${show(legacy.headers['cache-control'])}, new ${show(next.headers['cache-control'])}`,
+    });
   }
 
   // ETag values legitimately differ between implementations (contract, section 1); presence must not.
@@ -163,13 +182,21 @@ export function judgeSignals(signals: Signals, thresholds: Thresholds): Finding[
     findings.push({ category: 'pixels', rule: 'ssim', detail: `structure: luma SSIM ${signals.ssim.toFixed(4)} < ${thresholds.ssimMin}` });
   }
   if (signals.blockMaxDiff > thresholds.blockMaxDiff) {
-    findings.push({ category: 'pixels', rule: 'block_colour', detail: `colour: a 16x16 block mean differs by ${signals.blockMaxDiff.toFixed(1)} > ${thresholds.blockMaxDiff} in one channel` });
+    findings.push({
+      category: 'pixels',
+      rule: 'block_colour',
+      detail: `colour: a 16x16 block mean differs by ${signals.blockMaxDiff.toFixed(1)} > ${thresholds.blockMaxDiff} in one channel`,
+    });
   }
   if (signals.deltaE > thresholds.deltaEMax) {
     findings.push({ category: 'pixels', rule: 'delta_e', detail: `colour: mean block deltaE ${signals.deltaE.toFixed(2)} > ${thresholds.deltaEMax}` });
   }
   if (signals.blockiness > thresholds.blockinessMax) {
-    findings.push({ category: 'pixels', rule: 'blockiness', detail: `compression: one side's 8x8 block grid is ${signals.blockiness.toFixed(2)}x the other's > ${thresholds.blockinessMax}` });
+    findings.push({
+      category: 'pixels',
+      rule: 'blockiness',
+      detail: `compression: one side's 8x8 block grid is ${signals.blockiness.toFixed(2)}x the other's > ${thresholds.blockinessMax}`,
+    });
   }
   return findings;
 }

@@ -39,7 +39,10 @@ export interface Sender {
 /** Throws unless `method` is GET or HEAD. Exported so the refusal is tested on its own. */
 export function assertReadOnlyMethod(method: string): asserts method is 'GET' | 'HEAD' {
   if (method !== 'GET' && method !== 'HEAD') {
-    throw new GatewayError('method_refused', `refusing to send ${JSON.stringify(method)}: only GET and HEAD are replayed or shadowed (other methods change data)`);
+    throw new GatewayError(
+      'method_refused',
+      `refusing to send ${JSON.stringify(method)}: only GET and HEAD are replayed or shadowed (other methods change data)`,
+    );
   }
 }
 
@@ -67,7 +70,8 @@ export function createSender(options: SenderOptions = {}): Sender {
           resolve(o);
         }
       };
-      const fail = (error: string) => done({ ok: false, error, ttfbMs: round(ttfb || performance.now() - started), totalMs: round(performance.now() - started) });
+      const fail = (error: string) =>
+        done({ ok: false, error, ttfbMs: round(ttfb || performance.now() - started), totalMs: round(performance.now() - started) });
       const req = (secure ? https : http).request(
         {
           protocol: base.protocol,
@@ -94,7 +98,14 @@ export function createSender(options: SenderOptions = {}): Sender {
           res.on('end', () => {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-            done({ ok: true, status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks), ttfbMs: round(ttfb), totalMs: round(performance.now() - started) });
+            done({
+              ok: true,
+              status: res.statusCode ?? 0,
+              headers,
+              body: Buffer.concat(chunks),
+              ttfbMs: round(ttfb),
+              totalMs: round(performance.now() - started),
+            });
           });
           res.on('error', (err) => fail(describe(err)));
           res.on('aborted', () => fail('response aborted'));

@@ -112,13 +112,25 @@ export function ssimGray(a: ArrayLike<number>, b: ArrayLike<number>, width: numb
   for (let r = 0; r < win - 1; r++) addRow(r, 1);
   for (let y = 0; y + win <= height; y++) {
     addRow(y + win - 1, 1);
-    let sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+    let sx = 0,
+      sy = 0,
+      sxx = 0,
+      syy = 0,
+      sxy = 0;
     for (let x = 0; x < win - 1; x++) {
-      sx += cx[x]!; sy += cy[x]!; sxx += cxx[x]!; syy += cyy[x]!; sxy += cxy[x]!;
+      sx += cx[x]!;
+      sy += cy[x]!;
+      sxx += cxx[x]!;
+      syy += cyy[x]!;
+      sxy += cxy[x]!;
     }
     for (let x = 0; x + win <= width; x++) {
       const e = x + win - 1;
-      sx += cx[e]!; sy += cy[e]!; sxx += cxx[e]!; syy += cyy[e]!; sxy += cxy[e]!;
+      sx += cx[e]!;
+      sy += cy[e]!;
+      sxx += cxx[e]!;
+      syy += cyy[e]!;
+      sxy += cxy[e]!;
       const mx = sx * inv;
       const my = sy * inv;
       const vx = sxx * inv - mx * mx;
@@ -126,7 +138,11 @@ export function ssimGray(a: ArrayLike<number>, b: ArrayLike<number>, width: numb
       const cov = sxy * inv - mx * my;
       total += ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
       count++;
-      sx -= cx[x]!; sy -= cy[x]!; sxx -= cxx[x]!; syy -= cyy[x]!; sxy -= cxy[x]!;
+      sx -= cx[x]!;
+      sy -= cy[x]!;
+      sxx -= cxx[x]!;
+      syy -= cyy[x]!;
+      sxy -= cxy[x]!;
     }
     addRow(y, -1);
   }
@@ -166,7 +182,9 @@ export function blockMeans(img: RgbImage, block = BLOCK): { cols: number; rows: 
     for (let bx = 0; bx < cols; bx++) {
       const x0 = bx * block;
       const x1 = Math.min(width, x0 + block);
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let y = y0; y < y1; y++) {
         const end = (y * width + x1) * 3;
         for (let j = (y * width + x0) * 3; j < end; j += 3) {
@@ -205,12 +223,16 @@ function linear(c: number): number {
 
 /** sRGB (0..255) -> CIE Lab (D65). */
 export function srgbToLab(r: number, g: number, b: number): [number, number, number] {
-  const R = linear(r), G = linear(g), B = linear(b);
+  const R = linear(r),
+    G = linear(g),
+    B = linear(b);
   const X = (0.4124564 * R + 0.3575761 * G + 0.1804375 * B) / 0.95047;
   const Y = 0.2126729 * R + 0.7151522 * G + 0.072175 * B;
   const Z = (0.0193339 * R + 0.119192 * G + 0.9503041 * B) / 1.08883;
-  const f = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116);
-  const fx = f(X), fy = f(Y), fz = f(Z);
+  const f = (t: number) => (t > 216 / 24389 ? Math.cbrt(t) : ((24389 / 27) * t + 16) / 116);
+  const fx = f(X),
+    fy = f(Y),
+    fz = f(Z);
   return [116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)];
 }
 
@@ -223,8 +245,12 @@ export function colourSignals(a: RgbImage, b: RgbImage, block = BLOCK): { blockM
   let sumDe = 0;
   const blocks = ma.length / 3;
   for (let k = 0; k < blocks; k++) {
-    const r1 = ma[k * 3]!, g1 = ma[k * 3 + 1]!, b1 = ma[k * 3 + 2]!;
-    const r2 = mb[k * 3]!, g2 = mb[k * 3 + 1]!, b2 = mb[k * 3 + 2]!;
+    const r1 = ma[k * 3]!,
+      g1 = ma[k * 3 + 1]!,
+      b1 = ma[k * 3 + 2]!;
+    const r2 = mb[k * 3]!,
+      g2 = mb[k * 3 + 1]!,
+      b2 = mb[k * 3 + 2]!;
     max = Math.max(max, Math.abs(r1 - r2), Math.abs(g1 - g2), Math.abs(b1 - b2));
     const [L1, A1, B1] = srgbToLab(r1, g1, b1);
     const [L2, A2, B2] = srgbToLab(r2, g2, b2);
@@ -241,7 +267,10 @@ export function colourSignals(a: RgbImage, b: RgbImage, block = BLOCK): { blockM
  * reference at a quarter of the work.
  */
 export function gridStrength(gray: Uint8Array, width: number, height: number): number {
-  let edge = 0, edgeN = 0, mid = 0, midN = 0;
+  let edge = 0,
+    edgeN = 0,
+    mid = 0,
+    midN = 0;
   for (let y = 0; y < height; y++) {
     const row = y * width;
     // Horizontal steps into columns 4, 8, 12, ...

@@ -25,7 +25,9 @@ function scalarSource(value: string | number | boolean): string {
   if (typeof value !== 'string') return String(value);
   // Plain when it reads back as the same string; quoted otherwise ('true', '10', ': ', ...).
   const doc = parseDocument(value);
-  return doc.errors.length === 0 && doc.contents !== null && isScalar(doc.contents) && doc.contents.value === value && !/[#\n]/.test(value) ? value : JSON.stringify(value);
+  return doc.errors.length === 0 && doc.contents !== null && isScalar(doc.contents) && doc.contents.value === value && !/[#\n]/.test(value)
+    ? value
+    : JSON.stringify(value);
 }
 
 /** Sets one value. `value` may be a list (written in flow style, e.g. `[GET, HEAD]`). */
@@ -37,7 +39,8 @@ export function setYamlValue(text: string, path: YamlPath, value: string | numbe
     return text.slice(0, start) + scalarSource(value as string | number | boolean) + text.slice(end);
   }
   if (isSeq(node) && node.range && Array.isArray(value)) {
-    let [start, end] = node.range;
+    const end = node.range[1];
+    let start = node.range[0];
     const flow = `[${value.map((v) => scalarSource(v)).join(', ')}]`;
     if (node.flow) return text.slice(0, start) + flow + text.slice(end);
     // A block sequence starts on the line after its key and ends after its last item's
@@ -66,7 +69,11 @@ export function routeIndex(text: string, name: string): number {
       if (typeof n === 'string') names.push(n);
     }
   }
-  throw new GatewayError('unknown_route', `no route named '${name}' in the cutover file; expected one of: ${names.length ? names.join(', ') : '(the file has no routes)'}`, { exitCode: 2 });
+  throw new GatewayError(
+    'unknown_route',
+    `no route named '${name}' in the cutover file; expected one of: ${names.length ? names.join(', ') : '(the file has no routes)'}`,
+    { exitCode: 2 },
+  );
 }
 
 /** The file with route `name`'s share set to `share` (validated by the caller's schema pass). */

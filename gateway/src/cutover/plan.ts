@@ -106,7 +106,10 @@ export function summarizePlan(plan: FrontDoorPlan): PlanSummary {
     listen: plan.listen,
     legacy: plan.legacy,
     routes: Object.fromEntries(
-      plan.routes.map((r) => [r.name, { share: r.share, backend: r.backend, fallback: r.fallback, override_header: r.overrideHeader, shadow_sample: r.shadowSample }]),
+      plan.routes.map((r) => [
+        r.name,
+        { share: r.share, backend: r.backend, fallback: r.fallback, override_header: r.overrideHeader, shadow_sample: r.shadowSample },
+      ]),
     ),
   };
 }

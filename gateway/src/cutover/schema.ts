@@ -154,10 +154,12 @@ export const cutoverSchema = z
     const paths = new Map<string, number>();
     file.routes.forEach((route, i) => {
       const nameAt = names.get(route.name);
-      if (nameAt !== undefined) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `expected a unique name ('${route.name}' is also routes[${nameAt}].name)` });
+      if (nameAt !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `expected a unique name ('${route.name}' is also routes[${nameAt}].name)` });
       else names.set(route.name, i);
       const pathAt = paths.get(route.path);
-      if (pathAt !== undefined) ctx.addIssue({ code: 'custom', path: ['routes', i, 'path'], message: `expected a unique path ('${route.path}' is also routes[${pathAt}].path)` });
+      if (pathAt !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'path'], message: `expected a unique path ('${route.path}' is also routes[${pathAt}].path)` });
       else {
         // Nested prefixes would fight over the slash-less path (nginx redirects it to the inner one).
         for (const [other, at] of paths) {
@@ -186,7 +188,11 @@ export const cutoverSchema = z
             message: `expected 0: shadowing is refused for a route that matches ${unsafe.join(', ')} (only GET and HEAD routes may be shadowed; mirroring a write changes data)`,
           });
         } else if (!file.shadow_sink) {
-          ctx.addIssue({ code: 'custom', path: ['routes', i, 'shadow_sample'], message: 'expected 0 unless shadow_sink is set: there is nowhere to mirror to' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['routes', i, 'shadow_sample'],
+            message: 'expected 0 unless shadow_sink is set: there is nowhere to mirror to',
+          });
         }
       }
     });
@@ -251,6 +257,10 @@ export function isShadowable(route: Pick<CutoverRoute, 'methods'>): boolean {
 export function assertReplayable(route: Pick<CutoverRoute, 'name' | 'methods'>): void {
   if (!isShadowable(route)) {
     const unsafe = route.methods.filter((m) => !REPLAYABLE_METHODS.includes(m));
-    throw new GatewayError('not_replayable', `route '${route.name}' matches ${unsafe.join(', ')}: only GET and HEAD routes may be shadowed or replayed (a replayed write changes data)`, { exitCode: 2 });
+    throw new GatewayError(
+      'not_replayable',
+      `route '${route.name}' matches ${unsafe.join(', ')}: only GET and HEAD routes may be shadowed or replayed (a replayed write changes data)`,
+      { exitCode: 2 },
+    );
   }
 }

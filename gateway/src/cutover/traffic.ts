@@ -139,7 +139,12 @@ export function formatStatus(rows: readonly RouteStatus[], context: { minutes: n
     });
   }
   const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
-  const lines = table.map((r) => r.map((cell, c) => (c >= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
+  const lines = table.map((r) =>
+    r
+      .map((cell, c) => (c >= 4 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return `${context.running}\ntraffic from the access log, last ${context.minutes} min:\n\n${lines.join('\n')}\n`;
 }
 
@@ -178,10 +183,7 @@ export function backendTargets(
 }
 
 /** What one probe saw: any HTTP answer means the process is up and serving. */
-export type BackendProbe =
-  | { state: 'up'; ms: number; status: number }
-  | { state: 'down'; reason: string }
-  | { state: 'timeout'; timeoutMs: number };
+export type BackendProbe = { state: 'up'; ms: number; status: number } | { state: 'down'; reason: string } | { state: 'timeout'; timeoutMs: number };
 
 export function describeProbe(probe: BackendProbe): string {
   switch (probe.state) {

@@ -147,7 +147,9 @@ export async function applyCutover(options: ApplyOptions): Promise<ApplyResult> 
  * First config of a front door about to start: render, `nginx -t`, atomic rename. The running
  * master (if any) is not touched; startFrontDoor refuses to start a second one.
  */
-export async function installInitialConfig(options: Omit<ApplyOptions, 'verifyTimeoutMs'>): Promise<{ plan: FrontDoorPlan; digest: string; paths: FrontDoorPaths }> {
+export async function installInitialConfig(
+  options: Omit<ApplyOptions, 'verifyTimeoutMs'>,
+): Promise<{ plan: FrontDoorPlan; digest: string; paths: FrontDoorPaths }> {
   const paths = prepareRunDir(options.runDir);
   const text = options.text ?? readCutoverText(options.cutoverFile);
   const { plan, rendered } = renderCutover(text, { source: options.cutoverFile, runDir: paths.runDir, envOverrides: options.envOverrides ?? {} });

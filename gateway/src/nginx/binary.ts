@@ -15,5 +15,9 @@ export function findNginx(explicit: string | undefined, pathEnv: string | undefi
       /* next */
     }
   }
-  throw new GatewayError('nginx_missing', "nginx not found on PATH or in /usr/sbin: install it (Debian: 'apt-get install nginx'; scripts/bootstrap.sh does it) or set NGINX_BIN", { exitCode: 2 });
+  throw new GatewayError(
+    'nginx_missing',
+    "nginx not found on PATH or in /usr/sbin: install it (Debian: 'apt-get install nginx'; scripts/bootstrap.sh does it) or set NGINX_BIN",
+    { exitCode: 2 },
+  );
 }

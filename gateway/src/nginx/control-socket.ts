@@ -38,7 +38,13 @@ export function queryRunningPlan(runDir: string, timeoutMs = 1000): Promise<Runn
 }
 
 /** Polls the control socket until the workers report `digest`; false on timeout, when nginx died, or when `failed()` says so. */
-export async function waitForDigest(runDir: string, digest: string, timeoutMs: number, isAlive: () => boolean = () => true, failed: () => boolean = () => false): Promise<boolean> {
+export async function waitForDigest(
+  runDir: string,
+  digest: string,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+  failed: () => boolean = () => false,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const running = await queryRunningPlan(runDir);

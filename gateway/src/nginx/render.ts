@@ -83,7 +83,13 @@ function proxyHeaderLines(): string[] {
  * the client gets: 494 is nginx's internal "request header too large", sent as 431.
  */
 export const FRONT_DOOR_ERRORS: readonly { code: number; status: number; error: string; message: string }[] = [
-  { code: 400, status: 400, error: 'invalid_request', message: 'expected a well-formed HTTP request with a request target in normal form: an absolute path of A-Z a-z 0-9 and -._~!&()*+,=:@ characters, no percent-encoding, no ; or backslash, no empty, . or .. segments' },
+  {
+    code: 400,
+    status: 400,
+    error: 'invalid_request',
+    message:
+      'expected a well-formed HTTP request with a request target in normal form: an absolute path of A-Z a-z 0-9 and -._~!&()*+,=:@ characters, no percent-encoding, no ; or backslash, no empty, . or .. segments',
+  },
   { code: 403, status: 403, error: 'forbidden', message: 'expected GET or HEAD: other methods are accepted only from the addresses in writes_from' },
   { code: 404, status: 404, error: 'not_found', message: 'no route for this path' },
   { code: 405, status: 405, error: 'method_not_allowed', message: 'expected a method this path accepts' },
@@ -126,7 +132,14 @@ function frontDoorErrorLocations(): string {
 
 /** Proxying to legacy: its own timeouts (a cold Imagick resize of a large original takes seconds), JSON errors when it is unreachable. */
 function legacyProxyLines(): string[] {
-  return ['proxy_connect_timeout 5s;', 'proxy_send_timeout 60s;', 'proxy_read_timeout 60s;', 'error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;', ...frontDoorErrorPages()];
+  return [
+    'proxy_connect_timeout 5s;',
+    'proxy_send_timeout 60s;',
+    'proxy_read_timeout 60s;',
+    'error_page 502 = @fd_unreachable;',
+    'error_page 504 = @fd_timeout;',
+    ...frontDoorErrorPages(),
+  ];
 }
 
 export function splitLines(buckets: SplitBucket[], values: Record<Backend, string> = { new: 'new', legacy: 'legacy' }): string[] {
@@ -275,7 +288,16 @@ export function planDigest(plan: FrontDoorPlan, options: Pick<RenderOptions, 'te
   const h = createHash('sha256');
   h.update(JSON.stringify(plan));
   h.update('\0');
-  h.update(JSON.stringify([options.templates.main, options.templates.routeHttp, options.templates.routeLocation, options.runDir, options.workerProcesses ?? 1, options.user ?? '']));
+  h.update(
+    JSON.stringify([
+      options.templates.main,
+      options.templates.routeHttp,
+      options.templates.routeLocation,
+      options.runDir,
+      options.workerProcesses ?? 1,
+      options.user ?? '',
+    ]),
+  );
   return h.digest('hex').slice(0, 16);
 }
 

@@ -41,7 +41,10 @@ export function prepareRunDir(runDir: string): FrontDoorPaths {
   const paths = frontDoorPaths(runDir);
   // sun_path holds 108 bytes; nginx would fail later with a less helpful message.
   if (Buffer.byteLength(paths.controlSocket) > 107) {
-    throw new GatewayError('run_dir_too_long', `run directory path is too long for a unix socket (${paths.controlSocket}): expected at most 107 bytes; use a shorter --run-dir`);
+    throw new GatewayError(
+      'run_dir_too_long',
+      `run directory path is too long for a unix socket (${paths.controlSocket}): expected at most 107 bytes; use a shorter --run-dir`,
+    );
   }
   for (const sub of ['logs', 'tmp']) mkdirSync(path.join(paths.runDir, sub), { recursive: true });
   return paths;

@@ -106,7 +106,9 @@ export function parseShadowArgs(args: readonly string[]): { ok: true; value: Sha
   if (values.help) return { ok: true, value: 'help' };
   const r = schema.safeParse(Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)));
   if (!r.success) {
-    const msgs = r.error.issues.map((i) => (i.message.startsWith('--') ? i.message : `--${String(i.path[0] ?? '')}: ${i.code === 'invalid_type' ? 'is required' : i.message}`));
+    const msgs = r.error.issues.map((i) =>
+      i.message.startsWith('--') ? i.message : `--${String(i.path[0] ?? '')}: ${i.code === 'invalid_type' ? 'is required' : i.message}`,
+    );
     return { ok: false, errors: [...new Set(msgs)] };
   }
   return { ok: true, value: r.data };
@@ -158,7 +160,9 @@ export const shadow = {
       await sink.close(0);
       return 1;
     }
-    process.stderr.write(`gateway shadow: listening on ${address.url} (queue ${a.queue}, concurrency ${a.concurrency}, nice ${reniced ? a.nice : 'unchanged'}); legacy ${a.legacy}, new ${a.new}; results ${a.out}; metrics ${address.url}/metrics\n`);
+    process.stderr.write(
+      `gateway shadow: listening on ${address.url} (queue ${a.queue}, concurrency ${a.concurrency}, nice ${reniced ? a.nice : 'unchanged'}); legacy ${a.legacy}, new ${a.new}; results ${a.out}; metrics ${address.url}/metrics\n`,
+    );
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         process.stderr.write(`gateway shadow: ${signal}: finishing queued comparisons\n`);

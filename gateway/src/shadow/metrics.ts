@@ -22,15 +22,34 @@ export function createShadowMetrics(options: { queueDepth: () => number; inFligh
     labelNames: ['verdict', 'category'] as const,
     registers: [registry],
   });
-  const dropped = new Counter({ name: 'gateway_shadow_dropped_total', help: 'Mirrored requests not compared: queue full', labelNames: ['reason'] as const, registers: [registry] });
+  const dropped = new Counter({
+    name: 'gateway_shadow_dropped_total',
+    help: 'Mirrored requests not compared: queue full',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const refused = new Counter({
     name: 'gateway_shadow_refused_total',
     help: 'Mirrored requests refused: method (not GET/HEAD) or route (not shadowable) or target (not a request path)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  new Gauge({ name: 'gateway_shadow_queue_depth', help: 'Mirrored requests waiting to be compared', registers: [registry], collect() { this.set(options.queueDepth()); } });
-  new Gauge({ name: 'gateway_shadow_in_flight', help: 'Comparisons in progress', registers: [registry], collect() { this.set(options.inFlight()); } });
+  new Gauge({
+    name: 'gateway_shadow_queue_depth',
+    help: 'Mirrored requests waiting to be compared',
+    registers: [registry],
+    collect() {
+      this.set(options.queueDepth());
+    },
+  });
+  new Gauge({
+    name: 'gateway_shadow_in_flight',
+    help: 'Comparisons in progress',
+    registers: [registry],
+    collect() {
+      this.set(options.inFlight());
+    },
+  });
   const latency = new Histogram({
     name: 'gateway_shadow_backend_duration_seconds',
     help: 'Total time of the backend answer as the sink measured it, by backend (legacy, new)',
@@ -40,7 +59,11 @@ export function createShadowMetrics(options: { queueDepth: () => number; inFligh
   });
   let total = 0;
   let good = 0;
-  const parity = new Gauge({ name: 'gateway_shadow_parity', help: 'Share (0..1) of compared requests that matched or differed only as intended, since start', registers: [registry] });
+  const parity = new Gauge({
+    name: 'gateway_shadow_parity',
+    help: 'Share (0..1) of compared requests that matched or differed only as intended, since start',
+    registers: [registry],
+  });
   parity.set(1);
   return {
     registry,

@@ -74,9 +74,18 @@ export function createShadowSink(o: ShadowSinkOptions): ShadowSink {
   const artifacts = createArtifactWriter({ dir: imagesDir, relativeTo: outDir, max: o.maxImages ?? 200 });
   mkdirSync(outDir, { recursive: true });
   const jsonl: ResultsFile = openResultsFile(outFile, { maxBytes: o.resultsMaxBytes ?? DEFAULT_RESULTS_MAX_BYTES });
-  const ctx = { sender, legacyUrl: o.legacyUrl, newUrl: o.newUrl, thresholds: o.thresholds, ignore: o.ignore ?? [], order: 'random' as const, random: mulberry32(Date.now() & 0x7fffffff) };
+  const ctx = {
+    sender,
+    legacyUrl: o.legacyUrl,
+    newUrl: o.newUrl,
+    thresholds: o.thresholds,
+    ignore: o.ignore ?? [],
+    order: 'random' as const,
+    random: mulberry32(Date.now() & 0x7fffffff),
+  };
 
   // Forward reference: the metrics read the queue's depth, the queue's work records into the metrics.
+  // eslint-disable-next-line prefer-const -- assigned once, after the queue that it reads exists
   let metrics!: ShadowMetrics;
   const queue = new BoundedQueue<ReplayRequest>({
     capacity: o.queue ?? 64,

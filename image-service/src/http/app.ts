@@ -65,7 +65,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
       log: c.get('log'),
     });
     if (result.body === null) return new Response(null, { status: result.status, headers: result.headers });
-    const body = Buffer.isBuffer(result.body) ? new Uint8Array(result.body.buffer, result.body.byteOffset, result.body.length) : (Readable.toWeb(result.body) as ReadableStream);
+    const body = Buffer.isBuffer(result.body)
+      ? new Uint8Array(result.body.buffer, result.body.byteOffset, result.body.length)
+      : (Readable.toWeb(result.body) as ReadableStream);
     return new Response(body, { status: result.status, headers: result.headers });
   });
 

@@ -27,7 +27,12 @@ export class FsSourceStore implements SourceStore {
       // The directory keeps no content type, so it is read from the magic bytes, as the legacy backend does.
       const head = Buffer.alloc(16);
       const { bytesRead } = await handle.read(head, 0, 16, 0);
-      const body = createReadStream('', { fd: handle, start: 0, autoClose: true, signal, highWaterMark: 256 * 1024 });
+      // No `signal` here: an aborted stream destroys itself with an 'error' that, on a body nobody
+      // reads (libvips reads the file by path), would be unhandled and take the process down. The
+      // reader applies the deadline itself (service.ts readAll); the no-op listener covers any
+      // error after the body was handed over and left unread.
+      const body = createReadStream('', { fd: handle, start: 0, autoClose: true, highWaterMark: 256 * 1024 });
+      body.on('error', () => {});
       return {
         info: {
           size: st.size,

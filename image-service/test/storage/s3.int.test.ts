@@ -87,9 +87,20 @@ describe('S3SourceStore against a real server', () => {
 describe('S3SourceStore: least privilege, metadata-only reads, bounded storage work', () => {
   let iam: RunningS3;
   let admin: S3Client;
-  const jpegBytes = () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
+  const jpegBytes = () =>
+    sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366cc' } })
+      .jpeg()
+      .toBuffer();
   const clientOf = (accessKeyId: string, secretAccessKey: string, endpoint: string) =>
-    new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 1 });
+    new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId, secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 1,
+    });
   /** A client that records every command it sends (name and Range). */
   const recording = (client: S3Client) => {
     const sent: string[] = [];
@@ -112,10 +123,15 @@ describe('S3SourceStore: least privilege, metadata-only reads, bounded storage w
     await admin.send(new PutObjectCommand({ Bucket: 'leastpriv', Key: 'html.jpg', Body: await jpegBytes(), ContentType: 'text/html' }));
     iam.createUser('reader', 'readersecret0123');
     // The reader may GetObject under open/ only: no s3:ListBucket, so S3 answers 403, not 404, for what it may not see.
-    await admin.send(new PutBucketPolicyCommand({
-      Bucket: 'leastpriv',
-      Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: ['reader'] }, Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::leastpriv/open.jpg'] }] }),
-    }));
+    await admin.send(
+      new PutBucketPolicyCommand({
+        Bucket: 'leastpriv',
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: ['reader'] }, Action: ['s3:GetObject'], Resource: ['arn:aws:s3:::leastpriv/open.jpg'] }],
+        }),
+      }),
+    );
   }, 60_000);
   afterAll(async () => {
     admin?.destroy();
@@ -123,7 +139,10 @@ describe('S3SourceStore: least privilege, metadata-only reads, bounded storage w
   });
 
   it('AccessDenied (403) for a key the credentials may not read answers 404 not_found (open and stat)', async () => {
-    const store = new S3SourceStore({ bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 4 }, clientOf('reader', 'readersecret0123', iam.endpoint));
+    const store = new S3SourceStore(
+      { bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 4 },
+      clientOf('reader', 'readersecret0123', iam.endpoint),
+    );
     (await store.open('open.jpg', AbortSignal.timeout(5000))).discard();
     await expect(store.open('missing.jpg', AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'not_found', status: 404 });
     await expect(store.stat('missing.jpg', AbortSignal.timeout(5000))).rejects.toMatchObject({ code: 'not_found', status: 404 });
@@ -133,7 +152,10 @@ describe('S3SourceStore: least privilege, metadata-only reads, bounded storage w
   it('stat: HeadObject for metadata, a 16-byte ranged GET for the first bytes, never a full GetObject', async () => {
     const client = clientOf(iam.accessKey, iam.secretKey, iam.endpoint);
     const sent = recording(client);
-    const store = new S3SourceStore({ bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 4 }, client);
+    const store = new S3SourceStore(
+      { bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 4 },
+      client,
+    );
     const meta = await store.stat('html.jpg', AbortSignal.timeout(5000));
     expect(meta.head.length).toBe(0);
     const withHead = await store.stat('html.jpg', AbortSignal.timeout(5000), { headBytes: 16 });
@@ -147,12 +169,19 @@ describe('S3SourceStore: least privilege, metadata-only reads, bounded storage w
   it('through the service: a plain download of an object stored as text/html is served as image/jpeg; HEAD and revalidation send no full GetObject', async () => {
     const client = clientOf(iam.accessKey, iam.secretKey, iam.endpoint);
     const sent = recording(client);
-    const store = new S3SourceStore({ bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 4 }, client);
+    const store = new S3SourceStore(
+      { bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 4 },
+      client,
+    );
     const h = buildHarness(store);
     const res = await h.app.request('/image/files/html.jpg');
     expect([res.status, res.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
     const etag = res.headers.get('etag')!;
-    expect(Buffer.from(await res.arrayBuffer()).subarray(0, 2).toString('hex')).toBe('ffd8');
+    expect(
+      Buffer.from(await res.arrayBuffer())
+        .subarray(0, 2)
+        .toString('hex'),
+    ).toBe('ffd8');
     sent.length = 0;
     const head = await h.app.request('/image/files/html.jpg', { method: 'HEAD' });
     expect([head.status, head.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
@@ -162,7 +191,10 @@ describe('S3SourceStore: least privilege, metadata-only reads, bounded storage w
   });
 
   it('bounds storage opens and downloads: with one permit, a second open waits for the first body, and is shed (503) at its deadline', async () => {
-    const store = new S3SourceStore({ bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 1 }, clientOf(iam.accessKey, iam.secretKey, iam.endpoint));
+    const store = new S3SourceStore(
+      { bucket: 'leastpriv', prefix: '', endpoint: iam.endpoint, region: 'us-east-1', forcePathStyle: true, maxConcurrent: 1 },
+      clientOf(iam.accessKey, iam.secretKey, iam.endpoint),
+    );
     const first = await store.open('open.jpg', AbortSignal.timeout(5000));
     await expect(store.open('html.jpg', AbortSignal.timeout(300))).rejects.toMatchObject({ code: 'overloaded', status: 503 });
     await expect(store.stat('html.jpg', AbortSignal.timeout(300))).rejects.toMatchObject({ code: 'overloaded', status: 503 });
