@@ -2,6 +2,7 @@
  * The whole stack from one command: stack/stack.ts, and `npm start`'s script (scripts/stack.ts)
  * run as a user runs it, with other ports and its own runtime directory.
  */
+import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -45,13 +46,17 @@ const accessLines = (file: string): string[] =>
  * the shipped file: the log is what says who served.
  */
 async function viaFrontDoor(url: string, accessLog: string, headers: Record<string, string> = {}): Promise<[number, string]> {
-  const before = accessLines(accessLog).length;
-  const res = await fetch(url, { headers });
+  // Found by its own request id: the line of the request before may still be on its way to the
+  // log (nginx logs after the response has gone), so "the next line" could be someone else's.
+  const id = randomUUID();
+  const res = await fetch(url, { headers: { ...headers, 'x-request-id': id } });
   await res.arrayBuffer();
   const deadline = Date.now() + 5000;
   for (;;) {
-    const line = accessLines(accessLog)[before];
-    if (line) return [res.status, (JSON.parse(line) as { backend: string }).backend];
+    const line = accessLines(accessLog)
+      .map((l) => JSON.parse(l) as { backend: string; request_id: string })
+      .find((l) => l.request_id === id);
+    if (line) return [res.status, line.backend];
     if (Date.now() > deadline) throw new Error(`no access-log line for ${url} in ${accessLog}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -120,8 +120,9 @@ export class ImageService {
     try {
       rendered = await flight.result;
     } catch (err) {
-      const timedOut = conditional.signal.aborted || (err instanceof ImageError && err.code === 'timeout');
-      if (!timedOut) throw err;
+      // Only the request's own deadline counts as lost to load: a storage or render bound that
+      // ran out is that part's fault (504) however long the request queued first.
+      if (!conditional.signal.aborted) throw err;
       // Still queued when the deadline passed: shed (503), as the limiter sheds a full queue. So
       // is a render that ran out of time after a long wait for its slot (QUEUED_SHARE_OF_OVERLOAD).
       if (stage && !stage.started) throw this.#limiter.shed('overloaded: the request waited in the queue past its deadline without starting; retry later', err);
@@ -253,9 +254,20 @@ export class ImageService {
     }
     this.#metrics.resizes.inc();
     let image: Awaited<ReturnType<typeof renderImage>>;
+    const renderStarted = performance.now();
     try {
       // Refused, or sized, as the legacy backend does it (source-checks.ts).
       image = await renderImage(await checkSource(input, this.#options.maxInputPixels, this.#buffers), resize, this.#options);
+      // libvips stops a render by whole seconds of processing (and only once it has run a full
+      // second past the bound); a render that finished past the bound in milliseconds is still
+      // answered as past it, so that the bound means the same for every size.
+      const tookMs = performance.now() - renderStarted;
+      if (tookMs > this.#options.renderTimeoutMs) {
+        throw new ImageError(
+          'timeout',
+          `timeout: rendering took longer than the render bound (${this.#options.renderTimeoutMs} ms; it took ${Math.round(tookMs)} ms); try a smaller size or a smaller original`,
+        );
+      }
     } catch (err) {
       throw renderTimeout(err, this.#options.renderTimeoutMs) ?? err;
     } finally {

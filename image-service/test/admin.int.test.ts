@@ -39,7 +39,7 @@ beforeAll(async () => {
   symlinkSync('small.png', path.join(root, 'link-in.png'));
   symlinkSync(outside, path.join(root, 'linkdir'));
   // One second of processing at most (libvips' timeout counts whole seconds); the request itself may wait much longer.
-  service = await startImageService({ STORAGE_URL: pathToFileURL(root).href, RENDER_TIMEOUT_MS: '1', REQUEST_TIMEOUT_MS: '120000' });
+  service = await startImageService({ STORAGE_URL: pathToFileURL(root).href, RENDER_TIMEOUT_MS: '300', REQUEST_TIMEOUT_MS: '120000' });
 }, 120_000);
 afterAll(async () => {
   await service?.stop();

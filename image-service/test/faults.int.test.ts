@@ -4,7 +4,7 @@
  * and SIGTERM while requests are in flight. Each answer must be the contract's (504 timeout,
  * 502 storage_unavailable, 503 overloaded + Retry-After) within its configured bound, no request
  * may hang, and the work in flight must stay bounded. The measured, table-printing versions of
- * these (and the front-door faults) are in scripts/chaos.ts.
+ * these (and the front-door faults) are in scripts/chaos/.
  */
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
@@ -124,7 +124,11 @@ describe('storage faults (S3 behind a delaying proxy)', () => {
       Object.keys(byOutcome).every((k) => k === '504 timeout' || k === '503 overloaded'),
       JSON.stringify(byOutcome),
     ).toBe(true);
-    expect(byOutcome['504 timeout']).toBeGreaterThanOrEqual(10 + 10);
+    // The 10 admitted resizes and the 10 downloads end on the storage bound (504), except an
+    // admitted one whose wait for a slot used up its request deadline first: that one was shed (503).
+    const admittedThenShed = answers.filter((a) => a.status === 503 && a.ms > STORAGE_TIMEOUT_MS).length;
+    expect(byOutcome['504 timeout']! + admittedThenShed).toBeGreaterThanOrEqual(10 + 10);
+    expect(byOutcome['504 timeout']).toBeGreaterThanOrEqual(10 + 2);
     // Admitted resizes wait at most their storage deadline per turn; nothing waits past the request deadline.
     expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(REQUEST_TIMEOUT_MS + SLACK_MS);
     const downloads = answers.slice(30);
@@ -207,14 +211,17 @@ describe('overload: every slot and queue place held', () => {
 
   it('admits exactly slots + queue, sheds the rest at once with 503 overloaded and Retry-After, then recovers', async () => {
     const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => get(`${service.url}/image/files/a.jpg?w=${10 + i}`)));
-    const shed = answers.filter((a) => a.status === 503);
-    const held = answers.filter((a) => a.status === 504);
-    expect(shed.length + held.length).toBe(30);
+    // Admitted: the 2 slots and the 8 queue places, held by the storage. The first two end on the
+    // storage bound (504); the ones that waited seconds for a slot and then ran out of their own
+    // deadline are shed (503), as load. The other 20 are shed at once.
+    const held = answers.filter((a) => a.ms > 2500);
+    const shed = answers.filter((a) => a.ms <= 2500);
     expect(held.length).toBe(2 + 8);
-    expect(shed.every((a) => a.code === 'overloaded' && a.retryAfter === '2')).toBe(true);
+    expect(held.every((a) => (a.status === 504 && a.code === 'timeout') || (a.status === 503 && a.code === 'overloaded'))).toBe(true);
+    expect(held.filter((a) => a.status === 504).length).toBeGreaterThanOrEqual(2);
+    expect(shed.every((a) => a.status === 503 && a.code === 'overloaded' && a.retryAfter === '2')).toBe(true);
     // Shedding costs no storage round trip and no resize: it is answered long before the held ones.
     expect(Math.max(...shed.map((a) => a.ms))).toBeLessThan(500);
-    expect(Math.min(...held.map((a) => a.ms))).toBeGreaterThan(2500);
 
     await proxy.setMode({ kind: 'pass' });
     const after = await Promise.all(Array.from({ length: 6 }, (_, i) => get(`${service.url}/image/files/a.jpg?w=${50 + i}`)));
@@ -285,7 +292,14 @@ describe('SIGTERM under load', () => {
   });
 
   it('gives up on work that outlives SHUTDOWN_TIMEOUT_MS and exits 1 at the bound', async () => {
-    service = await startImageService({ STORAGE_URL: pathToFileURL(root).href, CONCURRENCY: '1', SHUTDOWN_TIMEOUT_MS: '300', FAST_SHRINK_ON_LOAD: 'false' });
+    // A queue long enough for all twelve: this is about the shutdown bound, not about shedding.
+    service = await startImageService({
+      STORAGE_URL: pathToFileURL(root).href,
+      CONCURRENCY: '1',
+      QUEUE_LIMIT: '16',
+      SHUTDOWN_TIMEOUT_MS: '300',
+      FAST_SHRINK_ON_LOAD: 'false',
+    });
     const inFlight = Array.from({ length: 12 }, (_, i) => get(`${service.url}/image/files/big.jpg?w=${2000 + i}&format=png`));
     await waitFor(async () => (await metric(service, 'image_resizes_in_flight')) === 1);
     const signalled = performance.now();

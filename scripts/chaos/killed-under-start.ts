@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import sharp from 'sharp';
 import { projectRoot } from '../../common/paths.ts';
-import { runLoad, type RequestResult } from '../../support/keepalive-load.ts';
+import { runLoad, type RequestResult } from './keepalive-load.ts';
 import { freePort, startProcess } from '../../stack/process.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { deriveCutoverText, shippedCutoverFile } from '../../stack/stack.ts';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { setYamlValue } from '../../gateway/src/cutover/edit.ts';
 import { parseCutover } from '../../gateway/src/cutover/schema.ts';
 import { percentileOrNaN } from '../../common/stats.ts';
-import { runLoad, type RequestResult } from '../../support/keepalive-load.ts';
+import { runLoad, type RequestResult } from './keepalive-load.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { startStack } from '../../stack/stack.ts';
 import { Checks, fmt, isClientError, result, sleep, summarise, tiny, type Context, type ScenarioResult } from './rig.ts';

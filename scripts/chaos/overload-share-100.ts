@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../common/paths.ts';
 import { percentileOrNaN } from '../../common/stats.ts';
-import { runLoad, type LoadReport } from '../../support/keepalive-load.ts';
+import { runLoad, type LoadReport } from './keepalive-load.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { startStack } from '../../stack/stack.ts';
 import sharp from 'sharp';

@@ -1,9 +1,9 @@
 /**
  * What every chaos scenario shares: the result record and its checks, the run context, and the
  * small helpers that turn a load report into figures. Scenarios live one per file beside this
- * one (the older ones are still in scripts/chaos.ts); scripts/chaos.ts holds the table.
+ * one; scripts/chaos.ts lists and runs them and prints the table.
  */
-import type { LoadReport, RequestResult } from '../../support/keepalive-load.ts';
+import type { LoadReport, RequestResult } from './keepalive-load.ts';
 import type { RunningService } from '../../stack/services.ts';
 
 export interface ScenarioResult {

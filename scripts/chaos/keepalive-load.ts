@@ -1,5 +1,5 @@
 /**
- * A small keep-alive HTTP load generator for fault scenarios (scripts/chaos.ts): bounded by time
+ * A small keep-alive HTTP load generator for fault scenarios (the chaos scenarios beside it): bounded by time
  * and count, loopback only, and exact about what happened to every request it sent, which is what
  * a fault test needs (k6 summarises; here each request is classified).
  *
