@@ -10,6 +10,7 @@ import { NODE_FLAGS, RUNTIME_ENV } from '../image-service/src/runtime-env.ts';
 import { projectRoot } from '../common/paths.ts';
 import { freePort, startProcess, waitForHttp, type Managed } from './process.ts';
 import { findTool } from './tools.ts';
+import { S3Client } from '@aws-sdk/client-s3';
 
 export interface RunningService {
   /** The public listener: the hot endpoint only. */
@@ -85,6 +86,8 @@ export interface RunningS3 {
   process: Managed;
   /** Environment for an S3 client of this server (the standard AWS variables). */
   clientEnv: Record<string, string>;
+  /** An S3 client of this server as root (path-style; checksums only where S3 requires them, as versitygw expects). */
+  client(): S3Client;
   /** With `iam: true` only: adds a user (role 'user', who owns nothing and may read only what a bucket policy grants). */
   createUser(accessKey: string, secretKey: string): void;
   stop(): Promise<void>;
@@ -124,6 +127,15 @@ export async function startVersitygw(options: { buckets?: string[]; iam?: boolea
     root,
     process: proc,
     clientEnv: { AWS_ACCESS_KEY_ID: accessKey, AWS_SECRET_ACCESS_KEY: secretKey, AWS_REGION: 'us-east-1', S3_ENDPOINT: endpoint },
+    client: () =>
+      new S3Client({
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: accessKey, secretAccessKey: secretKey },
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      }),
     createUser(userAccess, userSecret) {
       if (!options.iam) throw new Error('startVersitygw: createUser needs { iam: true }');
       execFileSync(

@@ -6,7 +6,7 @@
  * may hang, and the work in flight must stay bounded. The measured, table-printing versions of
  * these (and the front-door faults) are in scripts/chaos/.
  */
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -67,14 +67,7 @@ describe('storage faults (S3 behind a delaying proxy)', () => {
 
   beforeAll(async () => {
     s3 = await startVersitygw({ buckets: [] });
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    const client = s3.client();
     await client.send(new CreateBucketCommand({ Bucket: 'originals' }));
     const photo = await (await photoRaw(1200, 800, 42)).jpeg({ quality: 85 }).toBuffer();
     await client.send(new PutObjectCommand({ Bucket: 'originals', Key: 'photo.jpg', Body: photo, ContentType: 'image/jpeg' }));

@@ -13,11 +13,9 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../common/random.ts';
-import { decodeNormalised, formatOfContentType } from '../../gateway/src/compare/image.ts';
-import { compareImages, type DecodeOutcome } from '../../gateway/src/compare/rules.ts';
-import { DEFAULT_THRESHOLDS } from '../../gateway/src/compare/thresholds.ts';
 import { startLegacy, type RunningLegacy } from '../../stack/legacy.ts';
 import { startImageService, type RunningService } from '../../stack/services.ts';
+import { judgePair } from './parity-judge.ts';
 
 let work: string;
 let legacy: RunningLegacy | undefined;
@@ -123,30 +121,8 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function fetchImage(base: string, target: string): Promise<{ status: number; type: string | undefined; outcome: DecodeOutcome }> {
-  const res = await fetch(base + target);
-  const body = new Uint8Array(await res.arrayBuffer());
-  const type = res.headers.get('content-type') ?? undefined;
-  try {
-    return { status: res.status, type, outcome: { ok: true, image: await decodeNormalised(body) } };
-  } catch (err) {
-    return { status: res.status, type, outcome: { ok: false, reason: err instanceof Error ? err.message : String(err) } };
-  }
-}
-
 /** Renders one request on both backends and judges it as `gateway compare` would. */
-async function judge(target: string) {
-  const [l, n] = await Promise.all([fetchImage(legacy!.url, target), fetchImage(service!.url, target)]);
-  expect([l.status, n.status], target).toEqual([200, 200]);
-  const result = compareImages(l.outcome, n.outcome, { legacy: formatOfContentType(l.type), new: formatOfContentType(n.type) }, DEFAULT_THRESHOLDS);
-  const s = result.signals;
-  // The figures behind the verdict, for docs/parity.md.
-  console.log(
-    `${target}: ${s ? `ssim ${s.ssim.toFixed(4)} blockMax ${s.blockMaxDiff.toFixed(1)} deltaE ${s.deltaE.toFixed(2)} blockiness ${s.blockiness.toFixed(3)}` : 'no signals'}` +
-      (result.findings.length ? ` | ${result.findings.map((f) => `${f.category}/${f.rule}`).join(', ')}` : ''),
-  );
-  return result;
-}
+const judge = (target: string) => judgePair(legacy!.url, service!.url, target);
 
 /** Enlarging boxes (square, wide, with each output format), and one shrinking request as a control. */
 const VARIANTS = [

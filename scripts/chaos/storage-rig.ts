@@ -3,7 +3,7 @@
  * and an image service on S3 through it. Started once, on first use, and reset to pass-through for
  * every scenario that asks for it; the run loop stops it at the end (stopStorageRig).
  */
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startDelayProxy, type DelayProxy } from '../../support/delay-proxy.ts';
@@ -23,14 +23,7 @@ export interface StorageRig {
 
 async function startStorageRig(ctx: Context): Promise<StorageRig> {
   const s3 = await startVersitygw();
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const client = s3.client();
   await client.send(new CreateBucketCommand({ Bucket: 'originals' }));
   for (const p of ctx.photos) {
     await client.send(

@@ -13,14 +13,7 @@ let bucketNo = 0;
 
 beforeAll(async () => {
   s3 = await startVersitygw();
-  client = new S3Client({
-    endpoint: s3.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  client = s3.client();
 });
 afterAll(async () => {
   client?.destroy();
