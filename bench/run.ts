@@ -94,7 +94,8 @@ async function main(): Promise<number> {
     }
     const workload = buildWorkload(photos);
     log(
-      `${photos.length} originals x ${workload.variants.length} variants = ${workload.paths.length} request paths; ${settings.rounds} rounds of ~${settings.seconds}s; subjects: ${settings.subjects.join(', ')}`,
+      `${photos.length} originals x ${workload.variants.length} variants = ${workload.paths.length} request paths; ${settings.rounds} rounds of ` +
+        `~${settings.seconds}s; subjects: ${settings.subjects.join(', ')}`,
     );
 
     // Before any subject runs: the decode floors are read from this process's CPU time.
@@ -124,7 +125,8 @@ async function main(): Promise<number> {
         const m = await measure(s, round, (close) => s.closed(0, count, close));
         measurements.get(s.name)!.saturation.push(m);
         log(
-          `round ${round + 1}/${settings.rounds} saturation ${s.name}: ${(m.result.ok / m.result.elapsedS).toFixed(1)} req/s (${m.result.ok} ok, ${m.result.errors} errors, ${m.result.elapsedS.toFixed(1)}s)`,
+          `round ${round + 1}/${settings.rounds} saturation ${s.name}: ${(m.result.ok / m.result.elapsedS).toFixed(1)} req/s (${m.result.ok} ok, ` +
+            `${m.result.errors} errors, ${m.result.elapsedS.toFixed(1)}s)`,
         );
         await pause(500);
       }
@@ -192,7 +194,9 @@ async function main(): Promise<number> {
           variants: [...workload.variants],
           paths: L,
           generator:
-            "one Node keep-alive HTTP client (bench/lib/http-exec.ts + drive.ts) drives every HTTP subject, in the benchmark process, on the same cores as the subjects (its CPU per request is listed; it is not counted in the subjects' CPU). sharp-limit runs the same driver in its own process, without HTTP.",
+            'one Node keep-alive HTTP client (bench/lib/http-exec.ts + drive.ts) drives every HTTP subject, in the benchmark process, on the same ' +
+            "cores as the subjects (its CPU per request is listed; it is not counted in the subjects' CPU). sharp-limit runs the same driver in " +
+            'its own process, without HTTP.',
           duration_s: Math.round((Date.now() - started) / 1000),
         },
         subjects: summaries,

@@ -181,9 +181,11 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
       `CONCURRENCY=${r.concurrency}, ${r.options.connections} connections, ${r.options.rounds} rounds of ${r.options.roundSeconds} s`,
   );
   lines.push(
-    `settings: UV_THREADPOOL_SIZE=${t.UV_THREADPOOL_SIZE ?? '(unset: 4)'} MALLOC_ARENA_MAX=${t.MALLOC_ARENA_MAX ?? '(unset)'} MALLOC_MMAP_THRESHOLD_=${t.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'} --max-semi-space-size=${t.V8_MAX_SEMI_SPACE_MB ?? '(V8 default)'} ` +
+    `settings: UV_THREADPOOL_SIZE=${t.UV_THREADPOOL_SIZE ?? '(unset: 4)'} MALLOC_ARENA_MAX=${t.MALLOC_ARENA_MAX ?? '(unset)'} ` +
+      `MALLOC_MMAP_THRESHOLD_=${t.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'} --max-semi-space-size=${t.V8_MAX_SEMI_SPACE_MB ?? '(V8 default)'} ` +
       `SHARP_CONCURRENCY=${t.SHARP_CONCURRENCY ?? '(default 1)'} FAST_SHRINK_ON_LOAD=${t.FAST_SHRINK_ON_LOAD ?? '(default false)'}; ` +
-      `node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; ${os.availableParallelism()} CPUs, load average at start ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
+      `node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; ${os.availableParallelism()} CPUs, load average at ` +
+      `start ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
   );
   lines.push('');
   row(
@@ -237,7 +239,8 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
         floor.byPhoto.map((f) => `${f.key} ${fmt(f.wall_ms, 0)} ms`).join(', ') +
         ';',
       `    so no implementation's p99 on this mix is below ${fmt(floor.p99FloorMs, 0)} ms, and with the p99 at that floor, p99/p50 <= 3 ` +
-        `needs a p50 of at least ${fmt(floor.p99FloorMs / 3, 0)} ms (the service's: ${fmt(o.p50, 0)} ms): ${floor.p99FloorMs <= 3 * o.p50 ? 'within reach' : 'out of reach on this workload without slowing the ordinary requests'}`,
+        `needs a p50 of at least ${fmt(floor.p99FloorMs / 3, 0)} ms (the service's: ${fmt(o.p50, 0)} ms): ` +
+        `${floor.p99FloorMs <= 3 * o.p50 ? 'within reach' : 'out of reach on this workload without slowing the ordinary requests'}`,
     );
   }
   lines.push(`peak RSS of the service at saturation (VmHWM): ${fmt(r.peakRssMb, 0)} MB   target < 250 MB   ${verdict(r.peakRssMb < 250)}`);

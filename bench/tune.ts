@@ -83,7 +83,8 @@ for (let r = 0; r < rounds; r++) {
       runs.get(name)!.push(run);
       rateThisRound.set(name, sat.rate);
       log(
-        `round ${r + 1}/${rounds} ${name}: ${fmt(run.rate)} req/s, ${fmt(run.cpuMs)} ms CPU/req, peak ${fmt(run.peakMb, 0)} MB, p50 ${fmt(run.p50, 0)} ms, p99 ${fmt(run.p99, 0)} ms, others ${fmt(run.others * 100, 0)}%`,
+        `round ${r + 1}/${rounds} ${name}: ${fmt(run.rate)} req/s, ${fmt(run.cpuMs)} ms CPU/req, peak ${fmt(run.peakMb, 0)} MB, p50 ` +
+          `${fmt(run.p50, 0)} ms, p99 ${fmt(run.p99, 0)} ms, others ${fmt(run.others * 100, 0)}%`,
       );
     } finally {
       await service.stop();

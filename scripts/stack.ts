@@ -80,9 +80,8 @@ const serviceEnv = Object.fromEntries(
     (kv): kv is [string, string] =>
       kv[1] !== undefined &&
       kv[1] !== '' &&
-      /^(ADMIN_PORT|ADMIN_HOST|STORAGE_URL|S3_ENDPOINT|AWS_[A-Z_]+|S3_FORCE_PATH_STYLE|CONCURRENCY|QUEUE_LIMIT|STORAGE_TIMEOUT_MS|MAX_INPUT_BYTES|MAX_INPUT_PIXELS|SIGNING_SECRET|ALLOWED_SIZES|LOG_LEVEL|FAST_SHRINK_ON_LOAD)$/.test(
-        kv[0],
-      ),
+      (/^(ADMIN_PORT|ADMIN_HOST|STORAGE_URL|S3_ENDPOINT|AWS_[A-Z_]+|S3_FORCE_PATH_STYLE|CONCURRENCY|QUEUE_LIMIT|STORAGE_TIMEOUT_MS)$/.test(kv[0]) ||
+        /^(MAX_INPUT_BYTES|MAX_INPUT_PIXELS|SIGNING_SECRET|ALLOWED_SIZES|LOG_LEVEL|FAST_SHRINK_ON_LOAD)$/.test(kv[0])),
   ),
 );
 // One deadline source: the route's timeout_ms, so that the service gives up before the front door does.
@@ -209,7 +208,9 @@ if (stack.frontDoor) {
   const front = stack.frontDoor.url;
   const sample = 'gen-photo-1920x1280.jpg';
   // Other ports need no flags (the run dir records them); another run dir or cutover file does.
-  const flags = `${cutoverFile === shippedCutoverFile ? '' : ` --file ${rel(cutoverFile)}`}${stack.frontDoor.runDir === path.join(projectRoot, 'var/run/frontdoor') ? '' : ` --run-dir ${rel(stack.frontDoor.runDir)}`}`;
+  const flags =
+    `${cutoverFile === shippedCutoverFile ? '' : ` --file ${rel(cutoverFile)}`}` +
+    `${stack.frontDoor.runDir === path.join(projectRoot, 'var/run/frontdoor') ? '' : ` --run-dir ${rel(stack.frontDoor.runDir)}`}`;
   lines.push(
     '',
     `  cutover file   ${rel(cutoverFile)}`,

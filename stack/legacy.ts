@@ -173,7 +173,8 @@ function grantWorkerAccess(account: { uid: number; gid: number }, owned: string[
         );
       } catch (err) {
         throw new Error(
-          `the legacy workers (uid ${account.uid}) cannot reach ${target}: ${dir} is not searchable by them, and setfacl failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); chmod o+x it, or run from another directory`,
+          `the legacy workers (uid ${account.uid}) cannot reach ${target}: ${dir} is not searchable by them, and setfacl failed ` +
+            `(${err instanceof Error ? err.message.split('\n')[0] : String(err)}); chmod o+x it, or run from another directory`,
           { cause: err },
         );
       }

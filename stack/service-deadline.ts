@@ -30,7 +30,9 @@ export function serviceDeadline(routes: ReadonlyArray<{ name: string; timeout_ms
   if (n > tightest.deadline) {
     return {
       ok: false,
-      error: `REQUEST_TIMEOUT_MS=${userValue} is longer than the front door waits for the image service (route ${tightest.name}: timeout_ms ${tightest.timeout_ms}); expected at most ${tightest.deadline}, or unset it to get ${tightest.deadline}`,
+      error:
+        `REQUEST_TIMEOUT_MS=${userValue} is longer than the front door waits for the image service (route ${tightest.name}: timeout_ms ` +
+        `${tightest.timeout_ms}); expected at most ${tightest.deadline}, or unset it to get ${tightest.deadline}`,
     };
   }
   return { ok: true, ms: n };

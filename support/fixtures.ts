@@ -30,7 +30,8 @@ export function photoSvg(width: number, height: number, seed: number): Buffer {
     const x1 = Math.floor(rnd() * width);
     const y1 = Math.floor(rnd() * height);
     shapes.push(
-      `<line x1="${x1}" y1="${y1}" x2="${x1 + Math.floor(rnd() * 200 - 100)}" y2="${y1 + Math.floor(rnd() * 200 - 100)}" stroke="hsl(${Math.floor(rnd() * 360)},60%,30%)" stroke-width="${(1 + rnd() * 3).toFixed(1)}"/>`,
+      `<line x1="${x1}" y1="${y1}" x2="${x1 + Math.floor(rnd() * 200 - 100)}" y2="${y1 + Math.floor(rnd() * 200 - 100)}" ` +
+        `stroke="hsl(${Math.floor(rnd() * 360)},60%,30%)" stroke-width="${(1 + rnd() * 3).toFixed(1)}"/>`,
     );
   }
   return Buffer.from(

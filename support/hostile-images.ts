@@ -184,12 +184,14 @@ export async function writeHostileOriginals(dir: string, options: { canaryUrl?: 
   const canary = options.canaryUrl ?? 'http://127.0.0.1:9/canary';
   await add('script.svg', 'SVG with a script and an external image reference', unsupported, downloadOk, async () =>
     Buffer.from(
-      `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="300" height="200"><script>alert(1)</script><image xlink:href="${canary}/svg-image.png" width="300" height="200"/></svg>`,
+      `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="300" height="200"><script>alert(1)</script><image ` +
+        `xlink:href="${canary}/svg-image.png" width="300" height="200"/></svg>`,
     ),
   );
   await add('prolog.svg.jpg', 'SVG with an XML prolog, an external entity and a .jpg name', unsupported, downloadOk, async () =>
     Buffer.from(
-      `<?xml version="1.0"?>\n<!DOCTYPE svg [<!ENTITY ext SYSTEM "${canary}/entity">]>\n<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200"><text>&ext;</text><rect width="300" height="200" fill="url(${canary}/fill#x)"/></svg>`,
+      `<?xml version="1.0"?>\n<!DOCTYPE svg [<!ENTITY ext SYSTEM "${canary}/entity">]>\n<svg xmlns="http://www.w3.org/2000/svg" width="300" ` +
+        `height="200"><text>&ext;</text><rect width="300" height="200" fill="url(${canary}/fill#x)"/></svg>`,
     ),
   );
   return out;

@@ -265,11 +265,14 @@ export function renderMarkdown(res: BenchResults): string {
   const lines: string[] = [
     '# Benchmark: legacy vs new',
     '',
-    `Measured ${m.date} on ${m.cpu_model}, ${m.cpus} cores (${m.usable_cpus} usable), ${m.memory_gib} GiB, ${m.os}; Node ${m.node}, sharp ${m.sharp} (libvips ${m.libvips}), ${m.php}, ImageMagick ${m.imagemagick}, ${m.nginx}. Commit ${m.commit}. Command: \`${c.command}\`.`,
+    `Measured ${m.date} on ${m.cpu_model}, ${m.cpus} cores (${m.usable_cpus} usable), ${m.memory_gib} GiB, ${m.os}; Node ${m.node}, sharp ` +
+      `${m.sharp} (libvips ${m.libvips}), ${m.php}, ImageMagick ${m.imagemagick}, ${m.nginx}. Commit ${m.commit}. Command: \`${c.command}\`.`,
     '',
-    `Workload: ${c.originals} originals (${c.source}) x ${(c.variants as string[]).length} variants (${(c.variants as string[]).join(', ')}) = ${c.paths} request paths, replayed in the same order for every subject.`,
+    `Workload: ${c.originals} originals (${c.source}) x ${(c.variants as string[]).length} variants (${(c.variants as string[]).join(', ')}) = ` +
+      `${c.paths} request paths, replayed in the same order for every subject.`,
     `Saturation: closed loop, ${c.concurrency} requests in flight (2 x cores), whole passes over the list (about ${c.seconds}s each).`,
-    `Latency: open loop at ${f(c.fixed_rate_rps as number, 2)} req/s for every subject (${c.fixed_rate_basis}), latency from each request's due time; percentiles pool all rounds (one round has too few requests for a p99).`,
+    `Latency: open loop at ${f(c.fixed_rate_rps as number, 2)} req/s for every subject (${c.fixed_rate_basis}), latency from each request's due ` +
+      `time; percentiles pool all rounds (one round has too few requests for a p99).`,
     `${c.rounds} rounds, subjects interleaved and rotated; throughput and CPU are medians over rounds.`,
     `Load generator: ${c.generator}`,
     `CPU and memory come from /proc (utime+stime; VmRSS sampled every 100 ms and summed over the processes listed).`,
@@ -279,7 +282,8 @@ export function renderMarkdown(res: BenchResults): string {
   ];
   for (const s of res.subjects) {
     lines.push(
-      `| ${s.name} | ${f(s.rps)} | ${f(s.p50_ms)} | ${f(s.p95_ms)} | ${f(s.p99_ms)} | ${f(s.cpu_s_per_req, 4)} | ${f(s.peak_rss_mb, 0)} | ${f(s.mb_per_rps, 2)} | ${s.saturation_latency.errors + s.fixed.errors} | ${f(s.background_cores, 2)} |`,
+      `| ${s.name} | ${f(s.rps)} | ${f(s.p50_ms)} | ${f(s.p95_ms)} | ${f(s.p99_ms)} | ${f(s.cpu_s_per_req, 4)} | ${f(s.peak_rss_mb, 0)} | ` +
+        `${f(s.mb_per_rps, 2)} | ${s.saturation_latency.errors + s.fixed.errors} | ${f(s.background_cores, 2)} |`,
     );
   }
   lines.push('', 'What each row sums over:', '');
@@ -322,7 +326,9 @@ function renderFloor(d: NonNullable<BenchResults['decode_floor']>): string[] {
   const lines = [
     '## What the workload allows',
     '',
-    'Every request must at least decode its original. The decode floor of an original is the cheapest decode libvips does of it (the cheaper of full size and 1/8 by shrink-on-load, to raw pixels, no resampling filter, no encoding, best of 5, one at a time). No implementation on these decoders can beat it, whatever its resampling, server or scheduling:',
+    'Every request must at least decode its original. The decode floor of an original is the cheapest decode libvips does of it (the cheaper of ' +
+      'full size and 1/8 by shrink-on-load, to raw pixels, no resampling filter, no encoding, best of 5, one at a time). No implementation on these ' +
+      'decoders can beat it, whatever its resampling, server or scheduling:',
     '',
     '| original | format | size | decode | CPU ms | wall ms |',
     '|---|---|---|---|---:|---:|',
@@ -330,7 +336,9 @@ function renderFloor(d: NonNullable<BenchResults['decode_floor']>): string[] {
       (o) => `| ${o.key} | ${o.format} | ${o.width}x${o.height} | ${o.method === 'eighth' ? '1/8' : 'full'} | ${f(o.cpu_ms)} | ${f(o.wall_ms)} |`,
     ),
     '',
-    `Over the mix: ${f(b.cpu_s_per_req * 1000)} ms of CPU per request at least, so at most ${f(b.ceiling_rps)} req/s on these cores, ${f(b.ceiling_over_legacy_rps, 2)} x the legacy; and no p99 below ${f(b.p99_floor_ms)} ms, ${f(b.p99_floor_over_legacy_p99, 3)} of the legacy's.`,
+    `Over the mix: ${f(b.cpu_s_per_req * 1000)} ms of CPU per request at least, so at most ${f(b.ceiling_rps)} req/s on these cores, ` +
+      `${f(b.ceiling_over_legacy_rps, 2)} x the legacy; and no p99 below ${f(b.p99_floor_ms)} ms, ${f(b.p99_floor_over_legacy_p99, 3)} of the ` +
+      `legacy's.`,
     '',
     '| target | goal | best possible on this workload | |',
     '|---|---:|---:|---|',

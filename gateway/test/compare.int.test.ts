@@ -188,7 +188,8 @@ describe('replay', () => {
     const ignore = path.join(work, 'known.yaml');
     writeFileSync(
       ignore,
-      'ignore:\n  - path: /image/files/gen-cmyk.jpg\n    category: pixels\n    reason: CMYK without an ICC profile; legacy (ImageMagick) converts naively, new (libvips) through its default CMYK profile\n',
+      'ignore:\n  - path: /image/files/gen-cmyk.jpg\n    category: pixels\n    reason: CMYK without an ICC profile; legacy (ImageMagick) converts ' +
+        'naively, new (libvips) through its default CMYK profile\n',
     );
     const r = await runCompare([
       '--from',

@@ -90,7 +90,8 @@ describe('cutover schema: errors name the field and what was expected', () => {
     ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map((m): [string, unknown, string] => [
       `a ${m} route with the default fallback`,
       file({}, { methods: ['GET', m] }),
-      `routes[0].fallback: expected false: a route that matches ${m} must not fall back (the fallback replays a request on legacy that the new service may already have applied, and a replayed write changes data)`,
+      `routes[0].fallback: expected false: a route that matches ${m} must not fall back (the fallback replays a request on legacy that the new ` +
+        `service may already have applied, and a replayed write changes data)`,
     ]),
     [
       'a write route with fallback: true',

@@ -75,7 +75,8 @@ describe('nginx accepts every shape of rendered config', () => {
     ],
     [
       'passive health off, override from a list, debug headers, writes_from',
-      `writes_from: [10.0.0.0/8, "::1"]\n${base}routes:\n${route('    share: 10\n    max_fails: 0\n    override_header: true\n    override_from: [192.0.2.0/24, "2001:db8::/32"]\n    debug_headers: true\n')}`,
+      `writes_from: [10.0.0.0/8, "::1"]\n${base}routes:\n` +
+        `${route('    share: 10\n    max_fails: 0\n    override_header: true\n    override_from: [192.0.2.0/24, "2001:db8::/32"]\n    debug_headers: true\n')}`,
     ],
     [
       'a sticky cookie and a host-name backend',

@@ -127,7 +127,8 @@ describe('the sink, saturated', () => {
     agent.destroy();
     const median = percentileOrNaN(times, 0.5);
     process.stdout.write(
-      `sink answer time with its queue full (300 sequential keep-alive GETs): median ${median.toFixed(3)} ms, p99 ${percentileOrNaN(times, 0.99).toFixed(3)} ms, max ${Math.max(...times).toFixed(3)} ms\n`,
+      `sink answer time with its queue full (300 sequential keep-alive GETs): median ${median.toFixed(3)} ms, p99 ` +
+        `${percentileOrNaN(times, 0.99).toFixed(3)} ms, max ${Math.max(...times).toFixed(3)} ms\n`,
     );
     expect(median).toBeLessThan(5);
     const dropped = await metric(sink.url, 'gateway_shadow_dropped_total');

@@ -90,7 +90,8 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
     if (plan.resize.width > MAX_SIDE_PIXELS || plan.resize.height > MAX_SIDE_PIXELS) {
       throw new ImageError(
         'invalid_parameter',
-        `invalid parameter fit: cover of this ${oriented.width}x${oriented.height} original into ${req.width}x${req.height} would scale it to ${plan.resize.width}x${plan.resize.height}; expected a box that scales each side to at most ${MAX_SIDE_PIXELS} pixels`,
+        `invalid parameter fit: cover of this ${oriented.width}x${oriented.height} original into ${req.width}x${req.height} would scale it to ` +
+          `${plan.resize.width}x${plan.resize.height}; expected a box that scales each side to at most ${MAX_SIDE_PIXELS} pixels`,
       );
     }
 

@@ -102,7 +102,8 @@ export async function generateColourOriginals(dir: string, realCmyk?: string): P
   const ycck = path.join(dir, 'ycck.jpg');
   execFileSync('php', [
     '-r',
-    '$im = new Imagick(); $im->readImage("jpeg:" . $argv[1]); $im->setOption("jpeg:colorspace", "5"); $im->setImageFormat("jpeg"); $im->setImageCompressionQuality(90); file_put_contents($argv[2], $im->getImageBlob());',
+    '$im = new Imagick(); $im->readImage("jpeg:" . $argv[1]); $im->setOption("jpeg:colorspace", "5"); $im->setImageFormat("jpeg"); ' +
+      '$im->setImageCompressionQuality(90); file_put_contents($argv[2], $im->getImageBlob());',
     path.join(dir, 'cmyk-no-profile.jpg'),
     ycck,
   ]);

@@ -369,7 +369,11 @@ describe('signed URLs (SIGNING_SECRET)', () => {
     [
       'signed with another secret',
       () =>
-        `/image/files/ok.jpg?w=100&s=${signRequest('another-secret-0123456789', 'ok.jpg', { kind: 'resize', resize: { width: 100, height: undefined, fit: 'inside', quality: 85, format: undefined } })}`,
+        '/image/files/ok.jpg?w=100&s=' +
+        signRequest('another-secret-0123456789', 'ok.jpg', {
+          kind: 'resize',
+          resize: { width: 100, height: undefined, fit: 'inside', quality: 85, format: undefined },
+        }),
     ],
     ['unsigned request for a missing key (existence is not revealed)', () => '/image/files/missing.jpg?w=100'],
   ];

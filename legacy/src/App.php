@@ -29,7 +29,14 @@ final class App
         } catch (\Throwable $e) {
             $error = HttpError::from($e);
             if ($error->status >= 500) {
-                error_log(sprintf('legacy: %s %s -> %d %s: %s', $server['REQUEST_METHOD'] ?? '?', $server['REQUEST_URI'] ?? '?', $error->status, $error->getMessage(), self::describe($error->getPrevious() ?? $error)));
+                error_log(sprintf(
+                    'legacy: %s %s -> %d %s: %s',
+                    $server['REQUEST_METHOD'] ?? '?',
+                    $server['REQUEST_URI'] ?? '?',
+                    $error->status,
+                    $error->getMessage(),
+                    self::describe($error->getPrevious() ?? $error),
+                ));
             }
             return Response::error($error);
         }

@@ -147,7 +147,8 @@ export function canaryReport(data, config) {
     `### Canary through the front door at share ${config.share}`,
     '',
     `${total} requests at ${config.rate} req/s for ${config.seconds}s${config.unique ? ', each URI unique' : ''}.`,
-    `Routed to new: **${observed === null ? 'n/a' : fmt.pct(observed)}** (configured ${fmt.pct(expected)}, tolerance ±${fmt.pct(config.tolerance)}): **${shareOk ? 'ok' : 'MISMATCH'}**; fallbacks fired: ${json.fallbacks}.`,
+    `Routed to new: **${observed === null ? 'n/a' : fmt.pct(observed)}** (configured ${fmt.pct(expected)}, tolerance ` +
+      `±${fmt.pct(config.tolerance)}): **${shareOk ? 'ok' : 'MISMATCH'}**; fallbacks fired: ${json.fallbacks}.`,
     '',
     '| backend | requests | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |',
     '|---|---:|---:|---:|---:|---:|',
@@ -218,7 +219,9 @@ export function stressReport(data, config) {
   md.push('| target | saturation (req/s) | breaks at (req/s) | why |', '|---|---:|---:|---|');
   for (const [t, r] of Object.entries(targets))
     md.push(
-      `| ${t} | ${r.saturation.rps ?? (r.saturation.breaks_at === null ? `>= ${config.rates[config.rates.length - 1]}` : `< ${r.saturation.breaks_at}`)} | ${r.saturation.breaks_at ?? 'n/a'} | ${r.saturation.note} |`,
+      `| ${t} | ` +
+        `${r.saturation.rps ?? (r.saturation.breaks_at === null ? `>= ${config.rates[config.rates.length - 1]}` : `< ${r.saturation.breaks_at}`)} | ` +
+        `${r.saturation.breaks_at ?? 'n/a'} | ${r.saturation.note} |`,
     );
   md.push('');
   for (const [t, r] of Object.entries(targets)) {
@@ -230,7 +233,8 @@ export function stressReport(data, config) {
     );
     for (const s of r.steps)
       md.push(
-        `| ${s.rate} | ${s.requests} | ${fmt.num(s.achieved_rps, 1)} | ${fmt.ms(s.p50_ms)} | ${fmt.ms(s.p95_ms)} | ${fmt.ms(s.p99_ms)} | ${fmt.pct(s.failed_rate)} | ${s.ok ? 'ok' : s.reasons.join('; ')} |`,
+        `| ${s.rate} | ${s.requests} | ${fmt.num(s.achieved_rps, 1)} | ${fmt.ms(s.p50_ms)} | ${fmt.ms(s.p95_ms)} | ${fmt.ms(s.p99_ms)} | ` +
+          `${fmt.pct(s.failed_rate)} | ${s.ok ? 'ok' : s.reasons.join('; ')} |`,
       );
     md.push('');
   }

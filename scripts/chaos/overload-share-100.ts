@@ -169,7 +169,8 @@ export async function overloadShare100(ctx: Context): Promise<ScenarioResult> {
       overload,
       checks,
       rss,
-      `saturation through the front door ${fmt(satRps, 1)} rps (closed loop, ${2 * CONCURRENCY} connections); offered ${fmt(rate)} rps for ${fmt(ctx.t.loadMs / 1000)} s; ${summarise(overload.results)}; ` +
+      `saturation through the front door ${fmt(satRps, 1)} rps (closed loop, ${2 * CONCURRENCY} connections); offered ${fmt(rate)} rps for ` +
+        `${fmt(ctx.t.loadMs / 1000)} s; ${summarise(overload.results)}; ` +
         `${shed.length} shed (503), ${fellBack} fell back, ${fromLegacy} served by legacy; the service answered ${served || '?'}; uploads p50/p99 unloaded ${fmt(
           percentileOrNaN(
             unloaded.map((u) => u.ms),

@@ -60,7 +60,9 @@ export async function phpFpmDown(ctx: Context): Promise<ScenarioResult> {
       report,
       checks,
       peakRssMb(stack.service.process.pid),
-      `legacy routes while down: ${probeAnswers.map((a) => `${a.status}${a.json ? ' JSON' : ' not JSON'}${a.status === 502 ? '' : ` ${a.text}`}`).join(', ')}; hot route: ${summarise(report.results)}, ${fromNew} from new; legacy back after ${fmt(back ?? Number.NaN)} ms`,
+      `legacy routes while down: ` +
+        `${probeAnswers.map((a) => `${a.status}${a.json ? ' JSON' : ' not JSON'}${a.status === 502 ? '' : ` ${a.text}`}`).join(', ')}; hot route: ` +
+        `${summarise(report.results)}, ${fromNew} from new; legacy back after ${fmt(back ?? Number.NaN)} ms`,
     );
   } finally {
     await stack.stop();

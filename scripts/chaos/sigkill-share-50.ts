@@ -85,7 +85,8 @@ export async function sigkillShare50(ctx: Context): Promise<ScenarioResult> {
       checks,
       rss,
       `SIGKILL at ${fmt((killedAt - started) / 1000, 1)}s with ${inFlightAtKill.length} in flight, back at ${fmt((backAt - started) / 1000, 1)}s; ` +
-        `during the outage ${during.length} requests, ${fellBack} of them fell back to legacy; after the restart ${fmt(newShare * 100)}% from new (of ${after.length}; ${after.filter((r) => r.headers['x-image-fallback'] === '1').length} fell back); ` +
+        `during the outage ${during.length} requests, ${fellBack} of them fell back to legacy; after the restart ${fmt(newShare * 100)}% from new ` +
+        `(of ${after.length}; ${after.filter((r) => r.headers['x-image-fallback'] === '1').length} fell back); ` +
         `${report.retried} retried on a reused connection; ${summarise(report.results)}`,
     );
   } finally {

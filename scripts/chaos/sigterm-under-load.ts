@@ -83,8 +83,10 @@ export async function sigtermUnderLoad(ctx: Context): Promise<ScenarioResult> {
       all,
       checks,
       rss,
-      `SIGTERM at ${fmt((signalledAt - started) / 1000, 1)}s with 4 slow direct requests in flight (${directResults.map((r) => r.status).join(',')}, the last done ${fmt(Math.max(...directResults.map((r) => r.endedAt)) - signalledAt)} ms after the signal); ` +
-        `exited ${exited.code} after ${fmt(exited.ms)} ms; then a new connection: ${refusedAfterExit}; through the front door ${summarise(report.results)}, ${fellBack} served by legacy after the exit; ${report.retried} retried`,
+      `SIGTERM at ${fmt((signalledAt - started) / 1000, 1)}s with 4 slow direct requests in flight (${directResults.map((r) => r.status).join(',')},` +
+        ` the last done ${fmt(Math.max(...directResults.map((r) => r.endedAt)) - signalledAt)} ms after the signal); ` +
+        `exited ${exited.code} after ${fmt(exited.ms)} ms; then a new connection: ${refusedAfterExit}; through the front door ` +
+        `${summarise(report.results)}, ${fellBack} served by legacy after the exit; ${report.retried} retried`,
     );
   } finally {
     await stack.stop();

@@ -47,7 +47,10 @@ function describeChange(result: ApplyResult): string {
     .map((r) => {
       const before = result.previous?.routes[r.name]?.share;
       const change = before === undefined ? `${r.share}%` : before === r.share ? `${r.share}% (unchanged)` : `${before}% -> ${r.share}%`;
-      return `  ${r.name}: ${r.methods.join(',')} ${r.path} -> new ${change}${r.fallback ? ', fallback on' : ''}${r.overrideHeader ? ', override header on' : ''}${r.shadowSample ? `, shadow ${r.shadowSample}%` : ''}`;
+      return (
+        `  ${r.name}: ${r.methods.join(',')} ${r.path} -> new ` +
+        `${change}${r.fallback ? ', fallback on' : ''}${r.overrideHeader ? ', override header on' : ''}${r.shadowSample ? `, shadow ${r.shadowSample}%` : ''}`
+      );
     })
     .join('\n');
 }

@@ -70,7 +70,22 @@ export const status: Command = {
 
     if (values.json) {
       out(
-        `${JSON.stringify({ cutoverFile: config.cutoverFile, runDir: config.runDir, running: master !== undefined, pid: master, digest: running?.digest, listen: running?.plan.listen, fileProblem, backends, minutes, routes: rows }, null, 2)}\n`,
+        JSON.stringify(
+          {
+            cutoverFile: config.cutoverFile,
+            runDir: config.runDir,
+            running: master !== undefined,
+            pid: master,
+            digest: running?.digest,
+            listen: running?.plan.listen,
+            fileProblem,
+            backends,
+            minutes,
+            routes: rows,
+          },
+          null,
+          2,
+        ) + '\n',
       );
       return fileProblem ? 2 : 0;
     }

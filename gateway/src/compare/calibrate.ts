@@ -152,18 +152,23 @@ export function formatTable(t: CalibrationTable): string {
     `calibration over ${t.pairs} legacy/new pairs (${t.skipped.length} requests skipped)`,
     `thresholds: SSIM >= ${t.thresholds.ssimMin}, block max diff <= ${t.thresholds.blockMaxDiff}, mean deltaE <= ${t.thresholds.deltaEMax}, blockiness <= ${t.thresholds.blockinessMax}`,
     '',
-    '| pair | luma SSIM min / p05 / p50 / max | block max diff min / p50 / p95 / max | mean ΔE min / p50 / p95 / max | blockiness min / p50 / p95 / max | flagged by SSIM / colour / compression / any |',
+    '| pair | luma SSIM min / p05 / p50 / max | block max diff min / p50 / p95 / max | mean ΔE min / p50 / p95 / max | blockiness min / p50 / p95 / ' +
+      'max | flagged by SSIM / colour / compression / any |',
     '|---|---|---|---|---|---|',
   ];
   for (const k of PAIR_KINDS) {
     const r = t.kinds[k];
     lines.push(
-      `| ${k} | ${r.ssim.min} / ${r.ssim.p05} / ${r.ssim.p50} / ${r.ssim.max} | ${r.blockMaxDiff.min} / ${r.blockMaxDiff.p50} / ${r.blockMaxDiff.p95} / ${r.blockMaxDiff.max} | ${r.deltaE.min} / ${r.deltaE.p50} / ${r.deltaE.p95} / ${r.deltaE.max} | ${r.blockiness.min} / ${r.blockiness.p50} / ${r.blockiness.p95} / ${r.blockiness.max} | ${r.flagged.ssim} / ${r.flagged.colour} / ${r.flagged.compression} / ${r.flagged.any} of ${r.ssim.count} |`,
+      `| ${k} | ${r.ssim.min} / ${r.ssim.p05} / ${r.ssim.p50} / ${r.ssim.max} | ${r.blockMaxDiff.min} / ${r.blockMaxDiff.p50} / ` +
+        `${r.blockMaxDiff.p95} / ${r.blockMaxDiff.max} | ${r.deltaE.min} / ${r.deltaE.p50} / ${r.deltaE.p95} / ${r.deltaE.max} | ` +
+        `${r.blockiness.min} / ${r.blockiness.p50} / ${r.blockiness.p95} / ${r.blockiness.max} | ${r.flagged.ssim} / ${r.flagged.colour} / ` +
+        `${r.flagged.compression} / ${r.flagged.any} of ${r.ssim.count} |`,
     );
   }
   for (const o of t.outliers.slice(0, 60)) {
     lines.push(
-      `${o.flagged ? 'flagged' : 'missed '} ${o.kind.padEnd(12)} ${o.target}: SSIM ${o.signals.ssim}, block max diff ${o.signals.blockMaxDiff}, deltaE ${o.signals.deltaE}, blockiness ${o.signals.blockiness}`,
+      `${o.flagged ? 'flagged' : 'missed '} ${o.kind.padEnd(12)} ${o.target}: SSIM ${o.signals.ssim}, block max diff ${o.signals.blockMaxDiff}, ` +
+        `deltaE ${o.signals.deltaE}, blockiness ${o.signals.blockiness}`,
     );
   }
   for (const s of t.skipped.slice(0, 20)) lines.push(`skipped ${s.target}: ${s.why}`);

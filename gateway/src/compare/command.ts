@@ -77,7 +77,9 @@ async function replay(a: ReplayArgs, io: { stdout: Out; stderr: Out }): Promise<
   const { requests, summary } = planReplay(text.split('\n'), { dedupe: a.dedupe, sample: a.sample, seed: a.seed });
   const refused = summary.refused.method + summary.refused.route + summary.refused.unparseable;
   io.stderr.write(
-    `compare: ${summary.lines} lines, ${summary.accepted} replayable; refused ${refused} (method ${summary.refused.method}${formatMethods(summary.refusedMethods)}, route ${summary.refused.route}, unparseable ${summary.refused.unparseable}); ${summary.duplicates} duplicates, ${summary.sampledOut} sampled out; replaying ${summary.planned}\n`,
+    `compare: ${summary.lines} lines, ${summary.accepted} replayable; refused ${refused} (method ` +
+      `${summary.refused.method}${formatMethods(summary.refusedMethods)}, route ${summary.refused.route}, unparseable ` +
+      `${summary.refused.unparseable}); ${summary.duplicates} duplicates, ${summary.sampledOut} sampled out; replaying ${summary.planned}\n`,
   );
   for (const example of summary.refusedExamples.slice(0, 3)) io.stderr.write(`  refused: ${example}\n`);
   await mkdir(a.out, { recursive: true });
@@ -158,7 +160,8 @@ export function summaryText(r: Report, outDir: string): string {
   const l = r.latency;
   return [
     `parity ${(r.parity * 100).toFixed(2)}% (${r.matched} matched, ${r.intended} intended, ${r.mismatched} mismatched of ${r.total})${cats ? `; mismatches: ${cats}` : ''}`,
-    `latency ms  legacy p50 ${l.legacy.p50} p95 ${l.legacy.p95} p99 ${l.legacy.p99} max ${l.legacy.max} | new p50 ${l.new.p50} p95 ${l.new.p95} p99 ${l.new.p99} max ${l.new.max} | new/legacy p50 ${l.ratio.p50}x p95 ${l.ratio.p95}x`,
+    `latency ms  legacy p50 ${l.legacy.p50} p95 ${l.legacy.p95} p99 ${l.legacy.p99} max ${l.legacy.max} | new p50 ${l.new.p50} p95 ${l.new.p95} p99 ` +
+      `${l.new.p99} max ${l.new.max} | new/legacy p50 ${l.ratio.p50}x p95 ${l.ratio.p95}x`,
     `report: ${path.join(outDir, 'index.html')} (data: ${path.join(outDir, 'report.json')})`,
     r.gate.passed ? 'gate: PASS' : `gate: FAIL: ${r.gate.reasons.join('; ')}`,
     '',

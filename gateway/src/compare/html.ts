@@ -67,7 +67,13 @@ function signalsLine(r: PairResult, thresholds: Report['thresholds']): string {
   if (!r.signals) return '<span class="muted">signals: n/a (no two images of equal size)</span>';
   const s = r.signals;
   const cls = (bad: boolean) => (bad ? 'bad' : 'ok');
-  return `<span class="${cls(s.ssim < thresholds.ssimMin)}">structure: SSIM ${s.ssim.toFixed(4)} (min ${thresholds.ssimMin})</span> · <span class="${cls(s.blockMaxDiff > thresholds.blockMaxDiff)}">colour: block max diff ${s.blockMaxDiff.toFixed(1)} (max ${thresholds.blockMaxDiff})</span> · <span class="${cls(s.deltaE > thresholds.deltaEMax)}">mean ΔE ${s.deltaE.toFixed(2)} (max ${thresholds.deltaEMax})</span> · <span class="${cls(s.blockiness > thresholds.blockinessMax)}">compression: blockiness ${s.blockiness.toFixed(2)}× (max ${thresholds.blockinessMax})</span>`;
+  return (
+    `<span class="${cls(s.ssim < thresholds.ssimMin)}">structure: SSIM ${s.ssim.toFixed(4)} (min ${thresholds.ssimMin})</span> · <span ` +
+    `class="${cls(s.blockMaxDiff > thresholds.blockMaxDiff)}">colour: block max diff ${s.blockMaxDiff.toFixed(1)} (max ` +
+    `${thresholds.blockMaxDiff})</span> · <span class="${cls(s.deltaE > thresholds.deltaEMax)}">mean ΔE ${s.deltaE.toFixed(2)} (max ` +
+    `${thresholds.deltaEMax})</span> · <span class="${cls(s.blockiness > thresholds.blockinessMax)}">compression: blockiness ` +
+    `${s.blockiness.toFixed(2)}× (max ${thresholds.blockinessMax})</span>`
+  );
 }
 
 function caseCard(r: PairResult, thresholds: Report['thresholds']): string {
@@ -96,9 +102,19 @@ const counts = (m: Record<string, number | undefined>) =>
 
 function originalRow(r: OriginalRow): string {
   const worst = r.worst
-    ? `<code>${escapeHtml(r.worst.target.slice(r.path.length) || '(plain)')}</code>${r.worst.signals ? ` SSIM ${r.worst.signals.ssim.toFixed(3)}, ΔE ${r.worst.signals.deltaE.toFixed(1)}, block ${r.worst.signals.blockMaxDiff.toFixed(0)}` : ''}`
+    ? `<code>${escapeHtml(r.worst.target.slice(r.path.length) || '(plain)')}</code>` +
+      `${
+        r.worst.signals
+          ? ` SSIM ${r.worst.signals.ssim.toFixed(3)}, ΔE ${r.worst.signals.deltaE.toFixed(1)}, block ${r.worst.signals.blockMaxDiff.toFixed(0)}`
+          : ''
+      }`
     : '';
-  return `<tr class="${r.mismatched ? 'badrow' : ''}" data-cause="${r.cause ?? ''}"><td><code>${escapeHtml(r.path)}</code>${r.info?.source ? `<br><span class="muted">${escapeHtml(r.info.source)}</span>` : ''}</td><td>${escapeHtml(describeOriginal(r.info))}</td><td>${r.total}</td><td>${r.matched}</td><td>${r.intended}</td><td>${r.mismatched}${r.allVariants ? ' <b class="bad">all</b>' : ''}</td><td>${r.cause ? `<b>${r.cause}</b>: ${escapeHtml(r.why)}` : ''}</td><td>${escapeHtml(counts(r.categories))}</td><td>${worst}</td></tr>`;
+  return (
+    `<tr class="${r.mismatched ? 'badrow' : ''}" data-cause="${r.cause ?? ''}"><td><code>${escapeHtml(r.path)}</code>` +
+    `${r.info?.source ? `<br><span class="muted">${escapeHtml(r.info.source)}</span>` : ''}</td><td>${escapeHtml(describeOriginal(r.info))}</td><td>` +
+    `${r.total}</td><td>${r.matched}</td><td>${r.intended}</td><td>${r.mismatched}${r.allVariants ? ' <b class="bad">all</b>' : ''}</td><td>` +
+    `${r.cause ? `<b>${r.cause}</b>: ${escapeHtml(r.why)}` : ''}</td><td>${escapeHtml(counts(r.categories))}</td><td>${worst}</td></tr>`
+  );
 }
 
 /** The table by original (worst first, at most `limit` rows), the clustering by likely cause, and the originals whose differences are intended. */
@@ -114,13 +130,33 @@ export function renderOriginalsHtml(report: Report, limit = 300): string {
   const head =
     '<tr><th>original</th><th>metadata</th><th>variants</th><th>matched</th><th>intended</th><th>mismatched</th><th>likely cause</th><th>categories</th><th>worst variant</th></tr>';
   const shown = report.byOriginal.slice(0, limit);
-  return `<h2 id="by-cause">Mismatched originals by likely cause</h2>
+  return (
+    `<h2 id="by-cause">Mismatched originals by likely cause</h2>
 <p class="muted">A heuristic from each original's findings and metadata (colour space, ICC profile, alpha, bit depth, EXIF orientation); see gateway/src/compare/causes.ts.</p>
 <table><tr><th>likely cause</th><th>originals</th><th>mismatched requests</th><th>examples</th></tr>${causeRows || '<tr><td colspan="4" class="ok">no mismatched original</td></tr>'}</table>
-<h2 id="by-original">By original (${bad.length} of ${report.byOriginal.length + report.originalsOmitted} with mismatches${report.byOriginal.some((r) => r.allVariants) ? `, ${report.byOriginal.filter((r) => r.allVariants).length} on every variant` : ''})</h2>
-<table id="originals">${head}${shown.map(originalRow).join('')}</table>${report.byOriginal.length > limit || report.originalsOmitted ? `<p class="muted">${report.byOriginal.length - shown.length + report.originalsOmitted} more originals in report.json</p>` : ''}
+<h2 id="by-original">By original (${bad.length} of ${report.byOriginal.length + report.originalsOmitted} with ` +
+    `mismatches${report.byOriginal.some((r) => r.allVariants) ? `, ${report.byOriginal.filter((r) => r.allVariants).length} on every variant` : ''})</h2>
+<table id="originals">${head}${shown.map(originalRow).join('')}</table>` +
+    `${
+      report.byOriginal.length > limit || report.originalsOmitted
+        ? `<p class="muted">${report.byOriginal.length - shown.length + report.originalsOmitted} more originals in report.json</p>`
+        : ''
+    }
 <h3 id="intended-originals">Originals with intended differences only (${intended.length})</h3>
-${intended.length ? `<table><tr><th>original</th><th>metadata</th><th>intended variants</th><th>reasons</th></tr>${intended.map((r) => `<tr><td><code>${escapeHtml(r.path)}</code></td><td>${escapeHtml(describeOriginal(r.info))}</td><td>${r.intended} of ${r.total}</td><td>${r.intendedReasons.map(escapeHtml).join('<br>')}</td></tr>`).join('')}</table>` : '<p class="muted">none</p>'}`;
+${
+  intended.length
+    ? `<table><tr><th>original</th><th>metadata</th><th>intended ` +
+      `variants</th><th>reasons</th></tr>` +
+      `${intended
+        .map(
+          (r) =>
+            `<tr><td><code>${escapeHtml(r.path)}</code></td><td>${escapeHtml(describeOriginal(r.info))}</td><td>${r.intended} of ` +
+            `${r.total}</td><td>${r.intendedReasons.map(escapeHtml).join('<br>')}</td></tr>`,
+        )
+        .join('')}</table>`
+    : '<p class="muted">none</p>'
+}`
+  );
 }
 
 export function renderHtml(report: Report): string {
@@ -142,7 +178,9 @@ export function renderHtml(report: Report): string {
     .slice(0, 200)
     .map(
       (b) =>
-        `<tr class="${b.mismatched ? 'badrow' : ''}"><td>${escapeHtml(b.route)}</td><td>${escapeHtml(b.w)}</td><td>${escapeHtml(b.h)}</td><td>${escapeHtml(b.fit)}</td><td>${escapeHtml(b.format)}</td><td>${b.total}</td><td>${b.matched}</td><td>${b.intended}</td><td>${b.mismatched}</td><td>${pct(b.parity)}</td><td>${escapeHtml(
+        `<tr class="${b.mismatched ? 'badrow' : ''}"><td>${escapeHtml(b.route)}</td><td>${escapeHtml(b.w)}</td><td>${escapeHtml(b.h)}</td><td>` +
+        `${escapeHtml(b.fit)}</td><td>${escapeHtml(b.format)}</td><td>${b.total}</td><td>${b.matched}</td><td>${b.intended}</td><td>` +
+        `${b.mismatched}</td><td>${pct(b.parity)}</td><td>${escapeHtml(
           Object.entries(b.categories)
             .map(([c, n]) => `${c} ${n}`)
             .join(', '),
@@ -155,7 +193,8 @@ export function renderHtml(report: Report): string {
         Object.entries(report.input.refusedMethods)
           .map(([m, n]) => `${m} ${n}`)
           .join(', ') || 'none',
-      )}), ${report.input.refused.route} by route, ${report.input.refused.unparseable} unparseable; ${report.input.duplicates} duplicates dropped, ${report.input.sampledOut} sampled out; ${report.input.planned} replayed.</p>`
+      )}), ${report.input.refused.route} by route, ${report.input.refused.unparseable} unparseable; ${report.input.duplicates} duplicates dropped, ` +
+      `${report.input.sampledOut} sampled out; ${report.input.planned} replayed.</p>`
     : '';
   const mismatches = report.mismatches.map((r) => caseCard(r, report.thresholds)).join('\n');
   const intended = report.intendedCases.map((r) => caseCard(r, report.thresholds)).join('\n');
@@ -164,7 +203,8 @@ export function renderHtml(report: Report): string {
     .map(([c, n]) => `<button type="button" data-filter="${c}">${c} (${n})</button>`)
     .join(' ');
 
-  return `<!doctype html>
+  return (
+    `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Parity report: ${pct(report.parity)}</title>
 <style>
@@ -185,7 +225,10 @@ button{margin:.1rem;cursor:pointer}button.active{background:#222;color:#fff}
 </style></head>
 <body>
 <h1>Parity report</h1>
-<p class="muted">generated ${escapeHtml(report.generatedAt)} · legacy ${escapeHtml(report.source.legacy ?? '?')} · new ${escapeHtml(report.source.new ?? '?')}${report.source.from ? ` · from ${escapeHtml(report.source.from)}` : ''}${report.source.report ? ` · results ${escapeHtml(report.source.report)}` : ''}</p>
+<p class="muted">generated ${escapeHtml(report.generatedAt)} · legacy ${escapeHtml(report.source.legacy ?? '?')} · new ` +
+    `${escapeHtml(report.source.new ?? '?')}${report.source.from ? ` · from ${escapeHtml(report.source.from)}` : ''}${
+      report.source.report ? ` · results ${escapeHtml(report.source.report)}` : ''
+    }</p>
 ${gate}
 <section id="summary" class="summary">
 <div><div class="big" id="parity">${pct(report.parity)}</div>parity (min ${pct(report.minParity)})</div>
@@ -203,7 +246,8 @@ ${input}
 <tr><td>new/legacy</td><td></td><td>${ratio.p50}×</td><td>${ratio.p95}×</td><td>${ratio.p99}×</td><td>${ratio.max}×</td><td></td><td></td></tr></table>
 ${latencyHistogramSvg(report.latency.histogram)}
 <h2>Signals</h2>
-<p>Over ${sig.ssim.count} image pairs of equal size. Thresholds: SSIM ≥ ${report.thresholds.ssimMin}, block max diff ≤ ${report.thresholds.blockMaxDiff}, mean ΔE ≤ ${report.thresholds.deltaEMax}, blockiness ≤ ${report.thresholds.blockinessMax}×.</p>
+<p>Over ${sig.ssim.count} image pairs of equal size. Thresholds: SSIM ≥ ${report.thresholds.ssimMin}, block max diff ≤ ` +
+    `${report.thresholds.blockMaxDiff}, mean ΔE ≤ ${report.thresholds.deltaEMax}, blockiness ≤ ${report.thresholds.blockinessMax}×.</p>
 <table><tr><th>signal</th><th>min</th><th>p01</th><th>p05</th><th>p50</th><th>max</th></tr>
 <tr><td>structure: luma SSIM</td><td>${sig.ssim.min}</td><td>${sig.ssim.p01}</td><td>${sig.ssim.p05}</td><td>${sig.ssim.p50}</td><td>${sig.ssim.max}</td></tr>
 <tr><td>colour: block max diff</td><td>${sig.blockMaxDiff.min}</td><td>${sig.blockMaxDiff.p01}</td><td>${sig.blockMaxDiff.p05}</td><td>${sig.blockMaxDiff.p50}</td><td>${sig.blockMaxDiff.max}</td></tr>
@@ -211,7 +255,8 @@ ${latencyHistogramSvg(report.latency.histogram)}
 <tr><td>compression: blockiness</td><td>${sig.blockiness.min}</td><td>${sig.blockiness.p01}</td><td>${sig.blockiness.p05}</td><td>${sig.blockiness.p50}</td><td>${sig.blockiness.max}</td></tr></table>
 ${report.byOriginal ? renderOriginalsHtml(report) : ''}
 <h2>By parameter combination</h2>
-<table><tr><th>route</th><th>w</th><th>h</th><th>fit</th><th>format</th><th>total</th><th>matched</th><th>intended</th><th>mismatched</th><th>parity</th><th>categories</th><th>p50 legacy / new</th></tr>${breakdown}</table>
+<table><tr><th>route</th><th>w</th><th>h</th><th>fit</th><th>format</th><th>total</th><th>matched</th><th>intended</th><th>mismatched</th><th>parity` +
+    `</th><th>categories</th><th>p50 legacy / new</th></tr>${breakdown}</table>
 <h2 id="mismatches">Mismatches (${report.mismatched}${report.mismatchesOmitted ? `, ${report.mismatchesOmitted} not listed` : ''})</h2>
 <p>${filterButtons}${filterButtons ? ' <button type="button" data-filter="">all</button>' : ''}</p>
 <section id="mismatch-list">${mismatches || '<p class="ok">none</p>'}</section>
@@ -229,5 +274,6 @@ document.querySelectorAll('button[data-filter]').forEach(function (b) {
 });
 </script>
 </body></html>
-`;
+`
+  );
 }

@@ -175,7 +175,9 @@ export const cutoverSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['routes', i, 'fallback'],
-            message: `expected false: a route that matches ${writes.join(', ')} must not fall back (the fallback replays a request on legacy that the new service may already have applied, and a replayed write changes data); the default is true, so say fallback: false`,
+            message:
+              `expected false: a route that matches ${writes.join(', ')} must not fall back (the fallback replays a request on legacy that ` +
+              `the new service may already have applied, and a replayed write changes data); the default is true, so say fallback: false`,
           });
         }
       }

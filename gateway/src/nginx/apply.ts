@@ -106,7 +106,8 @@ export async function applyCutover(options: ApplyOptions): Promise<ApplyResult> 
       staged.discard();
       throw new GatewayError(
         'not_running',
-        `the front door is not running in ${paths.runDir} (no live nginx master in ${paths.pidFile}): the cutover file is valid and nginx accepts it; it takes effect when the front door starts (npm start)`,
+        `the front door is not running in ${paths.runDir} (no live nginx master in ${paths.pidFile}): the cutover file is valid and nginx accepts ` +
+          `it; it takes effect when the front door starts (npm start)`,
         { exitCode: 3 },
       );
     }
@@ -136,7 +137,8 @@ export async function applyCutover(options: ApplyOptions): Promise<ApplyResult> 
     }
     throw new GatewayError(
       'reload_failed',
-      `nginx did not start serving the new config (within ${options.verifyTimeoutMs ?? 10_000} ms); the previous config is back in place and still serving${log ? `. nginx's error log says:\n${log}` : ''}`,
+      `nginx did not start serving the new config (within ${options.verifyTimeoutMs ?? 10_000} ms); the previous config is back in place and still ` +
+        `serving${log ? `. nginx's error log says:\n${log}` : ''}`,
     );
   } finally {
     release();

@@ -88,7 +88,8 @@ export const FRONT_DOOR_ERRORS: readonly { code: number; status: number; error: 
     status: 400,
     error: 'invalid_request',
     message:
-      'expected a well-formed HTTP request with a request target in normal form: an absolute path of A-Z a-z 0-9 and -._~!&()*+,=:@ characters, no percent-encoding, no ; or backslash, no empty, . or .. segments',
+      'expected a well-formed HTTP request with a request target in normal form: an absolute path of A-Z a-z 0-9 and -._~!&()*+,=:@ characters, no ' +
+      'percent-encoding, no ; or backslash, no empty, . or .. segments',
   },
   { code: 403, status: 403, error: 'forbidden', message: 'expected GET or HEAD: other methods are accepted only from the addresses in writes_from' },
   { code: 404, status: 404, error: 'not_found', message: 'no route for this path' },

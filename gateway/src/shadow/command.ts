@@ -161,7 +161,8 @@ export const shadow = {
       return 1;
     }
     process.stderr.write(
-      `gateway shadow: listening on ${address.url} (queue ${a.queue}, concurrency ${a.concurrency}, nice ${reniced ? a.nice : 'unchanged'}); legacy ${a.legacy}, new ${a.new}; results ${a.out}; metrics ${address.url}/metrics\n`,
+      `gateway shadow: listening on ${address.url} (queue ${a.queue}, concurrency ${a.concurrency}, nice ${reniced ? a.nice : 'unchanged'}); legacy ` +
+        `${a.legacy}, new ${a.new}; results ${a.out}; metrics ${address.url}/metrics\n`,
     );
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
