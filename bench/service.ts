@@ -43,7 +43,8 @@ import {
   type RoundResult,
   type TuningEnv,
 } from './lib/service-under-test.ts';
-import { fmt, medianOrNaN as median, percentileOrNaN as percentile } from './lib/table.ts';
+import { percentileOrNaN as percentile } from '../common/stats.ts';
+import { fmt, medianOrNaN as median } from './lib/table.ts';
 
 export interface BenchOptions {
   tuning: TuningEnv;

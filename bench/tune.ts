@@ -17,7 +17,8 @@ import { usableCpus } from '../image-service/src/cpus.ts';
 import { withCurrentNames } from './lib/env-names.ts';
 import { peakRssMb } from './lib/proc.ts';
 import { loadWorkload, openLoop, serviceRound, START_DEFAULTS, startService, type TuningEnv } from './lib/service-under-test.ts';
-import { fmt, medianOrNaN as median, percentileOrNaN as percentile } from './lib/table.ts';
+import { percentileOrNaN as percentile } from '../common/stats.ts';
+import { fmt, medianOrNaN as median } from './lib/table.ts';
 
 const CHOSEN: TuningEnv = { ...START_DEFAULTS, SHARP_CONCURRENCY: '1', FAST_SHRINK_ON_LOAD: 'false' };
 const VARIANTS: Array<[string, TuningEnv]> = [

@@ -2,22 +2,11 @@
  * PURE: the figures of the service benchmark's and the tuning script's text tables, where a
  * missing figure prints as '-' (NaN) rather than stopping the report.
  */
-import { percentile } from '../../common/stats.ts';
 import { median } from './stats.ts';
 
 /** Median of the finite values; NaN when there are none (a round that measured nothing). */
 export function medianOrNaN(values: readonly number[]): number {
   return median(values.filter((v) => Number.isFinite(v))) ?? Number.NaN;
-}
-
-/** The project's nearest-rank percentile (q from 0 to 1) of unsorted values; NaN when empty. */
-export function percentileOrNaN(values: readonly number[], q: number): number {
-  return (
-    percentile(
-      [...values].sort((a, b) => a - b),
-      q,
-    ) ?? Number.NaN
-  );
 }
 
 /** A number for a table cell. */
