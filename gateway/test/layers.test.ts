@@ -69,6 +69,42 @@ describe('gateway/src/cutover is pure', () => {
   });
 });
 
+describe('gateway/src/k8s is pure (the Kubernetes renders)', () => {
+  const forbidden = /^(?:node:)?(?:fs|child_process|net|http|https|http2|dgram)(?:\/|$)/;
+  const files = sourcesUnder(path.join(gatewaySrc, 'k8s'));
+
+  it('has modules to check', () => {
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  it.each(files.map((f) => [path.relative(projectRoot, f), f]))('%s: no fs, process or network; nothing from commands/, nginx/, router/', (_name, file) => {
+    expect(importedSpecifiers(readFileSync(file, 'utf8')).filter((s) => forbidden.test(s))).toEqual([]);
+    expect(['commands', 'nginx', 'router'].flatMap((d) => importsInto(file, path.join(gatewaySrc, d)))).toEqual([]);
+  });
+});
+
+describe('gateway/src/rollout/core is pure (the rollout decisions)', () => {
+  const forbidden = /^(?:node:)?(?:fs|child_process|net|http|https|http2|dgram)(?:\/|$)/;
+  const files = sourcesUnder(path.join(gatewaySrc, 'rollout/core'));
+
+  it('has modules to check', () => {
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  it.each(files.map((f) => [path.relative(projectRoot, f), f]))('%s imports no fs, process or network module, nor any I/O folder', (_name, file) => {
+    expect(importedSpecifiers(readFileSync(file, 'utf8')).filter((s) => forbidden.test(s))).toEqual([]);
+    const io = ['commands', 'nginx', 'router', 'shadow'].flatMap((d) => importsInto(file, path.join(gatewaySrc, d)));
+    // ../store.ts, ../controller.ts ...: the rollout's own I/O sits beside core/, never below it.
+    const own = importedSpecifiers(readFileSync(file, 'utf8')).filter(
+      (s) =>
+        s.startsWith('..') &&
+        path.resolve(path.dirname(file), s).startsWith(path.join(gatewaySrc, 'rollout') + path.sep) &&
+        !path.resolve(path.dirname(file), s).startsWith(path.join(gatewaySrc, 'rollout/core') + path.sep),
+    );
+    expect([...io, ...own]).toEqual([]);
+  });
+});
+
 describe('gateway/src/nginx never imports the commands', () => {
   it.each(sourcesUnder(path.join(gatewaySrc, 'nginx')).map((f) => [path.relative(projectRoot, f), f]))('%s', (_name, file) => {
     expect(importsInto(file, path.join(gatewaySrc, 'commands'))).toEqual([]);
