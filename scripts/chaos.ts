@@ -36,6 +36,7 @@ import { overload5x } from './chaos/overload-5x.ts';
 import { overloadShare100 } from './chaos/overload-share-100.ts';
 import { phpFpmDown } from './chaos/php-fpm-down.ts';
 import { reloads20 } from './chaos/reloads-20.ts';
+import { replicas } from './chaos/replicas.ts';
 import { sigkillShare50 } from './chaos/sigkill-share-50.ts';
 import { sigtermUnderLoad } from './chaos/sigterm-under-load.ts';
 import { storageDown } from './chaos/storage-down.ts';
@@ -58,6 +59,7 @@ const scenarios: Scenario[] = [
   { name: 'overload-share-100', run: overloadShare100 },
   { name: 'hostile-targets', run: hostileTargets },
   { name: 'new-killed-under-start', run: killedUnderStart },
+  { name: 'replicas-3', run: replicas },
 ];
 
 // --- running and printing ------------------------------------------------------------------------------

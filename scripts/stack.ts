@@ -12,6 +12,10 @@
  * Environment:
  *   CUTOVER_FILE     the cutover file to run (default nginx/cutover.yaml)
  *   FRONT_PORT, LEGACY_PORT, SERVICE_PORT  ports (defaults: the cutover file's, 8080/8081/8082)
+ *   IMAGE_SERVICE_REPLICAS  image-service processes behind the front door, 1..16 (default: as many
+ *                    as the route lists, 1 in the shipped file); replica i on SERVICE_PORT + 100 i
+ *                    (8082, 8182, 8282; admin 9082, 9182, 9282), each supervised on its own, each
+ *                    with CONCURRENCY floor(cores / replicas) unless CONCURRENCY is set
  *   FRONT_HOST       where the front door listens (default 127.0.0.1; 0.0.0.0 in a container)
  *   STACK_VAR_DIR    runtime directory: originals/ and run/ (default <repo>/var)
  *   STACK_PARTS      which parts to run, comma-separated: legacy,service,frontdoor (default all;
@@ -25,13 +29,15 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseCutover, type CutoverFile } from '../gateway/src/cutover/schema.ts';
 import { frontDoorPart, legacyParts, servicePart } from '../stack/parts.ts';
+import { parseReplicaCount, replicaName } from '../stack/replicas.ts';
 import { serviceDeadline } from '../stack/service-deadline.ts';
 import { Supervisor } from '../stack/supervisor.ts';
 import { projectRoot } from '../common/paths.ts';
 import { startFrontDoor, type RunningFrontDoor } from '../stack/frontdoor.ts';
 import { startLegacy, type RunningLegacy } from '../stack/legacy.ts';
 import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from '../stack/services.ts';
-import { shippedCutoverFile, stackAddresses, startStack } from '../stack/stack.ts';
+import { replicaStartOptions, shippedCutoverFile, stackAddresses, startStack } from '../stack/stack.ts';
+import { availableParallelism } from 'node:os';
 
 const fail = (message: string): never => {
   process.stderr.write(`stack: ${message}\n`);
@@ -68,6 +74,8 @@ const cutover = ((): CutoverFile => {
     return fail(`${process.env.CUTOVER_FILE ? 'CUTOVER_FILE: ' : ''}${err instanceof Error ? err.message : String(err)}`);
   }
 })();
+const replicaCount = parseReplicaCount(process.env.IMAGE_SERVICE_REPLICAS, cutover.routes[0]?.backend.length ?? 1);
+const replicas = replicaCount.ok ? replicaCount.value : fail(replicaCount.error);
 const varDir = path.resolve(process.env.STACK_VAR_DIR || path.join(projectRoot, 'var'));
 const storageDir = path.join(varDir, 'originals');
 const runDir = path.join(varDir, 'run');
@@ -99,22 +107,25 @@ interface Started {
   frontDoor?: RunningFrontDoor;
   legacy?: RunningLegacy;
   service?: RunningService;
+  /** Every image-service replica (service is the first). */
+  services: RunningService[];
   /** Stops what was started (only until the supervisor takes over). */
   stop(): Promise<void>;
 }
 
 // Niced when legacy runs beside it (see SHARED_HOST_SERVICE_NICE); a restart gets the same.
 const serviceNice = parts.has('legacy') ? SHARED_HOST_SERVICE_NICE : 0;
-const startService = (ports: { port: number; adminPort?: number }) => startImageService(serviceStartEnv, { ...ports, nice: serviceNice });
+const startService = (r: { env?: Record<string, string>; port: number; adminPort?: number | undefined }) =>
+  startImageService(r.env ?? serviceStartEnv, { port: r.port, ...(r.adminPort ? { adminPort: r.adminPort } : {}), nice: serviceNice });
 
 async function start(): Promise<Started> {
   if (parts.size === ALL_PARTS.length) {
     // serviceStartEnv carries STORAGE_URL: the same environment as a supervised restart gets.
-    return startStack({ storageDir, runDir, cutoverFile, ports: requested, listenHost, serviceEnv: serviceStartEnv, echo: true });
+    return startStack({ storageDir, runDir, cutoverFile, ports: requested, replicas, listenHost, serviceEnv: serviceStartEnv, echo: true });
   }
   // One part per container (compose.yaml): each is started on its own, on the file's addresses.
-  const { ports, addresses } = stackAddresses(cutover, requested, listenHost);
-  const s: Started = { stop: async () => undefined };
+  const { ports, addresses } = stackAddresses(cutover, { ...requested, replicas }, listenHost);
+  const s: Started = { services: [], stop: async () => undefined };
   const stops: Array<() => Promise<void>> = [];
   s.stop = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -125,8 +136,12 @@ async function start(): Promise<Started> {
       stops.push(() => s.legacy!.stop());
     }
     if (parts.has('service')) {
-      s.service = await startService({ port: ports.service });
-      stops.push(() => s.service!.stop());
+      for (const r of replicaStartOptions(serviceStartEnv, ports.services, availableParallelism())) {
+        const started = await startService(r);
+        s.services.push(started);
+        stops.push(() => started.stop());
+      }
+      s.service = s.services[0];
     }
     if (parts.has('frontdoor')) {
       s.frontDoor = await startFrontDoor({ cutoverFile, runDir: path.join(runDir, 'frontdoor'), addresses, echo: true });
@@ -152,26 +167,35 @@ try {
 const supervisor = new Supervisor({ log: say });
 if (stack.legacy) for (const p of legacyParts(stack.legacy)) supervisor.watch(p.part, p.instance);
 let frontDoor = stack.frontDoor;
-if (stack.service) {
-  // Restarted on the same two ports: the addresses printed below (and nginx's backend) stay right.
-  // Once it is healthy again, the front door reloads (same config, zero-drop): fresh workers forget
-  // the failures that marked the service down (passive health), so it gets its share back at once
-  // instead of after the route's fail_timeout.
+// Each replica is its own part: restarted on its own two ports, with its own environment
+// (the addresses printed below, and nginx's upstream, stay right); its siblings keep serving.
+// Once it is healthy again, the front door reloads (same config; a reload is graceful, no request
+// is dropped: gateway/test/frontdoor-reload.int.test.ts): fresh workers forget the failures that
+// marked it down (passive health), so it gets its share back at once instead of after the route's
+// fail_timeout. That also forgets a sibling's marks: a sibling that hangs meanwhile costs up to
+// max_fails more timeouts (each served by the fallback), until the supervisor kills it.
+const restartOptions = replicaStartOptions(
+  serviceStartEnv,
+  stack.services.map((r) => r.port),
+  availableParallelism(),
+);
+stack.services.forEach((first, i) => {
   const p = servicePart(
-    stack.service,
-    () => startService({ port: stack.service!.port, adminPort: stack.service!.adminPort }),
+    first,
+    () => startService({ ...restartOptions[i]!, adminPort: first.adminPort }),
     () => {
       if (!frontDoor) return;
       try {
         process.kill(frontDoor.master.pid, 'SIGHUP');
-        say("stack: the front door's nginx reloaded: the image service gets its share again");
+        say(`stack: the front door's nginx reloaded: the ${replicaName(i, stack.services.length, first.port)} gets its share again`);
       } catch {
         // The front door is down too: its own restart starts with fresh workers anyway.
       }
     },
+    replicaName(i, stack.services.length, first.port),
   );
   supervisor.watch(p.part, p.instance);
-}
+});
 if (stack.frontDoor) {
   const p = frontDoorPart(stack.frontDoor, (restarted) => (frontDoor = restarted));
   supervisor.watch(p.part, p.instance);
@@ -183,7 +207,12 @@ async function shutdown(reason: string, code: number): Promise<never> {
     stopping = true;
     say(`\nstack: ${reason}; stopping ${[...parts].reverse().join(', ')}`);
     // Front door first: it stops taking traffic before the backends go.
-    await supervisor.stop(["front door's nginx", 'image service', "legacy's nginx", "legacy's PHP-FPM"]);
+    await supervisor.stop([
+      "front door's nginx",
+      ...stack.services.map((r, i, all) => replicaName(i, all.length, r.port)),
+      "legacy's nginx",
+      "legacy's PHP-FPM",
+    ]);
     say('stack: stopped');
   }
   process.exit(code);
@@ -199,9 +228,10 @@ const lines: string[] = [''];
 if (stack.frontDoor)
   lines.push(`  front door     ${stack.frontDoor.url}        (nginx, ${rel(stack.frontDoor.runDir)}; access log ${rel(stack.frontDoor.accessLog)})`);
 if (stack.legacy) lines.push(`  legacy         ${stack.legacy.url}        (nginx + PHP-FPM + Imagick)`);
-if (stack.service) {
-  lines.push(`  image service  ${stack.service.url}        (Node + sharp; request deadline ${serviceEnv.REQUEST_TIMEOUT_MS ?? 'its default'} ms)`);
-  lines.push(`    admin        ${stack.service.adminUrl}        (/healthz, /readyz, /metrics)`);
+for (const [i, r] of stack.services.entries()) {
+  const which = stack.services.length > 1 ? `, replica ${i + 1}/${stack.services.length}` : '';
+  lines.push(`  image service  ${r.url}        (Node + sharp${which}; request deadline ${serviceEnv.REQUEST_TIMEOUT_MS ?? 'its default'} ms)`);
+  lines.push(`    admin        ${r.adminUrl}        (/healthz, /readyz, /metrics)`);
 }
 lines.push(`  originals      ${rel(storageDir)}`);
 if (stack.frontDoor) {

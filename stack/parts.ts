@@ -2,11 +2,13 @@
  * The stack's processes as supervised parts (stack/supervisor.ts): how each is watched, probed
  * and started again on the same address.
  */
+import path from 'node:path';
+import { projectRoot } from '../common/paths.ts';
 import type { RunningFrontDoor } from './frontdoor.ts';
 import type { RunningLegacy } from './legacy.ts';
-import type { Managed } from './process.ts';
+import { startProcess, type Managed } from './process.ts';
 import type { RunningService } from './services.ts';
-import type { PartInstance, SupervisedPart } from './supervisor.ts';
+import { Supervisor, type PartInstance, type SupervisedPart } from './supervisor.ts';
 
 function instanceOf(proc: Managed): PartInstance {
   return {
@@ -43,17 +45,21 @@ export async function drainGroup(pid: number, graceMs = 5000): Promise<void> {
   }
 }
 
-/** The image service: restarted on its port with the same environment; probed on its health endpoint. */
+/**
+ * The image service (or one of its replicas, each a part of its own named by `name`): restarted
+ * on its ports with the same environment; probed on its health endpoint.
+ */
 export function servicePart(
   first: RunningService,
   start: () => Promise<RunningService>,
   onRestarted: () => void = () => undefined,
+  name = 'image service',
 ): { part: SupervisedPart; instance: PartInstance } {
   let current = first;
   // Liveness on the admin listener: the public port may be busy with real work, and is for clients.
   const healthUrl = () => `${current.adminUrl}/healthz`;
   const part: SupervisedPart = {
-    name: 'image service',
+    name,
     async restart() {
       await drainGroup(current.process.pid);
       current = await start();
@@ -119,4 +125,65 @@ export function legacyParts(legacy: RunningLegacy): Array<{ part: SupervisedPart
     { part: fpmPart, instance: instanceOf(fpm) },
     { part: nginxPart, instance: instanceOf(nginx) },
   ];
+}
+
+/**
+ * The rollout controllers: `gateway rollout run <route>` for each route of the cutover file with
+ * a `rollout:` block, each a part of its own supervisor (restarted with backoff when it exits).
+ * A restarted controller carries on from its state file: no step repeated or skipped
+ * (docs/rollout.md). Metrics on 127.0.0.1:<metricsPort + i>.
+ */
+export function startRolloutControllers(options: {
+  routes: readonly string[];
+  cutoverFile: string;
+  runDir: string;
+  metricsPort?: number;
+  echo?: boolean;
+  log?: (line: string) => void;
+}): { stop(): Promise<void>; pids(): Record<string, number> } {
+  if (options.routes.length === 0) return { stop: async () => undefined, pids: () => ({}) };
+  const supervisor = new Supervisor({ log: options.log ?? ((line) => process.stdout.write(`${line}\n`)) });
+  options.routes.forEach((route, i) => {
+    const start = () =>
+      startProcess(
+        `rollout controller (${route})`,
+        process.execPath,
+        [
+          path.join(projectRoot, 'gateway/bin/gateway.js'),
+          'rollout',
+          'run',
+          route,
+          '--file',
+          options.cutoverFile,
+          '--run-dir',
+          options.runDir,
+          '--metrics-listen',
+          `127.0.0.1:${(options.metricsPort ?? 9084) + i}`,
+        ],
+        { cwd: projectRoot, echo: options.echo ?? false },
+      );
+    const part: SupervisedPart = { name: `rollout controller (${route})`, restart: async () => instanceOf(start()) };
+    supervisor.watch(part, instanceOf(start()));
+  });
+  void supervisor.gaveUp.then((reason) => (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)))(`stack: ${reason}`));
+  // npm start hands its own parts to its own supervisor and exits without stopping this one: the
+  // controllers (detached, in their groups) would outlive it. SIGTERM at exit lets each finish its
+  // tick; the state on disk keeps the rest for the next start.
+  const atExit = () => {
+    for (const pid of Object.values(supervisor.pids())) {
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  process.once('exit', atExit);
+  return {
+    stop: async () => {
+      process.off('exit', atExit);
+      await supervisor.stop();
+    },
+    pids: () => supervisor.pids(),
+  };
 }

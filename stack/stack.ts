@@ -11,14 +11,20 @@ import { setYamlValue } from '../gateway/src/cutover/edit.ts';
 import { parseCutover, type CutoverFile, type CutoverRoute } from '../gateway/src/cutover/schema.ts';
 import { projectRoot } from '../common/paths.ts';
 import { startFrontDoor, type RunningFrontDoor } from './frontdoor.ts';
+import { startRolloutControllers } from './parts.ts';
 import { startLegacy, type RunningLegacy } from './legacy.ts';
+import { availableParallelism } from 'node:os';
 import { freePort } from './process.ts';
+import { replicaAdminPort, replicaConcurrency, replicaPorts } from './replicas.ts';
 import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from './services.ts';
 
 export interface RunningStack {
   frontDoor: RunningFrontDoor;
   legacy: RunningLegacy;
+  /** The first image-service replica (the only one unless `replicas` > 1). */
   service: RunningService;
+  /** Every image-service replica, in the order the route lists them. */
+  services: RunningService[];
   /** The cutover file the front door runs (edit it, then frontDoor.apply(); or `gateway set --file`). */
   cutoverFile: string;
   runDir: string;
@@ -32,8 +38,17 @@ export interface StackOptions {
   runDir: string;
   /** Share of the `images` route. Default 0 (ignored with `cutoverFile`). */
   share?: number;
-  /** Ports on 127.0.0.1. Default: free ones (with `cutoverFile`: the file's). */
+  /**
+   * Ports on 127.0.0.1. Default: free ones (with `cutoverFile`: the file's). `service` is the first
+   * replica's; with `cutoverFile` the others follow it in steps of 100 (stack/replicas.ts).
+   */
   ports?: { front?: number; legacy?: number; service?: number };
+  /**
+   * Image-service replicas behind the route, 1..16. Default 1 (with `cutoverFile`: as many as the
+   * route lists). Without CONCURRENCY in `serviceEnv`, each takes floor(cores / replicas) resizes
+   * at once (replicaConcurrency).
+   */
+  replicas?: number;
   /** Extra environment of the image service (CONCURRENCY, STORAGE_URL for S3, ...). */
   serviceEnv?: Record<string, string>;
   /** Fields of the `images` route to set in the derived cutover file (ignored with `cutoverFile`). Default: debug_headers true. */
@@ -63,20 +78,26 @@ const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':'
 /**
  * PURE: the ports a stack on `file` uses, and the address overrides its front door needs when
  * they (or the listen host) differ from the file's: recorded in the run dir, so that
- * `gateway apply` renders with them too.
+ * `gateway apply` renders with them too. Replicas: as many as the first route lists, on its
+ * ports, unless `ports.replicas` or `ports.service` say otherwise; then on the first port and
+ * every 100 above it (8082, 8182, 8282), and every route's backend list is replaced.
  */
 export function stackAddresses(
   file: CutoverFile,
-  ports: { front?: number | undefined; legacy?: number | undefined; service?: number | undefined } = {},
+  ports: { front?: number | undefined; legacy?: number | undefined; service?: number | undefined; replicas?: number | undefined } = {},
   listenHost = '127.0.0.1',
-): { ports: { front: number; legacy: number; service: number }; addresses: AddressOverrides } {
-  const backend = file.routes[0]?.backend ?? '127.0.0.1:8082';
-  const resolved = { front: ports.front ?? portOf(file.listen), legacy: ports.legacy ?? portOf(file.legacy), service: ports.service ?? portOf(backend) };
+): { ports: { front: number; legacy: number; service: number; services: number[] }; addresses: AddressOverrides } {
+  const backends = file.routes[0]?.backend ?? ['127.0.0.1:8082'];
+  const replicas = ports.replicas ?? backends.length;
+  const services =
+    ports.service === undefined && replicas === backends.length ? backends.map(portOf) : replicaPorts(ports.service ?? portOf(backends[0]!), replicas);
+  const resolved = { front: ports.front ?? portOf(file.listen), legacy: ports.legacy ?? portOf(file.legacy), service: services[0]!, services };
   const addresses: AddressOverrides = {};
   const listen = `${listenHost}:${resolved.front}`;
   if (listen !== file.listen) addresses.listen = listen;
   if (resolved.legacy !== portOf(file.legacy)) addresses.legacy = `127.0.0.1:${resolved.legacy}`;
-  if (file.routes.some((r) => portOf(r.backend) !== resolved.service)) addresses.backend = `127.0.0.1:${resolved.service}`;
+  const same = (list: readonly string[]) => list.length === services.length && list.every((a, i) => portOf(a) === services[i]);
+  if (file.routes.some((r) => !same(r.backend))) addresses.backend = services.map((p) => `127.0.0.1:${p}`);
   return { ports: resolved, addresses };
 }
 
@@ -86,7 +107,7 @@ export function stackAddresses(
  */
 export function deriveCutoverText(
   shipped: string,
-  options: { listen: string; legacy: string; backend: string; share: number; cutover?: Partial<CutoverRoute>; shadowSink?: string },
+  options: { listen: string; legacy: string; backend: string | string[]; share: number; cutover?: Partial<CutoverRoute>; shadowSink?: string },
 ): string {
   let text = shipped;
   text = setYamlValue(text, ['listen'], options.listen);
@@ -94,7 +115,9 @@ export function deriveCutoverText(
   const file = parseCutover(text);
   const i = file.routes.findIndex((r) => r.name === 'images');
   if (i < 0) throw new Error(`${shippedCutoverFile} has no route named images`);
-  text = setYamlValue(text, ['routes', i, 'backend'], options.backend);
+  // One replica stays a plain address, as the shipped file writes it.
+  const backend = typeof options.backend === 'string' || options.backend.length !== 1 ? options.backend : options.backend[0]!;
+  text = setYamlValue(text, ['routes', i, 'backend'], backend);
   text = setYamlValue(text, ['routes', i, 'share'], options.share);
   for (const [key, value] of Object.entries(options.cutover ?? {})) {
     if (value === undefined || key === 'name') continue;
@@ -106,21 +129,44 @@ export function deriveCutoverText(
   return text;
 }
 
+/**
+ * PURE: how to start each replica on `ports`: its admin port (ADMIN_PORT, when set, is the first
+ * replica's; the others step like the public ports) and, among several replicas without a
+ * CONCURRENCY set by hand, floor(cpus / replicas) resizes each (replicaConcurrency: they share
+ * the cores). One replica gets the environment as it is. npm start's supervised restarts use the
+ * same, so a restarted replica is the replica it replaces.
+ */
+export function replicaStartOptions(
+  env: Record<string, string>,
+  ports: readonly number[],
+  cpus: number,
+): Array<{ env: Record<string, string>; port: number; adminPort: number | undefined }> {
+  const adminOfFirst = env.ADMIN_PORT ? Number(env.ADMIN_PORT) : undefined;
+  const shared = ports.length > 1 && !env.CONCURRENCY ? { ...env, CONCURRENCY: String(replicaConcurrency(cpus, ports.length)) } : env;
+  return ports.map((port, i) => ({ env: shared, port, adminPort: replicaAdminPort(i, port, adminOfFirst) }));
+}
+
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   const runDir = path.resolve(options.runDir);
   mkdirSync(runDir, { recursive: true });
   let cutoverFile: string;
   let addresses: AddressOverrides;
-  let ports: { front: number; legacy: number; service: number };
+  let ports: { front: number; legacy: number; services: number[] };
 
   if (options.cutoverFile) {
     cutoverFile = path.resolve(options.cutoverFile);
-    ({ ports, addresses } = stackAddresses(parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile), options.ports, options.listenHost));
+    ({ ports, addresses } = stackAddresses(
+      parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile),
+      { ...options.ports, replicas: options.replicas },
+      options.listenHost,
+    ));
   } else {
+    const services: number[] = [];
+    for (let i = 0; i < (options.replicas ?? 1); i++) services.push(i === 0 && options.ports?.service !== undefined ? options.ports.service : await freePort());
     ports = {
       front: options.ports?.front ?? (await freePort()),
       legacy: options.ports?.legacy ?? (await freePort()),
-      service: options.ports?.service ?? (await freePort()),
+      services,
     };
     cutoverFile = path.join(runDir, 'cutover.yaml');
     writeFileSync(
@@ -128,7 +174,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       deriveCutoverText(readFileSync(shippedCutoverFile, 'utf8'), {
         listen: `${options.listenHost ?? '127.0.0.1'}:${ports.front}`,
         legacy: `127.0.0.1:${ports.legacy}`,
-        backend: `127.0.0.1:${ports.service}`,
+        backend: ports.services.map((p) => `127.0.0.1:${p}`),
         share: options.share ?? 0,
         // A test or benchmark stack shows who served each response (X-Image-Backend /
         // X-Image-Fallback); the shipped file keeps them off for real clients.
@@ -147,27 +193,30 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   };
   try {
     // allSettled, not all: when one fails, the other must have finished starting before it is stopped.
-    const [legacyResult, serviceResult] = await Promise.allSettled([
+    const serviceEnv = { STORAGE_URL: pathToFileURL(path.resolve(options.storageDir)).href, ...options.serviceEnv };
+    const replicaStarts = replicaStartOptions(serviceEnv, ports.services, availableParallelism());
+    const nice = options.serviceNice ?? SHARED_HOST_SERVICE_NICE;
+    const [legacyResult, ...serviceResults] = await Promise.allSettled([
       startLegacy({
         storageDir: options.storageDir,
         port: ports.legacy,
         runDir: path.join(runDir, 'legacy'),
         ...(options.legacyChildren ? { children: options.legacyChildren } : {}),
       }),
-      startImageService(
-        { STORAGE_URL: pathToFileURL(path.resolve(options.storageDir)).href, ...options.serviceEnv },
-        { port: ports.service, nice: options.serviceNice ?? SHARED_HOST_SERVICE_NICE },
-      ),
+      ...replicaStarts.map((r) => startImageService(r.env, { port: r.port, ...(r.adminPort ? { adminPort: r.adminPort } : {}), nice })),
     ]);
-    if (legacyResult.status === 'fulfilled') started.push(legacyResult.value);
-    if (serviceResult.status === 'fulfilled') started.push(serviceResult.value);
-    if (legacyResult.status === 'rejected') throw legacyResult.reason;
-    if (serviceResult.status === 'rejected') throw serviceResult.reason;
-    const legacy = legacyResult.value;
-    const service = serviceResult.value;
+    for (const r of [legacyResult, ...serviceResults]) if (r.status === 'fulfilled') started.push(r.value);
+    for (const r of [legacyResult, ...serviceResults]) if (r.status === 'rejected') throw r.reason;
+    const legacy = (legacyResult as PromiseFulfilledResult<RunningLegacy>).value;
+    const services = serviceResults.map((r) => (r as PromiseFulfilledResult<RunningService>).value);
     const frontDoor = await startFrontDoor({ cutoverFile, runDir: path.join(runDir, 'frontdoor'), addresses, echo: options.echo ?? false });
     started.push(frontDoor);
-    return { frontDoor, legacy, service, cutoverFile, runDir, stop: stopAll };
+    // Every route with a rollout: block gets its controller (docs/rollout.md), supervised; it stops first.
+    const rolloutRoutes = parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile)
+      .routes.filter((r) => r.rollout)
+      .map((r) => r.name);
+    started.push(startRolloutControllers({ routes: rolloutRoutes, cutoverFile, runDir: frontDoor.runDir, echo: options.echo ?? false }));
+    return { frontDoor, legacy, service: services[0]!, services, cutoverFile, runDir, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

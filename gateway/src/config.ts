@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { MAX_REPLICAS } from './cutover/schema.ts';
 import { GatewayError } from './errors.ts';
 
 /** The repository root (gateway/src/config.ts -> ../..): defaults are relative to it, not to the cwd. */
@@ -27,7 +28,17 @@ const envSchema = z.object({
     .regex(/^(?:(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):)?[0-9]{1,5}$/, { error: 'expected [host:]port, such as 0.0.0.0:8080' })
     .optional(),
   FRONTDOOR_LEGACY: address.optional(),
-  FRONTDOOR_BACKEND: address.optional(),
+  // A comma list for several replicas: 'image-service-1:8082,image-service-2:8082'.
+  FRONTDOOR_BACKEND: z
+    .string()
+    .transform((s) => s.split(',').map((a) => a.trim()))
+    .pipe(
+      z
+        .array(address)
+        .refine((list) => new Set(list).size === list.length, { error: 'expected each address once' })
+        .refine((list) => list.length <= MAX_REPLICAS, { error: `expected at most ${MAX_REPLICAS} addresses` }),
+    )
+    .optional(),
   FRONTDOOR_SHADOW_SINK: address.optional(),
 });
 
@@ -47,8 +58,8 @@ export interface FrontDoorConfig {
 export interface AddressOverrides {
   listen?: string;
   legacy?: string;
-  /** Replaces every route's `backend`: the stack runs one new service. */
-  backend?: string;
+  /** Replaces every route's `backend`: the stack runs one set of image-service replicas. */
+  backend?: string[];
   shadow_sink?: string;
 }
 

@@ -124,7 +124,7 @@ describe('compose.yaml and the shipped cutover file agree', () => {
   it("the pod shares legacy's network namespace, so 127.0.0.1 in the cutover file means the same there", () => {
     for (const name of legacyOwnsNetwork) expect(compose.services[name]!.network_mode).toBe('service:legacy');
     expect(cutover.legacy.startsWith('127.0.0.1:')).toBe(true);
-    expect(cutover.routes[0]!.backend.startsWith('127.0.0.1:')).toBe(true);
+    for (const b of cutover.routes[0]!.backend) expect(b.startsWith('127.0.0.1:')).toBe(true);
   });
 
   it("the published port is the front door's, which listens on 0.0.0.0 there", () => {
@@ -135,7 +135,9 @@ describe('compose.yaml and the shipped cutover file agree', () => {
   });
 
   it('the image service listens where the cutover file sends the route', () => {
-    expect(Number(compose.services['image-service']!.environment!.PORT)).toBe(portOf(cutover.routes[0]!.backend));
+    // One replica in compose (its containers share one network namespace: a second needs a port of its own).
+    expect(cutover.routes[0]!.backend).toHaveLength(1);
+    expect(Number(compose.services['image-service']!.environment!.PORT)).toBe(portOf(cutover.routes[0]!.backend[0]!));
   });
 
   it("the image service's own deadline is serviceDeadlineMs of the shipped route timeout (it gives up, and answers, before nginx does)", () => {
@@ -147,7 +149,7 @@ describe('compose.yaml and the shipped cutover file agree', () => {
     const cmd = compose.services.gateway!.command as string[];
     expect(cmd[cmd.indexOf('--listen') + 1]).toBe(cutover.shadow_sink);
     expect(cmd[cmd.indexOf('--legacy') + 1]).toBe(`http://${cutover.legacy}`);
-    expect(cmd[cmd.indexOf('--new') + 1]).toBe(`http://${cutover.routes[0]!.backend}`);
+    expect(cmd[cmd.indexOf('--new') + 1]).toBe(`http://${cutover.routes[0]!.backend[0]}`);
   });
 
   it("the gateway can reach the front door's nginx: same run dir volume, same pid namespace, same cutover file", () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { listenUrl, planCutover, splitBuckets, summarizePlan } from '../src/cutover/plan.ts';
+import { backendList, listenUrl, planCutover, splitBuckets, summarizePlan } from '../src/cutover/plan.ts';
 import { parseCutover } from '../src/cutover/schema.ts';
 import { splitClients } from './nginx-murmur.ts';
 
@@ -79,7 +79,7 @@ describe('planCutover', () => {
       name: 'images',
       methods: ['GET', 'HEAD'],
       path: '/image/files/',
-      backend: '127.0.0.1:8082',
+      backends: ['127.0.0.1:8082'],
       share: 25,
       sticky: 'request_uri',
       fallback: true,
@@ -105,17 +105,34 @@ describe('planCutover', () => {
   });
 
   it('address overrides replace the file addresses, every route backend included', () => {
-    const plan = planCutover(parseCutover(yaml), { listen: '0.0.0.0:80', legacy: 'legacy:8081', backend: 'image-service:8082', shadow_sink: 'gateway:8083' });
+    const plan = planCutover(parseCutover(yaml), { listen: '0.0.0.0:80', legacy: 'legacy:8081', backend: ['image-service:8082'], shadow_sink: 'gateway:8083' });
     expect(plan).toMatchObject({ listen: '0.0.0.0:80', legacy: 'legacy:8081', shadowSink: 'gateway:8083' });
-    expect(plan.routes[0]!.backend).toBe('image-service:8082');
+    expect(plan.routes[0]!.backends).toEqual(['image-service:8082']);
     expect(plan.routes[0]!.share).toBe(25);
+  });
+
+  it('replicas: the file lists them, an override replaces the whole list (npm start with IMAGE_SERVICE_REPLICAS)', () => {
+    const three = yaml.replace('backend: 127.0.0.1:8082', 'backend: [127.0.0.1:8082, 127.0.0.1:8182, 127.0.0.1:8282]');
+    expect(planCutover(parseCutover(three)).routes[0]!.backends).toEqual(['127.0.0.1:8082', '127.0.0.1:8182', '127.0.0.1:8282']);
+    expect(planCutover(parseCutover(three), { backend: ['127.0.0.1:9001', '127.0.0.1:9002'] }).routes[0]!.backends).toEqual([
+      '127.0.0.1:9001',
+      '127.0.0.1:9002',
+    ]);
+    expect(planCutover(parseCutover(yaml), { backend: ['a:1', 'b:2'] }).routes[0]!.backends).toEqual(['a:1', 'b:2']);
+  });
+
+  it('an override recorded as one string (a run dir from before replicas) still plans', () => {
+    const legacyShape = { backend: '127.0.0.1:9009' } as unknown as { backend: string[] };
+    expect(planCutover(parseCutover(yaml), legacyShape).routes[0]!.backends).toEqual(['127.0.0.1:9009']);
+    expect(backendList('x:1')).toEqual(['x:1']);
+    expect(backendList(['x:1', 'y:2'])).toEqual(['x:1', 'y:2']);
   });
 
   it('summarizePlan keeps what the running workers report', () => {
     expect(summarizePlan(planCutover(parseCutover(yaml)))).toEqual({
       listen: '127.0.0.1:8080',
       legacy: '127.0.0.1:8081',
-      routes: { images: { share: 25, backend: '127.0.0.1:8082', fallback: true, override_header: true, shadow_sample: 5 } },
+      routes: { images: { share: 25, backend: ['127.0.0.1:8082'], fallback: true, override_header: true, shadow_sample: 5 } },
     });
   });
 });

@@ -20,7 +20,7 @@ describe('cutover schema: defaults', () => {
           name: 'images',
           methods: ['GET', 'HEAD'],
           path: '/image/files/',
-          backend: '127.0.0.1:8082',
+          backend: ['127.0.0.1:8082'],
           share: 0,
           sticky: 'request_uri',
           fallback: true,
@@ -56,6 +56,24 @@ describe('cutover schema: errors name the field and what was expected', () => {
     ['backend without a port', file({}, { backend: 'localhost' }), 'routes[0].backend: expected host:port'],
     ['backend port out of range', file({}, { backend: '127.0.0.1:70000' }), 'routes[0].backend: expected a port from 1 to 65535'],
     ['backend with a path (config injection)', file({}, { backend: '127.0.0.1:8082; deny all' }), 'routes[0].backend: expected host:port'],
+    ['backend list: empty', file({}, { backend: [] }), 'routes[0].backend: expected at least one address'],
+    [
+      'backend list: a replica twice',
+      file({}, { backend: ['127.0.0.1:8082', '127.0.0.1:8182', '127.0.0.1:8082'] }),
+      "routes[0].backend[2]: expected each address once ('127.0.0.1:8082'",
+    ],
+    ['backend list: one bad address', file({}, { backend: ['127.0.0.1:8082', '127.0.0.1:8182; deny all'] }), 'routes[0].backend[1]: expected host:port'],
+    ['backend list: a number', file({}, { backend: ['127.0.0.1:8082', 8182] }), 'routes[0].backend[1]: expected host:port'],
+    [
+      'backend list: 17 replicas',
+      file({}, { backend: Array.from({ length: 17 }, (_, i) => `127.0.0.1:${8000 + i}`) }),
+      'routes[0].backend: expected at most 16 replicas',
+    ],
+    [
+      'backend: a mapping',
+      file({}, { backend: { host: '127.0.0.1' } }),
+      'routes[0].backend: expected host:port, such as 127.0.0.1:8082 or image-service:8082, or a list of them',
+    ],
     ['legacy missing port', file({ legacy: '127.0.0.1' }), 'legacy: expected host:port'],
     ['listen garbage', file({ listen: 'everywhere' }), 'listen: expected [host:]port'],
     ['name with capitals', file({}, { name: 'Images' }), 'routes[0].name: expected a route name'],
@@ -186,5 +204,20 @@ describe('isShadowable / assertReplayable', () => {
     expect(isShadowable(r)).toBe(expected);
     if (expected) expect(() => assertReplayable(r)).not.toThrow();
     else expect(() => assertReplayable(r)).toThrowError(/only GET and HEAD routes may be shadowed or replayed/);
+  });
+});
+
+describe('cutover schema: backend replicas', () => {
+  it('one address or a list; either way a list once parsed, in file order', () => {
+    const one = validateCutover(file({}, { backend: '127.0.0.1:8082' }));
+    const three = validateCutover(file({}, { backend: ['127.0.0.1:8282', '127.0.0.1:8082', 'image-service-3:8082'] }));
+    expect(one.ok && one.value.routes[0]!.backend).toEqual(['127.0.0.1:8082']);
+    expect(three.ok && three.value.routes[0]!.backend).toEqual(['127.0.0.1:8282', '127.0.0.1:8082', 'image-service-3:8082']);
+  });
+  it('YAML flow and block lists both read', () => {
+    const flow = parseCutover('routes:\n  - name: images\n    path: /image/files/\n    backend: [127.0.0.1:8082, 127.0.0.1:8182]\n');
+    const block = parseCutover('routes:\n  - name: images\n    path: /image/files/\n    backend:\n      - 127.0.0.1:8082\n      - 127.0.0.1:8182\n');
+    expect(flow.routes[0]!.backend).toEqual(['127.0.0.1:8082', '127.0.0.1:8182']);
+    expect(block.routes[0]!.backend).toEqual(flow.routes[0]!.backend);
   });
 });

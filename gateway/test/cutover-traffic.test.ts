@@ -124,7 +124,7 @@ describe('backendTargets: what `gateway status` probes', () => {
     legacy: '127.0.0.1:9001',
     routes: { images: { share: 10, backend: '127.0.0.1:9002', fallback: true, override_header: false, shadow_sample: 0 } },
   };
-  const file = { legacy: '127.0.0.1:8081', routes: [{ name: 'images', path: '/image/files/', backend: '127.0.0.1:8082' }] };
+  const file = { legacy: '127.0.0.1:8081', routes: [{ name: 'images', path: '/image/files/', backends: ['127.0.0.1:8082'] }] };
   it("legacy on its health path, each route's new service on the route's path (answers 400 at once)", () => {
     expect(backendTargets(file, undefined)).toEqual([
       { name: 'legacy', address: '127.0.0.1:8081', path: '/image/health' },
@@ -135,8 +135,18 @@ describe('backendTargets: what `gateway status` probes', () => {
     expect(backendTargets(file, running).map((t) => t.address)).toEqual(['127.0.0.1:9001', '127.0.0.1:9002']);
   });
   it('routes sharing one backend are probed once, named together', () => {
-    const two = { ...file, routes: [...file.routes, { name: 'thumbs', path: '/thumbs/', backend: '127.0.0.1:8082' }] };
+    const two = { ...file, routes: [...file.routes, { name: 'thumbs', path: '/thumbs/', backends: ['127.0.0.1:8082'] }] };
     expect(backendTargets(two, undefined).map((t) => t.name)).toEqual(['legacy', 'images, thumbs (new)']);
+  });
+  it('replicas: each is probed, named by its place in the list (one down must show whatever its siblings do)', () => {
+    const three = { ...file, routes: [{ name: 'images', path: '/image/files/', backends: ['127.0.0.1:8082', '127.0.0.1:8182', '127.0.0.1:8282'] }] };
+    expect(backendTargets(three, undefined).slice(1)).toEqual([
+      { name: 'images (new 1/3)', address: '127.0.0.1:8082', path: '/image/files/' },
+      { name: 'images (new 2/3)', address: '127.0.0.1:8182', path: '/image/files/' },
+      { name: 'images (new 3/3)', address: '127.0.0.1:8282', path: '/image/files/' },
+    ]);
+    const runningTwo = { ...running, routes: { images: { ...running.routes.images, backend: ['127.0.0.1:9002', '127.0.0.1:9102'] } } };
+    expect(backendTargets(three, runningTwo).map((t) => t.address)).toEqual(['127.0.0.1:9001', '127.0.0.1:9002', '127.0.0.1:9102']);
   });
 });
 

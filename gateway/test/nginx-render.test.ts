@@ -403,6 +403,53 @@ describe('renderNginxConfig: passive health of the new service', () => {
   });
 });
 
+describe('renderNginxConfig: several replicas of the new service', () => {
+  const three = (route = '') => planWith(['127.0.0.1:18082', '127.0.0.1:18182', '127.0.0.1:18282'], route);
+  function planWith(backends: string[], route = ''): FrontDoorPlan {
+    const p = plan(route);
+    p.routes[0]!.backends = backends;
+    return p;
+  }
+  it('least_conn before keepalive, every replica with the route passive health, no "down" placeholder, a pool per replica', () => {
+    const up = directives(block(render(three('    max_fails: 4\n    fail_timeout_s: 9')), 'upstream fd_images_new {'));
+    expect(up).toEqual([
+      'zone fd_images_new 64k;',
+      'least_conn;',
+      'server 127.0.0.1:18082 max_fails=4 fail_timeout=9s;',
+      'server 127.0.0.1:18182 max_fails=4 fail_timeout=9s;',
+      'server 127.0.0.1:18282 max_fails=4 fail_timeout=9s;',
+      'keepalive 96;',
+      'keepalive_timeout 60s;',
+    ]);
+  });
+  it('a connect error moves on to the next replica (each tried once), within half the route timeout; a read timeout never does', () => {
+    const newLoc = directives(block(render(three('    timeout_ms: 2500')), 'location @fd_images_new {'));
+    expect(newLoc).toEqual(
+      expect.arrayContaining([
+        'proxy_next_upstream error timeout;',
+        'proxy_next_upstream_tries 3;',
+        'proxy_next_upstream_timeout 1250ms;',
+        'proxy_read_timeout 2500ms;',
+      ]),
+    );
+    // No method other than GET/HEAD is retried: nginx needs non_idempotent for that.
+    expect(newLoc.join('\n')).not.toContain('non_idempotent');
+  });
+  it('one replica renders as before: the placeholder, one try, no least_conn', () => {
+    const text = render(planWith(['127.0.0.1:18082']));
+    const up = directives(block(text, 'upstream fd_images_new {'));
+    expect(up).toContain('server 127.0.0.1:18082 down;');
+    expect(up).not.toContain('least_conn;');
+    expect(directives(block(text, 'location @fd_images_new {')).filter((d) => d.startsWith('proxy_next_upstream'))).toEqual([
+      'proxy_next_upstream error timeout;',
+      'proxy_next_upstream_tries 1;',
+    ]);
+  });
+  it('the running workers report every replica (gateway status probes each)', () => {
+    expect(render(three())).toContain('"backend":["127.0.0.1:18082","127.0.0.1:18182","127.0.0.1:18282"]');
+  });
+});
+
 describe('renderNginxConfig: the public listener refuses what it should not route', () => {
   const text = render(plan());
   const server = directives(mainServer(text));

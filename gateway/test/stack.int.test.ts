@@ -84,7 +84,7 @@ describe('deriveCutoverText', () => {
     expect(parseCutover(text)).toMatchObject({
       listen: '127.0.0.1:1001',
       legacy: '127.0.0.1:1002',
-      routes: [{ backend: '127.0.0.1:1003', share: 30, timeout_ms: 700 }],
+      routes: [{ backend: ['127.0.0.1:1003'], share: 30, timeout_ms: 700 }],
     });
     expect(parseCutover(text).shadow_sink).toBeUndefined();
     expect(text).toContain('# 0..100, percent of variants sent to the new service');
@@ -166,7 +166,7 @@ describe('npm start (scripts/stack.ts)', () => {
     expect(JSON.parse(readFileSync(path.join(runDir, 'addresses.json'), 'utf8'))).toEqual({
       listen: `127.0.0.1:${ports.front}`,
       legacy: `127.0.0.1:${ports.legacy}`,
-      backend: `127.0.0.1:${ports.service}`,
+      backend: [`127.0.0.1:${ports.service}`],
     });
     const { stdout } = await run(process.execPath, [path.join(projectRoot, 'gateway/bin/gateway.js'), 'apply', '--run-dir', runDir], { cwd: projectRoot });
     expect(stdout).toContain('nginx reloaded');
@@ -174,7 +174,7 @@ describe('npm start (scripts/stack.ts)', () => {
     expect([plan.listen, plan.legacy, plan.routes.images!.backend]).toEqual([
       `127.0.0.1:${ports.front}`,
       `127.0.0.1:${ports.legacy}`,
-      `127.0.0.1:${ports.service}`,
+      [`127.0.0.1:${ports.service}`],
     ]);
     expect((await fetch(`http://127.0.0.1:${ports.front}/image/health`)).status).toBe(200);
   });
@@ -215,7 +215,7 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
   /** A hot request sent now: its status and who served it. */
   const hotBackend = () => viaFrontDoor(`${front}/image/files/tiny.png?w=4`, accessLog());
 
-  it('refuses a REQUEST_TIMEOUT_MS longer than the route lets the service take, before starting anything', async () => {
+  it('refuses a REQUEST_TIMEOUT_MS longer than the route lets the service take, and IMAGE_SERVICE_REPLICAS out of 1..16, before starting anything', async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'npm-start-sup-'));
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
     mkdirSync(path.join(work, 'var/originals'), { recursive: true });
@@ -257,6 +257,17 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
     expect(refusedRun.stderr).toContain(
       'REQUEST_TIMEOUT_MS=5000 is longer than the front door waits for the image service (route images: timeout_ms 2000); expected at most 1600',
     );
+    expect(existsSync(path.join(work, 'var/run'))).toBe(false);
+    const badReplicas = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
+      cwd: projectRoot,
+      env: { ...env, IMAGE_SERVICE_REPLICAS: '17' },
+      timeout: 60_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(badReplicas.code).toBe(2);
+    expect(badReplicas.stderr).toContain("IMAGE_SERVICE_REPLICAS: expected an integer from 1 to 16 (image-service processes behind the front door), got '17'");
     expect(existsSync(path.join(work, 'var/run'))).toBe(false);
 
     proc = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], { cwd: projectRoot, env });

@@ -23,6 +23,7 @@ const SCENARIOS = [
   'overload-share-100',
   'hostile-targets',
   'new-killed-under-start',
+  'replicas-3',
 ];
 
 let dir: string;
@@ -37,7 +38,8 @@ beforeAll(async () => {
     cwd: projectRoot,
     env: { ...process.env, CHAOS_SHORT: '1', CHAOS_JSON: json },
   });
-  const timer = setTimeout(() => void proc.stop(), 280_000);
+  // replicas-3 (npm start with 3 replicas) adds ~30 s to the short run.
+  const timer = setTimeout(() => void proc.stop(), 330_000);
   exitCode = await proc.exited;
   clearTimeout(timer);
   stdout = proc.output();
@@ -46,7 +48,7 @@ beforeAll(async () => {
   } catch {
     throw new Error(`scripts/chaos.ts wrote no results (exit ${exitCode}):\n${stdout}`);
   }
-}, 300_000);
+}, 350_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -84,7 +86,16 @@ describe('npm run chaos (CHAOS_SHORT=1)', () => {
   });
 
   it('shows no client-visible error where the front door or the design must hide the fault', () => {
-    for (const name of ['sigkill-share-50', 'reloads-20', 'php-fpm-down', 'sigterm-under-load', 'new-hung', 'hostile-targets', 'new-killed-under-start'])
+    for (const name of [
+      'sigkill-share-50',
+      'reloads-20',
+      'php-fpm-down',
+      'sigterm-under-load',
+      'new-hung',
+      'hostile-targets',
+      'new-killed-under-start',
+      'replicas-3',
+    ])
       expect(scenario(name).clientErrors, name).toBe(0);
   });
 

@@ -23,7 +23,8 @@ export interface RoutePlan {
   name: string;
   methods: Method[];
   path: string;
-  backend: string;
+  /** The new service's replicas, host:port each, in file order (at least one). */
+  backends: string[];
   share: number;
   sticky: string;
   fallback: boolean;
@@ -57,7 +58,8 @@ export interface FrontDoorPlan {
 export interface PlanSummary {
   listen: string;
   legacy: string;
-  routes: Record<string, { share: number; backend: string; fallback: boolean; override_header: boolean; shadow_sample: number }>;
+  /** `backend`: the replicas (a front door rendered before replicas existed reports one string). */
+  routes: Record<string, { share: number; backend: string[]; fallback: boolean; override_header: boolean; shadow_sample: number }>;
 }
 
 export function splitBuckets(share: number): SplitBucket[] {
@@ -69,12 +71,20 @@ export function splitBuckets(share: number): SplitBucket[] {
   ];
 }
 
-export function planRoute(route: CutoverRoute, shadowSink: string | undefined, backendOverride?: string): RoutePlan {
+/**
+ * One address or a list -> a list. Address overrides recorded in a run dir before replicas
+ * existed (addresses.json) hold one string; the control socket of such a front door reports one.
+ */
+export function backendList(value: string | readonly string[]): string[] {
+  return typeof value === 'string' ? [value] : [...value];
+}
+
+export function planRoute(route: CutoverRoute, shadowSink: string | undefined, backendOverride?: string | readonly string[]): RoutePlan {
   return {
     name: route.name,
     methods: [...route.methods],
     path: route.path,
-    backend: backendOverride ?? route.backend,
+    backends: backendList(backendOverride ?? route.backend),
     share: route.share,
     sticky: route.sticky,
     fallback: route.fallback,
@@ -108,7 +118,7 @@ export function summarizePlan(plan: FrontDoorPlan): PlanSummary {
     routes: Object.fromEntries(
       plan.routes.map((r) => [
         r.name,
-        { share: r.share, backend: r.backend, fallback: r.fallback, override_header: r.overrideHeader, shadow_sample: r.shadowSample },
+        { share: r.share, backend: r.backends, fallback: r.fallback, override_header: r.overrideHeader, shadow_sample: r.shadowSample },
       ]),
     ),
   };

@@ -7,6 +7,7 @@
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from '../errors.ts';
+import { gatesSchema, needsShadow, rolloutSchema } from '../rollout/core/spec.ts';
 
 /** Methods a route may match. */
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -16,6 +17,9 @@ export const REPLAYABLE_METHODS: readonly Method[] = ['GET', 'HEAD'];
 
 /** Path prefixes the front door keeps for itself (the internal mirror locations live there). */
 export const RESERVED_PREFIX = '/_frontdoor/';
+
+/** Most replicas a route may list (IMAGE_SERVICE_REPLICAS has the same bound). */
+export const MAX_REPLICAS = 16;
 
 const ADDRESS_MESSAGE = 'expected host:port, such as 127.0.0.1:8082 or image-service:8082';
 const PERCENT_MESSAGE = 'expected an integer from 0 to 100';
@@ -29,6 +33,25 @@ const address = z
   .string({ error: ADDRESS_MESSAGE })
   .regex(/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, { error: ADDRESS_MESSAGE, abort: true })
   .refine(port, { error: 'expected a port from 1 to 65535' });
+
+const BACKENDS_MESSAGE = `${ADDRESS_MESSAGE}, or a list of them (one per replica), such as [127.0.0.1:8082, 127.0.0.1:8182]`;
+/**
+ * The replicas of a route's new service: one address or a non-empty list of distinct ones,
+ * always a list once parsed. A single address keeps its own error path (routes[0].backend), a
+ * listed one names its index (routes[0].backend[1]).
+ */
+const backendList = z.union([z.string(), z.array(z.unknown())], { error: BACKENDS_MESSAGE }).transform((v, ctx): string[] => {
+  const list = typeof v === 'string' ? [v] : v;
+  if (list.length === 0) ctx.issues.push({ code: 'custom', message: `expected at least one address: ${BACKENDS_MESSAGE}`, input: v });
+  if (list.length > MAX_REPLICAS) ctx.issues.push({ code: 'custom', message: `expected at most ${MAX_REPLICAS} replicas`, input: v });
+  list.forEach((a, i) => {
+    const r = address.safeParse(a);
+    if (!r.success) ctx.issues.push({ code: 'custom', message: r.error.issues[0]!.message, input: a, path: typeof v === 'string' ? [] : [i] });
+  });
+  const at = list.findIndex((a, i) => list.indexOf(a) !== i);
+  if (at >= 0) ctx.issues.push({ code: 'custom', message: `expected each address once ('${String(list[at])}' is listed twice)`, input: v, path: [at] });
+  return list as string[];
+});
 
 // `listen: 8080` arrives from YAML as a number; nginx reads a bare port as "every address".
 const listen = z
@@ -75,8 +98,12 @@ const routeSchema = z.strictObject({
     .refine((p) => p !== '/', { error: "expected a narrower prefix than '/': everything outside the routes already goes to legacy" })
     .refine((p) => !p.startsWith(RESERVED_PREFIX), { error: `expected a prefix outside ${RESERVED_PREFIX} (reserved for the front door)` })
     .refine((p) => !p.split('/').some((seg) => seg === '.' || seg === '..'), { error: "expected no '.' or '..' segments" }),
-  /** The new service's address, host:port. */
-  backend: address,
+  /**
+   * The new service: one address (host:port) or a list of replicas. Always a list once parsed.
+   * nginx balances the replicas (least connections), retries the next one on a connect error and
+   * falls back to legacy when none is left (render.ts says why a timeout is not retried).
+   */
+  backend: backendList,
   /** Percent of variants (0..100) sent to the new service. Default 0. */
   share: percent.default(0),
   /** nginx variable whose value is hashed to pick the backend (split_clients). Default request_uri. */
@@ -131,6 +158,8 @@ const routeSchema = z.strictObject({
     .min(100, { error: 'expected an integer number of milliseconds from 100 to 600000' })
     .max(600_000, { error: 'expected an integer number of milliseconds from 100 to 600000' })
     .default(2000),
+  /** An evidence-gated rollout of the share (gateway rollout run <route>; docs/rollout.md). Optional. */
+  rollout: rolloutSchema.optional(),
 });
 
 export const cutoverSchema = z
@@ -181,6 +210,13 @@ export const cutoverSchema = z
           });
         }
       }
+      if (route.rollout && needsShadow(route.rollout.gates) && route.shadow_sample === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'rollout', 'gates'],
+          message: 'expected shadow_sample > 0 with parity_min or p99_ratio_max: those gates judge the mirrored pairs, and none are mirrored',
+        });
+      }
       if (route.shadow_sample > 0) {
         const unsafe = route.methods.filter((m) => !REPLAYABLE_METHODS.includes(m));
         if (unsafe.length > 0) {
@@ -220,7 +256,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 function formatIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const where = formatPath(issue.path);
-    const known = issue.path.length === 0 ? Object.keys(cutoverSchema.shape) : Object.keys(routeSchema.shape);
+    const last = issue.path[issue.path.length - 1];
+    const shape =
+      issue.path.length === 0 ? cutoverSchema.shape : last === 'rollout' ? rolloutSchema.shape : last === 'gates' ? gatesSchema.shape : routeSchema.shape;
+    const known = Object.keys(shape);
     return `${where}: unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}; expected only ${known.join(', ')}`;
   }
   return `${formatPath(issue.path)}: ${issue.message}`;

@@ -158,13 +158,15 @@ export interface BackendTarget {
 }
 
 /**
- * The backends to probe. The addresses nginx runs with (`running`, when it answers) win over the
- * file's: under npm start on other ports they are the ones traffic goes to. `file` carries the
- * addresses after the run dir's and the environment's overrides.
+ * The backends to probe: legacy, then every replica of every route's new service (one target per
+ * address: a replica that is down must show, whatever its siblings do). The addresses nginx runs
+ * with (`running`, when it answers) win over the file's: under npm start on other ports they are
+ * the ones traffic goes to. `file` carries the addresses after the run dir's and the environment's
+ * overrides. A front door rendered before replicas existed reports `backend` as one string.
  */
 export function backendTargets(
-  file: { legacy: string; routes: ReadonlyArray<{ name: string; path: string; backend: string }> } | undefined,
-  running: { legacy: string; routes: Record<string, { backend: string }> } | undefined,
+  file: { legacy: string; routes: ReadonlyArray<{ name: string; path: string; backends: readonly string[] }> } | undefined,
+  running: { legacy: string; routes: Record<string, { backend: string | readonly string[] }> } | undefined,
 ): BackendTarget[] {
   const legacy = running?.legacy ?? file?.legacy;
   const targets: BackendTarget[] = legacy ? [{ name: 'legacy', address: legacy, path: '/image/health' }] : [];
@@ -172,13 +174,16 @@ export function backendTargets(
   const byAddress = new Map<string, { names: string[]; path: string }>();
   for (const name of routeNames) {
     const fromFile = file?.routes.find((r) => r.name === name);
-    const address = running?.routes[name]?.backend ?? fromFile?.backend;
-    if (!address) continue;
-    const seen = byAddress.get(address);
-    if (seen) seen.names.push(name);
-    else byAddress.set(address, { names: [name], path: fromFile?.path ?? '/' });
+    const runningBackend = running?.routes[name]?.backend;
+    const addresses = runningBackend === undefined ? (fromFile?.backends ?? []) : typeof runningBackend === 'string' ? [runningBackend] : runningBackend;
+    addresses.forEach((address, i) => {
+      const label = addresses.length > 1 ? `${name} (new ${i + 1}/${addresses.length})` : `${name} (new)`;
+      const seen = byAddress.get(address);
+      if (seen) seen.names.push(label);
+      else byAddress.set(address, { names: [label], path: fromFile?.path ?? '/' });
+    });
   }
-  for (const [address, { names, path }] of byAddress) targets.push({ name: `${names.join(', ')} (new)`, address, path });
+  for (const [address, { names, path }] of byAddress) targets.push({ name: names.join(', ').replace(/ \(new\), /g, ', '), address, path });
   return targets;
 }
 

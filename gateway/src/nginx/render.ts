@@ -13,9 +13,10 @@
  *        '-- target legacy --> proxy to legacy
  * Every public location first refuses a request target that is not in normal form (400) and a
  * write from outside writes_from (403); nginx's own errors are JSON (/_frontdoor/error/*).
- * fd_<route>_new lists the new service next to a "down" placeholder, so that nginx's passive
- * health (max_fails / fail_timeout) applies: a failing service is skipped ("no live upstreams",
- * 502 -> fallback) for fail_timeout_s, then probed with one request.
+ * fd_<route>_new lists the route's replicas (upstreamLines), balanced by least connections; a
+ * connect error on one is retried on the next, a timeout is not (nextUpstreamLines). nginx's
+ * passive health (max_fails / fail_timeout) skips a failing replica for fail_timeout_s, then
+ * probes it with one request; when every replica is skipped, "no live upstreams" (502) -> fallback.
  * proxy_next_upstream cannot cross from one upstream block to another, which is why the
  * fallback is an error_page to a named location and not a second server in the upstream.
  */
@@ -247,6 +248,51 @@ function newErrorLines(route: RoutePlan): string[] {
   return ['error_page 502 = @fd_unreachable;', 'error_page 504 = @fd_timeout;', ...frontDoorErrorPages()];
 }
 
+/** Idle keep-alive connections per worker to each replica: what one service alone had (32), per replica. */
+export const KEEPALIVE_PER_REPLICA = 32;
+
+/**
+ * The servers of fd_<route>_new, and how nginx picks one.
+ * - One replica: nginx ignores max_fails and fail_timeout for an upstream with a single server,
+ *   so a "down" placeholder (the same address, never used) makes two. Listing the replica twice
+ *   would instead let nginx retry a timed-out request on the same hung server.
+ * - Several: no placeholder (max_fails applies with two servers or more); least_conn, because a
+ *   resize costs from 5 ms to 2 s: round robin would queue requests behind a replica's slow
+ *   render while its siblings idle, and a hung replica, whose requests never finish, holds the
+ *   most connections, so least_conn stops sending it new ones even before max_fails marks it.
+ *   It must come before `keepalive` (nginx: the balancing method first).
+ * The keep-alive pool (idle connections cached per worker, shared by the servers) grows with the
+ * replicas, so each keeps the pool one service had.
+ */
+export function upstreamLines(route: Pick<RoutePlan, 'backends' | 'maxFails' | 'failTimeoutS'>): string[] {
+  const health = `max_fails=${route.maxFails} fail_timeout=${route.failTimeoutS}s`;
+  const servers = route.backends.map((b) => `server ${b} ${health};`);
+  const keepalive = `keepalive ${KEEPALIVE_PER_REPLICA * route.backends.length};`;
+  if (route.backends.length === 1) return [...servers, `server ${route.backends[0]} down;`, keepalive];
+  return ['least_conn;', ...servers, keepalive];
+}
+
+/**
+ * When a request to the new service moves on to another replica, and when to legacy instead.
+ * - A connect error (refused: the replica is gone) or an error while sending the request or
+ *   reading the answer's header (reset: killed mid-request) is retried on the next replica. It
+ *   costs microseconds to a few ms, and a GET is safe to send again (a route with writes never
+ *   has them retried: nginx retries non-idempotent methods only with `non_idempotent`).
+ * - A timeout is not retried on a sibling: the client has already waited timeout_ms, another
+ *   hung replica would double that, and a request slow enough to time out (an overloaded box)
+ *   would put the same expensive work on the next replica. proxy_next_upstream_timeout enforces
+ *   it: a request may move on only within half of timeout_ms (a read timeout always comes later);
+ *   `timeout` stays in proxy_next_upstream so that it counts towards max_fails. The timed-out
+ *   request gets the fallback (504 -> legacy), paid once.
+ * - tries = the number of replicas: each is tried at most once; once every replica has failed
+ *   the 502 goes to the fallback. One replica: one try, as before.
+ */
+export function nextUpstreamLines(route: Pick<RoutePlan, 'backends' | 'timeoutMs'>): string[] {
+  const lines = ['proxy_next_upstream error timeout;', `proxy_next_upstream_tries ${route.backends.length};`];
+  if (route.backends.length > 1) lines.push(`proxy_next_upstream_timeout ${Math.max(1, Math.floor(route.timeoutMs / 2))}ms;`);
+  return lines;
+}
+
 function renderRoute(route: RoutePlan, templates: Templates): { http: string; location: string } {
   const mirror = route.shadowSample > 0 ? indent([`mirror /_frontdoor/mirror/${route.name};`, 'mirror_request_body off;'], 12) : '';
   const http = fillTemplate(templates.routeHttp, {
@@ -254,7 +300,8 @@ function renderRoute(route: RoutePlan, templates: Templates): { http: string; lo
     methods_list: route.methods.join(','),
     path: route.path,
     share: String(route.share),
-    backend: route.backend,
+    backend: route.backends.join(', '),
+    upstream_servers: indent(upstreamLines(route), 8),
     sticky: route.sticky,
     split_buckets: indent(splitLines(route.split), 8),
     route_methods: indent(
@@ -278,6 +325,7 @@ function renderRoute(route: RoutePlan, templates: Templates): { http: string; lo
     debug: debugValue(route),
     listener_checks: indent(listenerCheckLines(), 12),
     new_errors: indent(newErrorLines(route), 12),
+    next_upstream: indent(nextUpstreamLines(route), 12),
     fallback_location: fallbackLocation(route),
     mirror_location: mirrorLocation(route),
   });
