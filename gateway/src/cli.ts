@@ -15,6 +15,10 @@ const commands: Record<string, Command> = {
     summary: 'per route: share in the file, share nginx runs, traffic from the access log',
     load: () => import('./commands/status.ts').then((m) => m.status),
   },
+  rollout: {
+    summary: 'rollout run|status|pause|resume|promote|abort|restart <route>: the evidence-gated rollout of a share',
+    load: () => import('./commands/rollout.ts').then((m) => m.rollout),
+  },
   render: { summary: 'print the nginx config the cutover file renders to', load: () => import('./commands/render.ts').then((m) => m.render) },
   compare: {
     summary: 'replay recorded traffic against legacy and new; pixel parity and latency report',

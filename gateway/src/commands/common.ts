@@ -9,6 +9,7 @@ import { GatewayError } from '../errors.ts';
 import { applyCutover, type ApplyResult } from '../nginx/apply.ts';
 import { findNginx } from '../nginx/binary.ts';
 import { editCutoverFile } from '../nginx/cutover-file.ts';
+import { pauseForManualSet } from '../rollout/manual.ts';
 
 export type Env = NodeJS.ProcessEnv;
 
@@ -69,6 +70,9 @@ export async function applyAndReport(config: FrontDoorConfig, env: Env, text?: s
 
 /** `set` and `rollback`: edit one route's share in the file, then apply (the file is restored when that fails). */
 export async function setShare(config: FrontDoorConfig, env: Env, route: string, share: number): Promise<number> {
+  // A rollout of the route would move the share back at its next decision: the operator wins, and is told.
+  const paused = await pauseForManualSet(config.runDir, route, share);
+  if (paused) err(`gateway: ${paused}\n`);
   try {
     await editCutoverFile(
       config.cutoverFile,

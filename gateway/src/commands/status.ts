@@ -3,6 +3,7 @@
  * nginx runs and the traffic of the last minutes from the access log. The tables are drawn by
  * ../cutover/traffic.ts (pure); this file gathers the facts and prints.
  */
+import { existsSync } from 'node:fs';
 import { probeBackend } from '../backend-probe.ts';
 import { listenUrl, planCutover, type FrontDoorPlan, type PlanSummary } from '../cutover/plan.ts';
 import { parseCutover } from '../cutover/schema.ts';
@@ -13,6 +14,9 @@ import { queryRunningPlan } from '../nginx/control-socket.ts';
 import { readCutoverText } from '../nginx/cutover-file.ts';
 import { runningMasterPid } from '../nginx/master.ts';
 import { frontDoorPaths, readAddressOverrides } from '../nginx/run-dir.ts';
+import { formatRollout } from '../rollout/core/format.ts';
+import type { RolloutSpec } from '../rollout/core/spec.ts';
+import { readStateFile, rolloutPaths } from '../rollout/store.ts';
 import { commonHelp, commonOptions, configFrom, err, out, parseCommandArgs, type Command } from './common.ts';
 
 /** How long `gateway status` waits for a backend's answer: a status that hangs on a hung backend would tell nothing. */
@@ -43,9 +47,11 @@ export const status: Command = {
     let fileShares: Record<string, number> = {};
     let fileProblem: string | undefined;
     let filePlan: FrontDoorPlan | undefined;
+    let rolloutSpecs: Record<string, RolloutSpec> = {};
     try {
       const file = parseCutover(readCutoverText(config.cutoverFile), config.cutoverFile);
       fileShares = Object.fromEntries(file.routes.map((r) => [r.name, r.share]));
+      rolloutSpecs = Object.fromEntries(file.routes.flatMap((r) => (r.rollout ? [[r.name, r.rollout] as const] : [])));
       // The addresses apply would render with: the run dir's (npm start on other ports), then the environment's.
       filePlan = planCutover(file, { ...readAddressOverrides(config.runDir), ...config.addressOverrides });
     } catch (e) {
@@ -68,6 +74,12 @@ export const status: Command = {
     const other = traffic.find((t) => t.route === '');
     if (other) rows.push({ name: '', fileShare: undefined, runningShare: undefined, traffic: other });
 
+    // Each route with a rollout block or a rollout state on disk: its state, step, next decision and last decision.
+    const rolloutRoutes = [...new Set([...Object.keys(rolloutSpecs), ...names.filter((n) => existsSync(rolloutPaths(config.runDir, n).state))])];
+    const rollouts = rolloutRoutes.map((name) => {
+      const file = readStateFile(rolloutPaths(config.runDir, name));
+      return { route: name, spec: rolloutSpecs[name], state: file?.pending?.state ?? file?.state };
+    });
     if (values.json) {
       out(
         JSON.stringify(
@@ -82,6 +94,7 @@ export const status: Command = {
             backends,
             minutes,
             routes: rows,
+            rollouts,
           },
           null,
           2,
@@ -96,6 +109,7 @@ export const status: Command = {
           ? `front door: ${listenUrl(running.plan.listen)} (nginx master ${master}, config ${running.digest}), legacy ${running.plan.legacy}`
           : `front door: nginx master ${master} runs, but its control socket does not answer (${paths.controlSocket})`;
     out(formatStatus(rows, { minutes, running: `cutover file: ${config.cutoverFile}\n${runningLine}\n\n${formatBackends(backends)}` }));
+    if (rollouts.length) out(`\nrollouts:\n${rollouts.map((r) => formatRollout(r.route, r.spec, r.state, Date.now(), '  ')).join('\n')}\n`);
     const mismatched = rows.filter((r) => r.fileShare !== undefined && r.runningShare !== undefined && r.fileShare !== r.runningShare);
     if (mismatched.length) out(`\nthe file and nginx disagree on ${mismatched.map((r) => r.name).join(', ')}: run 'npx gateway apply'\n`);
     if (fileProblem) {
