@@ -3,10 +3,9 @@
  * file (and its rotated generation `<file>.1`), from the window's start on. The sums are
  * ./core/evidence.ts's (pure).
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gatewayProjectRoot } from '../config.ts';
-import { readRecentAccess } from '../nginx/access-log.ts';
+import { readLogTail, readRecentAccess } from '../nginx/access-log.ts';
 import type { AccessFacts, PairFacts } from './core/evidence.ts';
 import type { RolloutSpec } from './core/spec.ts';
 
@@ -17,21 +16,6 @@ export function shadowResultsFile(spec: RolloutSpec, cutoverFile: string): strin
 
 export function readAccessSince(accessLog: string, sinceMs: number): AccessFacts[] {
   return readRecentAccess(accessLog, sinceMs / 1000);
-}
-
-function tail(file: string, maxBytes: number): string {
-  if (!existsSync(file)) return '';
-  const size = statSync(file).size;
-  const start = Math.max(0, size - maxBytes);
-  const buf = Buffer.alloc(size - start);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, buf, 0, buf.length, start);
-  } finally {
-    closeSync(fd);
-  }
-  const text = buf.toString('utf8');
-  return start > 0 ? text.slice(text.indexOf('\n') + 1) : text;
 }
 
 function isPair(o: unknown): o is PairFacts {
@@ -45,7 +29,7 @@ function isPair(o: unknown): o is PairFacts {
 export function readPairsSince(resultsFile: string, route: string, sinceMs: number, maxBytes = 64 * 1024 * 1024): PairFacts[] {
   const out: PairFacts[] = [];
   for (const file of [`${resultsFile}.1`, resultsFile]) {
-    for (const line of tail(file, maxBytes).split('\n')) {
+    for (const line of readLogTail(file, maxBytes).split('\n')) {
       if (!line.startsWith('{')) continue;
       let o: unknown;
       try {
