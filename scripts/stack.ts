@@ -6,6 +6,10 @@
  * backoff while the others keep serving. It stops everything it started on Ctrl-C / SIGTERM
  * (exit 0); it exits 1 when a part cannot start at all, or cannot be brought back.
  *
+ * When the cutover file mirrors (`shadow_sink` set and a route with shadow_sample > 0), it also runs
+ * the shadow sink there (stack/shadow-sink.ts), writing where the rollout controllers read; a sink
+ * that cannot be brought back is logged and the stack keeps serving. Only with all parts.
+ *
  * The image service's REQUEST_TIMEOUT_MS comes from the cutover file (serviceDeadlineMs of the
  * route's timeout_ms); a larger value set by hand is refused.
  *
@@ -37,6 +41,7 @@ import { startFrontDoor, type RunningFrontDoor } from '../stack/frontdoor.ts';
 import { startLegacy, type RunningLegacy } from '../stack/legacy.ts';
 import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from '../stack/services.ts';
 import { replicaStartOptions, shippedCutoverFile, stackAddresses, startStack } from '../stack/stack.ts';
+import { planShadowSink, type RunningShadowSink } from '../stack/shadow-sink.ts';
 import { availableParallelism } from 'node:os';
 
 const fail = (message: string): never => {
@@ -79,6 +84,16 @@ const replicas = replicaCount.ok ? replicaCount.value : fail(replicaCount.error)
 const varDir = path.resolve(process.env.STACK_VAR_DIR || path.join(projectRoot, 'var'));
 const storageDir = path.join(varDir, 'originals');
 const runDir = path.join(varDir, 'run');
+// The sink's results file when no rollout names one: where `gateway compare --report` finds it.
+const shadowResults = path.join(varDir, 'shadow/results.jsonl');
+// With all parts: a shadow sink when the file mirrors (refused here, before anything starts, when rollouts disagree on its file).
+const sinkPlan = ((): ReturnType<typeof planShadowSink> => {
+  try {
+    return planShadowSink(cutover, cutoverFile, shadowResults);
+  } catch (err) {
+    return fail(`${process.env.CUTOVER_FILE ? 'CUTOVER_FILE: ' : ''}${err instanceof Error ? err.message : String(err)}`);
+  }
+})();
 const rel = (p: string) => (path.isAbsolute(p) && !p.startsWith(`${process.cwd()}/`) ? p : path.relative(process.cwd(), p) || '.');
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -109,6 +124,8 @@ interface Started {
   service?: RunningService;
   /** Every image-service replica (service is the first). */
   services: RunningService[];
+  /** The shadow sink (all parts, a cutover file that mirrors): supervised on its own, stopped first. */
+  shadowSink?: RunningShadowSink;
   /** Stops what was started (only until the supervisor takes over). */
   stop(): Promise<void>;
 }
@@ -121,7 +138,18 @@ const startService = (r: { env?: Record<string, string>; port: number; adminPort
 async function start(): Promise<Started> {
   if (parts.size === ALL_PARTS.length) {
     // serviceStartEnv carries STORAGE_URL: the same environment as a supervised restart gets.
-    return startStack({ storageDir, runDir, cutoverFile, ports: requested, replicas, listenHost, serviceEnv: serviceStartEnv, echo: true });
+    return startStack({
+      storageDir,
+      runDir,
+      cutoverFile,
+      ports: requested,
+      replicas,
+      listenHost,
+      serviceEnv: serviceStartEnv,
+      echo: true,
+      runShadowSink: true,
+      shadowResults,
+    });
   }
   // One part per container (compose.yaml): each is started on its own, on the file's addresses.
   const { ports, addresses } = stackAddresses(cutover, { ...requested, replicas }, listenHost);
@@ -205,7 +233,10 @@ let stopping = false;
 async function shutdown(reason: string, code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
-    say(`\nstack: ${reason}; stopping ${[...parts].reverse().join(', ')}`);
+    say(`\nstack: ${reason}; stopping ${[...parts].reverse().join(', ')}${stack.shadowSink ? ', shadow sink' : ''}`);
+    // The sink first: it finishes its queued comparisons while both backends still answer (after
+    // them it would record their refusals as differences). Mirrors to it meanwhile are dropped by nginx.
+    await stack.shadowSink?.stop();
     // Front door first: it stops taking traffic before the backends go.
     await supervisor.stop([
       "front door's nginx",
@@ -233,6 +264,13 @@ for (const [i, r] of stack.services.entries()) {
   lines.push(`  image service  ${r.url}        (Node + sharp${which}; request deadline ${serviceEnv.REQUEST_TIMEOUT_MS ?? 'its default'} ms)`);
   lines.push(`    admin        ${r.adminUrl}        (/healthz, /readyz, /metrics)`);
 }
+if (stack.shadowSink)
+  lines.push(
+    `  shadow sink    ${stack.shadowSink.url}        (legacy vs new on mirrored GETs; results ${rel(stack.shadowSink.plan.results)}` +
+      `${stack.shadowSink.plan.readBy.length ? `, read by the rollout of ${stack.shadowSink.plan.readBy.join(', ')}` : ''}; /metrics)`,
+  );
+else if (sinkPlan === undefined && cutover.shadow_sink && parts.size === ALL_PARTS.length)
+  lines.push(`  shadow sink    off        (no route has shadow_sample > 0)`);
 lines.push(`  originals      ${rel(storageDir)}`);
 if (stack.frontDoor) {
   const front = stack.frontDoor.url;

@@ -10,7 +10,8 @@ import { startProcess, type Managed } from './process.ts';
 import type { RunningService } from './services.ts';
 import { Supervisor, type PartInstance, type SupervisedPart } from './supervisor.ts';
 
-function instanceOf(proc: Managed): PartInstance {
+/** A started process as the supervisor watches it. */
+export function instanceOf(proc: Managed): PartInstance {
   return {
     pid: proc.pid,
     exited: proc.exited.then((code) => ({ code, signal: proc.child.signalCode })),

@@ -17,6 +17,7 @@ import { availableParallelism } from 'node:os';
 import { freePort } from './process.ts';
 import { replicaAdminPort, replicaConcurrency, replicaPorts } from './replicas.ts';
 import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from './services.ts';
+import { planShadowSink, startShadowSink, type RunningShadowSink } from './shadow-sink.ts';
 
 export interface RunningStack {
   frontDoor: RunningFrontDoor;
@@ -28,6 +29,8 @@ export interface RunningStack {
   /** The cutover file the front door runs (edit it, then frontDoor.apply(); or `gateway set --file`). */
   cutoverFile: string;
   runDir: string;
+  /** The shadow sink, when the cutover file mirrors (stack/shadow-sink.ts); supervised on its own. */
+  shadowSink?: RunningShadowSink;
   stop(): Promise<void>;
 }
 
@@ -69,6 +72,16 @@ export interface StackOptions {
   echo?: boolean;
   /** Host the front door listens on. Default 127.0.0.1 (0.0.0.0 in a container). */
   listenHost?: string;
+  /**
+   * Run the shadow sink (`gateway shadow`, supervised) when the cutover file mirrors: npm start
+   * does. Default false: the tests that mirror start their own sink, or a fake, on `shadowSink`.
+   */
+  runShadowSink?: boolean;
+  /**
+   * The shadow sink's results file when no rollout reads one (a rollout's is where its
+   * controller reads it). Default <runDir>/shadow/results.jsonl (npm start: var/shadow/results.jsonl).
+   */
+  shadowResults?: string;
 }
 
 export const shippedCutoverFile = path.join(projectRoot, 'nginx/cutover.yaml');
@@ -184,6 +197,9 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     );
     addresses = {};
   }
+  // Planned before anything starts: rollouts that read different results files are refused here.
+  const cutover = parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile);
+  const sinkPlan = options.runShadowSink ? planShadowSink(cutover, cutoverFile, options.shadowResults ?? path.join(runDir, 'shadow/results.jsonl')) : undefined;
 
   const started: Array<{ stop(): Promise<void> }> = [];
   const stopAll = async () => {
@@ -209,14 +225,19 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     for (const r of [legacyResult, ...serviceResults]) if (r.status === 'rejected') throw r.reason;
     const legacy = (legacyResult as PromiseFulfilledResult<RunningLegacy>).value;
     const services = serviceResults.map((r) => (r as PromiseFulfilledResult<RunningService>).value);
+    // Before the front door, so that its first mirrored requests are compared. It compares with the
+    // first replica directly: all replicas run the same code on the same originals, and through the
+    // front door a fallback would put legacy's answer on the "new" side and hide a failure.
+    const shadowSink = sinkPlan
+      ? await startShadowSink({ plan: sinkPlan, legacyUrl: legacy.url, newUrl: services[0]!.url, echo: options.echo ?? false })
+      : undefined;
+    if (shadowSink) started.push(shadowSink);
     const frontDoor = await startFrontDoor({ cutoverFile, runDir: path.join(runDir, 'frontdoor'), addresses, echo: options.echo ?? false });
     started.push(frontDoor);
     // Every route with a rollout: block gets its controller (docs/rollout.md), supervised; it stops first.
-    const rolloutRoutes = parseCutover(readFileSync(cutoverFile, 'utf8'), cutoverFile)
-      .routes.filter((r) => r.rollout)
-      .map((r) => r.name);
+    const rolloutRoutes = cutover.routes.filter((r) => r.rollout).map((r) => r.name);
     started.push(startRolloutControllers({ routes: rolloutRoutes, cutoverFile, runDir: frontDoor.runDir, echo: options.echo ?? false }));
-    return { frontDoor, legacy, service: services[0]!, services, cutoverFile, runDir, stop: stopAll };
+    return { frontDoor, legacy, service: services[0]!, services, cutoverFile, runDir, ...(shadowSink ? { shadowSink } : {}), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
