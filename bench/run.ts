@@ -15,11 +15,21 @@
  * "out of reach".
  * Writes bench/results.json and bench/results.md and prints the table.
  *
+ * Then two more parts (issue 16):
+ *   peers  legacy, new, ipx and thumbor (bench/lib/peer-bench.ts) on the fixture photos and on 20
+ *          generated phone-camera originals, four variants at q=85, closed loop, interleaved rounds
+ *   cache  the result cache off and on (bench/lib/cache-bench.ts): a Zipf replay and a CDN expiry
+ *
  * Settings (env): BENCH_SECONDS (8), BENCH_ROUNDS (3), BENCH_CONCURRENCY (2 x cores),
- * BENCH_FIXED_FRACTION (0.7), BENCH_FIXED_RPS, BENCH_SUBJECTS (all), BENCH_OUT_DIR (bench/).
+ * BENCH_FIXED_FRACTION (0.7), BENCH_FIXED_RPS, BENCH_SUBJECTS (all), BENCH_OUT_DIR (bench/),
+ * BENCH_PARTS (main,peers,cache), BENCH_PEER_ROUNDS (2), BENCH_PEER_SECONDS (8), BENCH_LARGE_COUNT (20),
+ * BENCH_THUMBOR_PROCESSES (cores), BENCH_CACHE_MB (256), BENCH_ZIPF_REQUESTS (20000), BENCH_ZIPF_VARIANTS
+ * (2000), BENCH_ZIPF_EXPONENT (1), BENCH_ZIPF_NOCACHE_REQUESTS (2000), BENCH_STAMPEDE_REQUESTS (1000),
+ * BENCH_STAMPEDE_VARIANTS (50). A quick look: BENCH_PARTS=peers BENCH_PEER_ROUNDS=1 BENCH_PEER_SECONDS=2
+ * BENCH_OUT_DIR=/tmp/bench (a partial run should not overwrite bench/results.*).
  * This is the composition root: the only module of the benchmark that reads the environment.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,7 +41,11 @@ import { freePort } from '../stack/process.ts';
 import { startImageService, type RunningService } from '../stack/services.ts';
 import type { PhaseResult } from './lib/drive.ts';
 import { describeMachine } from './lib/machine.ts';
-import { ProcSampler } from './lib/proc.ts';
+import { runCacheBench } from './lib/cache-bench.ts';
+import { defaultLargeDir, ensureLargeOriginals } from './lib/large-originals.ts';
+import { measurePhase } from './lib/measure.ts';
+import { runPeerBench } from './lib/peer-bench.ts';
+import { BENCH_REQUEST_TIMEOUT_MS, PEER_DEFAULTS, SUBJECT_DEFAULTS } from './lib/peers.ts';
 import { measureDecodeFloors } from './lib/decode-floor.ts';
 import { floorBounds, floorVerdicts } from './lib/floor.ts';
 import {
@@ -68,9 +82,12 @@ async function main(): Promise<number> {
   const started = Date.now();
   const work = mkdtempSync(path.join(os.tmpdir(), 'bench-'));
   const stops: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
+  const stopSubjects = async () => {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`stopping: ${String(err)}`));
     stops.length = 0;
+  };
+  const stopAll = async () => {
+    await stopSubjects();
     rmSync(work, { recursive: true, force: true });
   };
   const onSignal = () => {
@@ -98,113 +115,59 @@ async function main(): Promise<number> {
         `~${settings.seconds}s; subjects: ${settings.subjects.join(', ')}`,
     );
 
-    // Before any subject runs: the decode floors are read from this process's CPU time.
-    const floors = await measureDecodeFloors(photos);
-    log(`decode floors (ms CPU): ${floors.map((o) => `${o.key} ${o.cpu_ms}`).join(', ')}`);
-
-    const subjects = await startSubjects(settings, workload, storageDir, files, stops);
-
-    // Warm-up and validation: every path once through every subject (opcache, JIT, page cache),
-    // which also estimates each subject's speed so a phase can be sized in whole passes.
-    const estimates = new Map<SubjectName, number>();
-    for (const s of subjects) {
-      const r = await s.closed(0, workload.paths.length, () => {});
-      if (r.errors > 0) throw new Error(`${s.name} failed ${r.errors} of ${workload.paths.length} warm-up requests: ${r.errorSamples.join('; ')}`);
-      estimates.set(s.name, r.ok / r.elapsedS);
-      log(`warm-up ${s.name}: ${(r.ok / r.elapsedS).toFixed(1)} req/s`);
-    }
-
-    const measurements = new Map<SubjectName, SubjectMeasurements>(
-      subjects.map((s) => [s.name, { name: s.name, description: s.description, processes: s.processes, part: s.part?.name, saturation: [], fixed: [] }]),
-    );
-
-    // Saturation: closed loop, whole passes, interleaved rounds.
-    for (let round = 0; round < settings.rounds; round++) {
-      for (const s of rotation(subjects, round)) {
-        const count = wholeCycles(workload.paths.length, estimates.get(s.name)!, settings.seconds);
-        const m = await measure(s, round, (close) => s.closed(0, count, close));
-        measurements.get(s.name)!.saturation.push(m);
-        log(
-          `round ${round + 1}/${settings.rounds} saturation ${s.name}: ${(m.result.ok / m.result.elapsedS).toFixed(1)} req/s (${m.result.ok} ok, ` +
-            `${m.result.errors} errors, ${m.result.elapsedS.toFixed(1)}s)`,
-        );
-        await pause(500);
-      }
-    }
-
-    // The fixed offered load: a share of the slower legacy row's saturation, so every subject can
-    // be compared at a load the legacy sustains.
-    const satRps = (n: SubjectName) => {
-      const m = measurements.get(n);
-      return m ? median(m.saturation.map((p) => p.result.ok / p.result.elapsedS)) : undefined;
-    };
-    const legacyRows = (['legacy', 'legacy-2x'] as const).map(satRps).filter((v): v is number => v !== undefined);
-    const basisRows = legacyRows.length > 0 ? legacyRows : subjects.map((s) => satRps(s.name)!).filter((v) => v > 0);
-    const fixedRate = settings.fixedRps ?? settings.fixedFraction * Math.min(...basisRows);
-    const fixedBasis =
-      settings.fixedRps !== undefined
-        ? 'BENCH_FIXED_RPS'
-        : `${Math.round(settings.fixedFraction * 100)}% of the ${legacyRows.length > 0 ? 'slower legacy row' : 'slowest subject'}'s saturation throughput`;
-    const L = workload.paths.length;
-    // Whole passes over the list again (the same mix for everyone), as many as fit the rounds.
-    const fixedTotal = Math.max(1, Math.round((settings.rounds * fixedRate * settings.seconds) / L)) * L;
-    const slices = roundSlices(fixedTotal, settings.rounds);
-    log(`fixed load: ${fixedRate.toFixed(2)} req/s (${fixedBasis}), ${fixedTotal} requests per subject over ${settings.rounds} rounds`);
-
-    for (let round = 0; round < settings.rounds; round++) {
-      const slice = slices[round]!;
-      for (const s of rotation(subjects, round)) {
-        const m = await measure(s, round, async (close) => {
-          const r = await s.open(slice.from, slice.to - slice.from, fixedRate);
-          close();
-          return r;
-        });
-        measurements.get(s.name)!.fixed.push(m);
-        const lat = [...m.result.latenciesMs].sort((a, b) => a - b);
-        log(
-          `round ${round + 1}/${settings.rounds} fixed ${s.name}: ${m.result.ok} ok, ${m.result.errors} errors, p50 ${(lat[lat.length >> 1] ?? NaN).toFixed(1)} ms`,
-        );
-        await pause(500);
-      }
-    }
-
-    const results: BenchResults = (() => {
-      const variantOf = (i: number) => workload.paths[i % L]!.split('?')[1] ?? '';
-      const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf));
-      const { ratios, targets } = evaluate(summaries);
-      const bounds = floorBounds(
-        floors,
-        workload.paths.map((p) => splitPath(p).key),
+    const results: BenchResults = settings.parts.includes('main')
+      ? await runMain(settings, { photos, workload, storageDir, files, stops, machine, started })
+      : emptyMain(settings, machine);
+    await stopSubjects();
+    if (settings.parts.includes('peers')) {
+      // The large originals sit beside the photographs, so one process of each subject serves both workloads.
+      const large = await ensureLargeOriginals(defaultLargeDir(), settings.peers.largeCount, log);
+      for (const o of large) linkOrCopy(o.file, path.join(storageDir, o.key));
+      const workloads = await runPeerBench({
+        storageDir,
+        workloads: [
+          { name: 'fixture photos', description: `the ${photos.length} photographs of the main table`, keys: workload.keys },
+          {
+            name: 'large originals',
+            description:
+              `${large.length} generated phone-camera JPEGs (baseline, q90, ${Math.min(...large.map((o) => (o.width * o.height) / 1e6)).toFixed(0)}-` +
+              `${Math.max(...large.map((o) => (o.width * o.height) / 1e6)).toFixed(0)} MP, 4:3 and 16:9, ${large.filter((o) => o.orientation !== 1).length} stored sideways with EXIF orientation 6)`,
+            keys: large.map((o) => o.key),
+          },
+        ],
+        rounds: settings.peers.rounds,
+        seconds: settings.peers.seconds,
+        concurrency: settings.concurrency,
         cores,
-        bestLegacy(summaries),
-      );
-      return {
-        machine: { ...machine, loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100) },
-        config: {
-          command: commandLine(process.env),
-          seconds: settings.seconds,
-          rounds: settings.rounds,
-          concurrency: settings.concurrency,
-          sharp_limit_concurrency: cores,
-          fixed_rate_rps: Math.round(fixedRate * 100) / 100,
-          fixed_rate_basis: fixedBasis,
-          originals: photos.length,
-          source: realFixturesDir() ? 'the photographs of ../shared/fixtures/images' : 'generated photographs (no fixtures folder)',
-          originals_files: workload.keys,
-          variants: [...workload.variants],
-          paths: L,
-          generator:
-            'one Node keep-alive HTTP client (bench/lib/http-exec.ts + drive.ts) drives every HTTP subject, in the benchmark process, on the same ' +
-            "cores as the subjects (its CPU per request is listed; it is not counted in the subjects' CPU). sharp-limit runs the same driver in " +
-            'its own process, without HTTP.',
-          duration_s: Math.round((Date.now() - started) / 1000),
-        },
-        subjects: summaries,
-        ratios,
-        targets,
-        decode_floor: { originals: floors, bounds, verdicts: floorVerdicts(bounds, TARGET_RPS_RATIO, TARGET_P99_RATIO) },
+        thumborProcesses: settings.peers.thumborProcesses,
+        stops,
+        log,
+      });
+      results.peers = {
+        rounds: settings.peers.rounds,
+        seconds: settings.peers.seconds,
+        concurrency: settings.concurrency,
+        large_originals: large.map(({ key, width, height, orientation, bytes }) => ({ key, width, height, orientation, bytes })),
+        defaults: { ...SUBJECT_DEFAULTS, ...PEER_DEFAULTS },
+        workloads,
       };
-    })();
+      await stopSubjects();
+    }
+    if (settings.parts.includes('cache')) {
+      results.cache = await runCacheBench(
+        {
+          storageDir,
+          keys: workload.keys,
+          concurrency: settings.concurrency,
+          cacheMb: settings.cache.mb,
+          zipf: settings.cache.zipf,
+          stampede: settings.cache.stampede,
+        },
+        log,
+      );
+    }
+    results.config.duration_s = Math.round((Date.now() - started) / 1000);
+    results.config.parts = settings.parts;
 
     const outDir = settings.outDir ? path.resolve(settings.outDir) : path.join(projectRoot, 'bench');
     mkdirSync(outDir, { recursive: true });
@@ -217,6 +180,144 @@ async function main(): Promise<number> {
     await stopAll();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The main table: legacy, legacy-2x, new, new via nginx and sharp-limit on the fixture photographs at the 8 default variants. */
+async function runMain(
+  settings: BenchSettings,
+  c: {
+    photos: string[];
+    workload: Workload;
+    storageDir: string;
+    files: Record<string, string>;
+    stops: Array<() => Promise<void>>;
+    machine: Record<string, unknown>;
+    started: number;
+  },
+): Promise<BenchResults> {
+  const { photos, workload, storageDir, files, stops, machine, started } = c;
+  const cores = settings.cores;
+  // Before any subject runs: the decode floors are read from this process's CPU time.
+  const floors = await measureDecodeFloors(photos);
+  log(`decode floors (ms CPU): ${floors.map((o) => `${o.key} ${o.cpu_ms}`).join(', ')}`);
+
+  const subjects = await startSubjects(settings, workload, storageDir, files, stops);
+
+  // Warm-up and validation: every path once through every subject (opcache, JIT, page cache),
+  // which also estimates each subject's speed so a phase can be sized in whole passes.
+  const estimates = new Map<SubjectName, number>();
+  for (const s of subjects) {
+    const r = await s.closed(0, workload.paths.length, () => {});
+    if (r.errors > 0) throw new Error(`${s.name} failed ${r.errors} of ${workload.paths.length} warm-up requests: ${r.errorSamples.join('; ')}`);
+    estimates.set(s.name, r.ok / r.elapsedS);
+    log(`warm-up ${s.name}: ${(r.ok / r.elapsedS).toFixed(1)} req/s`);
+  }
+
+  const measurements = new Map<SubjectName, SubjectMeasurements>(
+    subjects.map((s) => [s.name, { name: s.name, description: s.description, processes: s.processes, part: s.part?.name, saturation: [], fixed: [] }]),
+  );
+
+  // Saturation: closed loop, whole passes, interleaved rounds.
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const s of rotation(subjects, round)) {
+      const count = wholeCycles(workload.paths.length, estimates.get(s.name)!, settings.seconds);
+      const m = await measure(s, round, (close) => s.closed(0, count, close));
+      measurements.get(s.name)!.saturation.push(m);
+      log(
+        `round ${round + 1}/${settings.rounds} saturation ${s.name}: ${(m.result.ok / m.result.elapsedS).toFixed(1)} req/s (${m.result.ok} ok, ` +
+          `${m.result.errors} errors, ${m.result.elapsedS.toFixed(1)}s)`,
+      );
+      await pause(500);
+    }
+  }
+
+  // The fixed offered load: a share of the slower legacy row's saturation, so every subject can
+  // be compared at a load the legacy sustains.
+  const satRps = (n: SubjectName) => {
+    const m = measurements.get(n);
+    return m ? median(m.saturation.map((p) => p.result.ok / p.result.elapsedS)) : undefined;
+  };
+  const legacyRows = (['legacy', 'legacy-2x'] as const).map(satRps).filter((v): v is number => v !== undefined);
+  const basisRows = legacyRows.length > 0 ? legacyRows : subjects.map((s) => satRps(s.name)!).filter((v) => v > 0);
+  const fixedRate = settings.fixedRps ?? settings.fixedFraction * Math.min(...basisRows);
+  const fixedBasis =
+    settings.fixedRps !== undefined
+      ? 'BENCH_FIXED_RPS'
+      : `${Math.round(settings.fixedFraction * 100)}% of the ${legacyRows.length > 0 ? 'slower legacy row' : 'slowest subject'}'s saturation throughput`;
+  const L = workload.paths.length;
+  // Whole passes over the list again (the same mix for everyone), as many as fit the rounds.
+  const fixedTotal = Math.max(1, Math.round((settings.rounds * fixedRate * settings.seconds) / L)) * L;
+  const slices = roundSlices(fixedTotal, settings.rounds);
+  log(`fixed load: ${fixedRate.toFixed(2)} req/s (${fixedBasis}), ${fixedTotal} requests per subject over ${settings.rounds} rounds`);
+
+  for (let round = 0; round < settings.rounds; round++) {
+    const slice = slices[round]!;
+    for (const s of rotation(subjects, round)) {
+      const m = await measure(s, round, async (close) => {
+        const r = await s.open(slice.from, slice.to - slice.from, fixedRate);
+        close();
+        return r;
+      });
+      measurements.get(s.name)!.fixed.push(m);
+      const lat = [...m.result.latenciesMs].sort((a, b) => a - b);
+      log(
+        `round ${round + 1}/${settings.rounds} fixed ${s.name}: ${m.result.ok} ok, ${m.result.errors} errors, p50 ${(lat[lat.length >> 1] ?? NaN).toFixed(1)} ms`,
+      );
+      await pause(500);
+    }
+  }
+
+  return (() => {
+    const variantOf = (i: number) => workload.paths[i % L]!.split('?')[1] ?? '';
+    const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf));
+    const { ratios, targets } = evaluate(summaries);
+    const bounds = floorBounds(
+      floors,
+      workload.paths.map((p) => splitPath(p).key),
+      cores,
+      bestLegacy(summaries),
+    );
+    return {
+      machine: { ...machine, loadavg_end: os.loadavg().map((v) => Math.round(v * 100) / 100) },
+      config: {
+        command: commandLine(process.env),
+        seconds: settings.seconds,
+        rounds: settings.rounds,
+        concurrency: settings.concurrency,
+        sharp_limit_concurrency: cores,
+        fixed_rate_rps: Math.round(fixedRate * 100) / 100,
+        fixed_rate_basis: fixedBasis,
+        originals: photos.length,
+        source: realFixturesDir() ? 'the photographs of ../shared/fixtures/images' : 'generated photographs (no fixtures folder)',
+        originals_files: workload.keys,
+        variants: [...workload.variants],
+        paths: L,
+        generator:
+          'one Node keep-alive HTTP client (bench/lib/http-exec.ts + drive.ts) drives every HTTP subject, in the benchmark process, on the same ' +
+          "cores as the subjects (its CPU per request is listed; it is not counted in the subjects' CPU). sharp-limit runs the same driver in " +
+          'its own process, without HTTP.',
+        duration_s: Math.round((Date.now() - started) / 1000),
+      },
+      subjects: summaries,
+      ratios,
+      targets,
+      decode_floor: { originals: floors, bounds, verdicts: floorVerdicts(bounds, TARGET_RPS_RATIO, TARGET_P99_RATIO) },
+    };
+  })();
+}
+
+/** The results when the main table is not run (BENCH_PARTS without main): the machine and the command only. */
+function emptyMain(settings: BenchSettings, machine: Record<string, unknown>): BenchResults {
+  return { machine, config: { command: commandLine(process.env), concurrency: settings.concurrency }, subjects: [], ratios: evaluate([]).ratios, targets: [] };
+}
+
+/** A hard link when the cache and the work directory share a file system, else a copy. */
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
   }
 }
 
@@ -271,14 +372,17 @@ async function startSubjects(
   }
   if (want.has('new') || want.has('new-via-nginx')) {
     log('starting the image service');
-    const s = await startImageService({ STORAGE_URL: pathToFileURL(storageDir).href, LOG_LEVEL: 'warn' });
+    // The other subjects have no deadline: they queue as long as it takes. The service's default
+    // (1600 ms, just under the front door's timeout) makes it shed with 503 when a busy machine
+    // slows its renders, which fails the run; here it waits as long as the load generator (60 s).
+    const s = await startImageService({ STORAGE_URL: pathToFileURL(storageDir).href, LOG_LEVEL: 'warn', REQUEST_TIMEOUT_MS: String(BENCH_REQUEST_TIMEOUT_MS) });
     stops.push(() => s.stop());
     service = s;
     if (want.has('new')) {
       out.push(
         httpSubject({
           name: 'new',
-          description: `the image service (Node + Hono + sharp), CONCURRENCY = ${cores} (default: usable cores)`,
+          description: `the image service (Node + Hono + sharp), CONCURRENCY = ${cores} (default: usable cores), REQUEST_TIMEOUT_MS = ${BENCH_REQUEST_TIMEOUT_MS}`,
           processes: 'the one Node process',
           baseUrl: s.url,
           workload,
@@ -348,21 +452,8 @@ async function startSubjects(
 }
 
 /** Runs one phase with the OS accounting around it; `close` ends the accounting window. */
-async function measure(s: Subject, round: number, phase: (close: () => void) => Promise<PhaseResult>): Promise<PhaseMeasurement> {
-  const sampler = new ProcSampler(() => s.pids());
-  const partSampler = s.part ? new ProcSampler(() => s.part!.pids()) : undefined;
-  const cpu0 = process.cpuUsage();
-  let closed: Pick<PhaseMeasurement, 'usage' | 'partUsage' | 'generatorCpuS'> | undefined;
-  const close = () => {
-    if (closed) return;
-    const usage = sampler.stop();
-    const partUsage = partSampler?.stop();
-    const d = process.cpuUsage(cpu0);
-    closed = { usage, partUsage, generatorCpuS: (d.user + d.system) / 1e6 };
-  };
-  const result = await phase(close);
-  close();
-  return { round, result, ...closed! };
+function measure(s: Subject, round: number, phase: (close: () => void) => Promise<PhaseResult>): Promise<PhaseMeasurement> {
+  return measurePhase(s, round, phase);
 }
 
 function writeAtomically(file: string, text: string): void {

@@ -22,7 +22,8 @@ need_cmds=(nginx php-fpm)
 # acl: setfacl, to let the unprivileged legacy workers through a closed parent directory (/root).
 need_pkgs=(nginx php-fpm php-imagick php-cli acl)
 case "$mode" in
-  test) need_pkgs+=(chromium); need_cmds+=(chromium) ;;
+  test) need_pkgs+=(chromium python3-venv); need_cmds+=(chromium) ;;
+  bench) need_pkgs+=(python3-venv) ;;
 esac
 missing=()
 for pkg in "${need_pkgs[@]}"; do
@@ -59,4 +60,19 @@ case "$mode" in
   test) go_tool k6 go.k6.io/k6@v1.8.1; go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.7.0 ;;
   bench|loadtest) go_tool k6 go.k6.io/k6@v1.8.1 ;;
 esac
+
+# --- thumbor: a peer of the benchmark (and of its test), pinned, from PyPI into its own virtual environment ----
+if [ "$mode" = bench ] || [ "$mode" = test ]; then
+  thumbor_venv="${THUMBOR_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/image-gateway/thumbor-venv}"
+  if [ ! -x "$thumbor_venv/bin/thumbor" ] || ! "$thumbor_venv/bin/thumbor" --version 2>/dev/null | grep -q 'v7\.8\.0'; then
+    if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+      say "thumbor (a benchmark peer) needs python3 with venv: sudo apt-get install -y python3-venv"
+      exit 1
+    fi
+    say "installing thumbor 7.8.0 into $thumbor_venv (once)"
+    rm -rf "$thumbor_venv"
+    python3 -m venv "$thumbor_venv" >&2
+    "$thumbor_venv/bin/pip" install --quiet --disable-pip-version-check 'thumbor==7.8.0' >&2
+  fi
+fi
 exit 0

@@ -8,7 +8,7 @@
  * which is the conservative choice for the multi-process legacy backend's rival.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 /** The kernel's clock-tick rate (USER_HZ) that /proc counts CPU time in: `getconf CLK_TCK`, asked once. */
@@ -179,4 +179,32 @@ export function othersShare(before: { busy: number; total: number }, after: { bu
   const total = (after.total - before.total) / hz;
   const busy = (after.busy - before.busy) / hz;
   return total > 0 ? Math.max(0, busy - ourCpuS) / total : 0;
+}
+
+/** `pid` and all its descendants (thumbor's forked processes), from each task's children list, else the parent pids in /proc. */
+export function processTree(pid: number): number[] {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0 && out.length < 10_000) {
+    const p = queue.shift()!;
+    if (read(`/proc/${p}/stat`) === undefined) continue;
+    out.push(p);
+    queue.push(...childrenOf(p));
+  }
+  return out;
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? '').split(/\s+/).filter(Boolean).map(Number));
+  } catch {
+    return readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .filter((e) => {
+        const stat = read(`/proc/${e}/stat`);
+        // Field 4 is the parent pid; field 2 (the name) may contain spaces and is in parentheses.
+        return stat !== undefined && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      })
+      .map(Number);
+  }
 }

@@ -2,7 +2,10 @@
  * PURE: measurements of each round -> the subjects' figures (medians over rounds), the ratios
  * against the targets, and the markdown table. No I/O, so it is tested on made-up rounds.
  */
+import type { CacheResults } from './cache-bench.ts';
 import type { PhaseResult } from './drive.ts';
+import { renderCache } from './cache-report.ts';
+import { renderPeers, type PeerWorkloadResult } from './peer-report.ts';
 import type { FloorBounds, FloorVerdict, OriginalFloor } from './floor.ts';
 import type { Usage } from './proc.ts';
 import type { SubjectName } from './settings.ts';
@@ -253,6 +256,17 @@ export interface BenchResults {
   subjects: SubjectResult[];
   ratios: Ratios;
   targets: TargetCheck[];
+  /** The comparison with ipx and thumbor (peer-bench.ts); absent when not run. */
+  peers?: {
+    rounds: number;
+    seconds: number;
+    concurrency: number;
+    large_originals: Array<{ key: string; width: number; height: number; orientation: number; bytes: number }>;
+    defaults: Record<string, string>;
+    workloads: PeerWorkloadResult[];
+  };
+  /** The result cache, off and on (cache-bench.ts); absent when not run. */
+  cache?: CacheResults;
   /** What the workload allows any implementation (floor.ts); absent when not measured. */
   decode_floor?: { originals: OriginalFloor[]; bounds: FloorBounds; verdicts: FloorVerdict[] };
 }
@@ -262,6 +276,16 @@ const f = (v: number | null | undefined, d = 1) => (v === null || v === undefine
 export function renderMarkdown(res: BenchResults): string {
   const m = res.machine as Record<string, string | number>;
   const c = res.config as Record<string, string | number | string[]>;
+  if (res.subjects.length === 0) {
+    // A shorter run (BENCH_PARTS without main): the machine, then the parts that ran.
+    const head = [
+      '# Benchmark: legacy vs new',
+      '',
+      `Measured ${m.date} on ${m.cpu_model}, ${m.cpus} cores (${m.usable_cpus} usable), ${m.memory_gib} GiB, ${m.os}; Node ${m.node}. ` +
+        `Command: \`${c.command}\` (the main table was not run).`,
+    ];
+    return `${[...head, ...extraSections(res)].join('\n')}\n`;
+  }
   const lines: string[] = [
     '# Benchmark: legacy vs new',
     '',
@@ -309,6 +333,7 @@ export function renderMarkdown(res: BenchResults): string {
   for (const t of res.targets)
     lines.push(`| ${t.name} | ${f(t.value, 3)} | ${t.goal} | ${t.formula} | ${t.pass === null ? 'n/a' : t.pass ? 'pass' : 'FAIL'} |`);
   if (res.decode_floor) lines.push('', ...renderFloor(res.decode_floor));
+  lines.push(...extraSections(res));
   const noisy = res.subjects.filter((s) => (s.background_cores ?? 0) > 0.25);
   if (noisy.length > 0) {
     lines.push(
@@ -319,6 +344,17 @@ export function renderMarkdown(res: BenchResults): string {
   const errs = res.subjects.filter((s) => s.error_samples.length > 0);
   for (const s of errs) lines.push('', `Errors of ${s.name}: ${s.error_samples.map((e) => `\`${e}\``).join(', ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The peer comparison and the result cache, when they ran. */
+function extraSections(res: BenchResults): string[] {
+  const lines: string[] = [];
+  if (res.peers) {
+    const p = res.peers;
+    lines.push('', ...renderPeers(p.workloads, { concurrency: p.concurrency, rounds: p.rounds, seconds: p.seconds, defaults: p.defaults }));
+  }
+  if (res.cache) lines.push('', ...renderCache(res.cache));
+  return lines;
 }
 
 function renderFloor(d: NonNullable<BenchResults['decode_floor']>): string[] {

@@ -3,7 +3,32 @@
 export const SUBJECT_NAMES = ['legacy', 'legacy-2x', 'new', 'new-via-nginx', 'sharp-limit'] as const;
 export type SubjectName = (typeof SUBJECT_NAMES)[number];
 
+export const PART_NAMES = ['main', 'peers', 'cache'] as const;
+export type PartName = (typeof PART_NAMES)[number];
+
 export interface BenchSettings {
+  /** What to run. BENCH_PARTS (comma-separated), default all: the main table, the peer comparison, the result cache. */
+  parts: PartName[];
+  /** The peer comparison (issue 16). */
+  peers: {
+    /** BENCH_PEER_ROUNDS, default 2. */
+    rounds: number;
+    /** Target length of one phase, seconds. BENCH_PEER_SECONDS, default 8. */
+    seconds: number;
+    /** Large originals generated for the second workload. BENCH_LARGE_COUNT, default 20. */
+    largeCount: number;
+    /** thumbor's --processes. BENCH_THUMBOR_PROCESSES, default the cores. */
+    thumborProcesses: number;
+  };
+  /** The result-cache measurement. */
+  cache: {
+    /** RESULT_CACHE_MB of the service with the cache on. BENCH_CACHE_MB, default 256. */
+    mb: number;
+    /** BENCH_ZIPF_REQUESTS (20000), BENCH_ZIPF_VARIANTS (2000), BENCH_ZIPF_EXPONENT (1.0), BENCH_ZIPF_NOCACHE_REQUESTS (2000). */
+    zipf: { requests: number; variants: number; exponent: number; nocacheRequests: number; seed: number };
+    /** BENCH_STAMPEDE_REQUESTS (1000) for BENCH_STAMPEDE_VARIANTS (50) variants, all due within one second. */
+    stampede: { requests: number; variants: number; seconds: number };
+  };
   /** Target length of one measurement (one subject, one phase, one round), seconds. BENCH_SECONDS, default 8. */
   seconds: number;
   /** Interleaved rounds; figures are medians over rounds. BENCH_ROUNDS, default 3. */
@@ -51,6 +76,32 @@ export function readBenchSettings(env: Record<string, string | undefined>, cores
       problems.push(`BENCH_SUBJECTS: expected a comma-separated list of ${SUBJECT_NAMES.join(', ')}, got '${env.BENCH_SUBJECTS}'`);
     else subjects = SUBJECT_NAMES.filter((s) => asked.includes(s));
   }
+  let parts: PartName[] = [...PART_NAMES];
+  if (env.BENCH_PARTS) {
+    const asked = env.BENCH_PARTS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (asked.length === 0 || asked.some((s) => !(PART_NAMES as readonly string[]).includes(s)))
+      problems.push(`BENCH_PARTS: expected a comma-separated list of ${PART_NAMES.join(', ')}, got '${env.BENCH_PARTS}'`);
+    else parts = PART_NAMES.filter((s) => asked.includes(s));
+  }
+  const peers = {
+    rounds: num('BENCH_PEER_ROUNDS', 2, 1, 50, true),
+    seconds: num('BENCH_PEER_SECONDS', 8, 1, 3600, false),
+    largeCount: num('BENCH_LARGE_COUNT', 20, 1, 200, true),
+    thumborProcesses: num('BENCH_THUMBOR_PROCESSES', cores, 1, 64, true),
+  };
+  const cache = {
+    mb: num('BENCH_CACHE_MB', 256, 1, 65536, true),
+    zipf: {
+      requests: num('BENCH_ZIPF_REQUESTS', 20_000, 1, 10_000_000, true),
+      variants: num('BENCH_ZIPF_VARIANTS', 2000, 1, 100_000, true),
+      exponent: num('BENCH_ZIPF_EXPONENT', 1, 0, 5, false),
+      nocacheRequests: num('BENCH_ZIPF_NOCACHE_REQUESTS', 2000, 1, 10_000_000, true),
+      seed: 16,
+    },
+    stampede: { requests: num('BENCH_STAMPEDE_REQUESTS', 1000, 1, 100_000, true), variants: num('BENCH_STAMPEDE_VARIANTS', 50, 1, 10_000, true), seconds: 1 },
+  };
   if (problems.length > 0) throw new SettingsError(`invalid benchmark settings:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  return { seconds, rounds, concurrency, fixedFraction, fixedRps, subjects, outDir: env.BENCH_OUT_DIR || undefined, cores };
+  return { parts, peers, cache, seconds, rounds, concurrency, fixedFraction, fixedRps, subjects, outDir: env.BENCH_OUT_DIR || undefined, cores };
 }

@@ -1,0 +1,49 @@
+/** PURE: the result cache's figures (cache-bench.ts) as markdown. */
+import type { CacheResults } from './cache-bench.ts';
+
+const f = (v: number | null | undefined, d = 1) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
+const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+
+export function renderCache(c: CacheResults): string[] {
+  const z = c.zipf;
+  const s = c.stampede;
+  const lines = [
+    '## The result cache',
+    '',
+    `The image service as \`npm start\` runs it, on the fixture photographs, with the result cache off (RESULT_CACHE_MB=0) and on ` +
+      `(RESULT_CACHE_MB=${c.cache_mb}, memory only), each measurement on a freshly started process (the replay's with REQUEST_TIMEOUT_MS=60000 like ` +
+      `the tables above; the CDN expiry's at the default deadline, as deployed). Renders are the service's own count (image_resizes_total on ` +
+      `its /metrics); hit ratio = 1 - renders / answers 200, so requests answered by coalescing onto a render in flight count as hits.`,
+    '',
+    `Zipf replay: ${z.requests} requests over ${z.variants} variants (each photograph at widths from 160 px by 8, JPEG and WebP), popularity ` +
+      `~ 1 / rank^${z.exponent}, seeded (${z.distinct_variants} distinct variants drawn; no cache can hit more than ${pct(z.ideal_hit_ratio)}). Closed ` +
+      `loop, ${c.concurrency} in flight. Without the cache every miss renders, so that run replays the first ` +
+      `${z.nocacheRequests} requests of the same sequence.`,
+    '',
+    "| cache | requests | hit ratio | cache's own hit ratio | req/s | p50 (ms) | p99 (ms) | renders | CPU s / req | peak RSS (MB) | errors |",
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...z.rows.map(
+      (r) =>
+        `| ${r.cache} | ${r.requests} | ${pct(r.hit_ratio)} | ${pct(r.reported_hit_ratio)} | ${f(r.rps)} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ` +
+        `${r.renders ?? 'n/a'} | ${f(r.cpu_s_per_req, 4)} | ${f(r.peak_rss_mb, 0)} | ${r.errors} |`,
+    ),
+    '',
+    `With the cache, against the same replay without: throughput x${f(c.ratios.rps_on_over_off, 2)}, p99 x${f(c.ratios.p99_on_over_off, 3)}.` +
+      (c.cache_counters.hits.length === 0 ? " (The service exposes no cache hit/miss counters: the cache's own hit ratio is n/a.)" : ''),
+    '',
+    `CDN expiry: ${s.requests} requests for ${s.variants} variants (disjoint from the replay's), all due within ${s.seconds} s (open loop; ` +
+      `latency from each request's due time), on the cold process.`,
+    '',
+    '| cache | answers 200 | errors | renders | renders per variant | p50 (ms) | p99 (ms) | max (ms) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...s.rows.map(
+      (r) =>
+        `| ${r.cache} | ${r.ok} of ${r.requests} | ${r.errors} | ${r.renders ?? 'n/a'} | ${f(r.renders_per_variant, 2)} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${f(r.max_ms)} |`,
+    ),
+  ];
+  const errors = [...z.rows.map((r) => ({ what: 'Zipf replay', r })), ...s.rows.map((r) => ({ what: 'CDN expiry', r }))];
+  for (const { what, r } of errors.filter((e) => e.r.error_samples.length > 0)) {
+    lines.push('', `Errors (${what}, cache ${r.cache}): ${r.error_samples.map((e) => `\`${e}\``).join(', ')}`);
+  }
+  return lines;
+}

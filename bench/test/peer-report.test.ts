@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { PhaseResult } from '../lib/drive.ts';
+import { peerChecks, renderPeers, summarizePeerRow, type PeerRow } from '../lib/peer-report.ts';
+import type { PhaseMeasurement } from '../lib/report.ts';
+
+function phase(o: { ok: number; seconds: number; cpuS: number; genS: number; busyS: number; lat: number[]; errors?: number; rss?: number }): PhaseMeasurement {
+  const result: PhaseResult = {
+    ok: o.ok,
+    errors: o.errors ?? 0,
+    errorSamples: o.errors ? ['status 503'] : [],
+    elapsedS: o.seconds,
+    latenciesMs: o.lat,
+    indices: o.lat.map((_, i) => i),
+    completedInWindow: o.ok,
+    dropped: 0,
+  };
+  return { round: 0, result, usage: { cpuS: o.cpuS, peakRssMb: o.rss ?? 100, peakPssMb: 80, machineBusyS: o.busyS }, generatorCpuS: o.genS };
+}
+
+const row = (subject: string, rps: number, p99: number, cpu: number, errors = 0): PeerRow => ({
+  subject,
+  description: subject,
+  rps,
+  rps_rounds: [rps],
+  p50_ms: p99 / 2,
+  p99_ms: p99,
+  cpu_s_per_req: cpu,
+  subject_cpu_s_per_req: cpu,
+  machine_cpu_s_per_req: cpu,
+  peak_rss_mb: 100,
+  requests: 100,
+  errors,
+  error_samples: [],
+});
+
+describe('summarizePeerRow', () => {
+  it('medians over rounds; CPU per request with and without the generator; the machine figure apart', () => {
+    const r = summarizePeerRow('new', 'the service', [
+      phase({ ok: 100, seconds: 4, cpuS: 8, genS: 1, busyS: 12, lat: [10, 20, 30], rss: 150 }),
+      phase({ ok: 100, seconds: 5, cpuS: 9, genS: 1, busyS: 11, lat: [40] }),
+    ]);
+    expect(r.rps).toBe(22.5);
+    expect(r.rps_rounds).toEqual([25, 20]);
+    expect(r.subject_cpu_s_per_req).toBe(0.085);
+    expect(r.cpu_s_per_req).toBe(0.095);
+    expect(r.machine_cpu_s_per_req).toBe(0.115);
+    expect(r.p99_ms).toBe(40);
+    expect(r.peak_rss_mb).toBe(150);
+    expect(r.requests).toBe(200);
+  });
+});
+
+describe('peerChecks', () => {
+  it('holds when the service beats the bar, and says NO where it does not', () => {
+    const checks = peerChecks([row('new', 30, 80, 0.05), row('ipx', 25, 100, 0.05), row('thumbor', 20, 200, 0.06)]);
+    expect(checks.map((c) => [c.name, c.value, c.pass])).toEqual([
+      ['throughput vs ipx', 1.2, true],
+      ['throughput vs thumbor', 1.5, false],
+      ['p99 vs ipx', 0.8, true],
+      ['CPU per request vs ipx', 1, true],
+    ]);
+  });
+  it('is n/a (not a pass) when a subject failed requests or is missing', () => {
+    const checks = peerChecks([row('new', 30, 80, 0.05, 3), row('ipx', 25, 100, 0.05)]);
+    expect(checks.every((c) => c.pass === null)).toBe(true);
+  });
+  it('prints every check with whether it holds', () => {
+    const rows = [row('new', 30, 80, 0.05), row('ipx', 25, 100, 0.06), row('thumbor', 10, 200, 0.06)];
+    const md = renderPeers([{ name: 'large', description: 'big ones', originals: 20, variants: ['w=300'], paths: 20, rows, checks: peerChecks(rows) }], {
+      concurrency: 4,
+      rounds: 2,
+      seconds: 8,
+      defaults: { ipx: 'no orientation' },
+    }).join('\n');
+    expect(md).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 | yes |');
+    expect(md).toContain('| CPU per request vs ipx (service CPU s/req / ipx CPU s/req) | 0.833 | <= 1 | yes |');
+    expect(md).toContain('- **ipx**: no orientation');
+  });
+});
