@@ -37,6 +37,9 @@ const storageUrl = z
  * that happens. support/test/deadlines.test.ts keeps the two equal (neither imports the other).
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1600;
+/** Default disk budget of the result cache when RESULT_CACHE_DIR is set without RESULT_CACHE_DISK_MB. */
+export const DEFAULT_RESULT_CACHE_DISK_MB = 1024;
+const MIB = 1024 * 1024;
 /** Default queue places per resize slot (see Config.queueLimit). */
 export const QUEUE_PER_SLOT = 4;
 
@@ -64,12 +67,22 @@ const schema = z
     RETRY_AFTER_SECONDS: int(1, 3600).default(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SIGNING_SECRET: z.string().min(16, 'expected at least 16 characters').optional(),
+    RESULT_CACHE_MB: int(0, 1024 * 1024).default(0),
+    RESULT_CACHE_DIR: z.string().startsWith('/', 'expected an absolute directory path').optional(),
+    RESULT_CACHE_DISK_MB: int(1, 1024 * 1024 * 1024).optional(),
     ALLOWED_SIZES: z
       .string()
       .regex(/^\s*(\d*x\d*)(\s*,\s*\d*x\d*)*\s*$/, "expected a comma-separated list of WxH boxes such as '300x,640x,200x200'")
       .optional(),
   })
   .superRefine((e, ctx) => {
+    // The disk tier sits behind the memory tier: alone, every hit would be a file read.
+    if (e.RESULT_CACHE_DIR !== undefined && e.RESULT_CACHE_MB === 0) {
+      ctx.addIssue({ code: 'custom', path: ['RESULT_CACHE_DIR'], message: 'expected RESULT_CACHE_MB above 0 as well: the disk tier backs the memory tier' });
+    }
+    if (e.RESULT_CACHE_DISK_MB !== undefined && e.RESULT_CACHE_DIR === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['RESULT_CACHE_DISK_MB'], message: 'expected RESULT_CACHE_DIR as well: a disk budget needs a directory' });
+    }
     // Port 0 (any free port) on both is fine: they get different ones.
     if (e.ADMIN_PORT === e.PORT && e.PORT !== 0) {
       ctx.addIssue({
@@ -123,6 +136,11 @@ export interface Config {
   signingSecret: string | undefined;
   /** When set, only these boxes are served ('300x' = w=300 only). Default: any box. */
   allowedSizes: string[] | undefined;
+  /**
+   * The result cache of rendered variants (cache/index.ts): a memory budget (RESULT_CACHE_MB) and an
+   * optional disk tier (RESULT_CACHE_DIR, RESULT_CACHE_DISK_MB, default 1024). Default: off.
+   */
+  resultCache: { memoryBytes: number; disk: { dir: string; bytes: number } | undefined } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -166,6 +184,14 @@ export function loadConfig(env: Record<string, string | undefined>, defaults: { 
     logLevel: e.LOG_LEVEL,
     signingSecret: e.SIGNING_SECRET,
     allowedSizes: e.ALLOWED_SIZES?.split(',').map((s) => s.trim()),
+    resultCache:
+      e.RESULT_CACHE_MB > 0
+        ? {
+            memoryBytes: e.RESULT_CACHE_MB * MIB,
+            disk:
+              e.RESULT_CACHE_DIR !== undefined ? { dir: e.RESULT_CACHE_DIR, bytes: (e.RESULT_CACHE_DISK_MB ?? DEFAULT_RESULT_CACHE_DISK_MB) * MIB } : undefined,
+          }
+        : undefined,
   };
 }
 

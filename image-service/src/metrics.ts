@@ -10,6 +10,13 @@ export interface ServiceMetrics {
   resizes: Counter;
   coalesced: Counter;
   sourceFetch: Histogram<'outcome'>;
+  /** The result cache's counters (registered whether or not the cache is on: a flat 0 says it is off). */
+  resultCache: {
+    hits: Counter<'tier'>;
+    misses: Counter;
+    evictions: Counter<'tier'>;
+    invalidations: Counter;
+  };
 }
 
 /** Live values read at scrape time; the limiter is the source of truth for both gauges. */
@@ -18,8 +25,11 @@ export interface LimiterState {
   readonly queued: number;
 }
 
-export function createMetrics(options: { defaultMetrics?: boolean; limiter?: LimiterState } = {}): ServiceMetrics {
+export function createMetrics(
+  options: { defaultMetrics?: boolean; limiter?: LimiterState; resultCacheBytes?: () => { memory: number; disk: number } } = {},
+): ServiceMetrics {
   const limiter = options.limiter;
+  const cacheBytes = options.resultCacheBytes;
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   return {
@@ -65,6 +75,39 @@ export function createMetrics(options: { defaultMetrics?: boolean; limiter?: Lim
       labelNames: ['outcome'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
+    }),
+    resultCache: {
+      hits: new Counter({
+        name: 'image_result_cache_hits_total',
+        help: 'Variants answered from the result cache, by tier (memory, disk)',
+        labelNames: ['tier'],
+        registers: [registry],
+      }),
+      misses: new Counter({ name: 'image_result_cache_misses_total', help: 'Variants looked up in the result cache and not found', registers: [registry] }),
+      evictions: new Counter({
+        name: 'image_result_cache_evictions_total',
+        help: 'Result cache entries pushed out by the byte budget, by tier',
+        labelNames: ['tier'],
+        registers: [registry],
+      }),
+      invalidations: new Counter({
+        name: 'image_result_cache_invalidations_total',
+        help: 'Result cache entries dropped because their original was replaced or deleted',
+        registers: [registry],
+      }),
+    },
+    ...(cacheBytes && {
+      resultCacheBytes: new Gauge({
+        name: 'image_result_cache_bytes',
+        help: 'Bytes held by the result cache, by tier',
+        labelNames: ['tier'],
+        registers: [registry],
+        collect() {
+          const b = cacheBytes();
+          this.set({ tier: 'memory' }, b.memory);
+          this.set({ tier: 'disk' }, b.disk);
+        },
+      }),
     }),
   };
 }

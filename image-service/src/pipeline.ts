@@ -17,6 +17,7 @@ import { ImageError } from './errors.ts';
 import { CONTENT_TYPES, SUPPORTED_FORMATS_TEXT, sniffFormat, type SourceFormat } from './formats.ts';
 import { orientedSize, planResize, type Crop, type Size } from './geometry.ts';
 import { enlarges, legacyLanczosSteps } from './legacy-resize.ts';
+import { needsLibvipsTimeout } from './render-bound.ts';
 import type { OutputFormat, ResizeRequest } from './params.ts';
 import type { LocalFile } from './storage/types.ts';
 
@@ -119,8 +120,12 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
     // A bound on the render's processing (RENDER_TIMEOUT_MS; libvips counts whole seconds): a
     // pathological original must not hold a slot and a core long after its client has gone.
     // service.ts turns libvips' "timeout: N% complete" into a 504.
-    if ('renderTimeoutMs' in limits && typeof limits.renderTimeoutMs === 'number')
-      pipeline = pipeline.timeout({ seconds: Math.max(1, Math.ceil(limits.renderTimeoutMs / 1000)) });
+    // Only for renders that could come near it (render-bound.ts): the timeout's progress reporting
+    // costs every render CPU, and the service answers a render that finished past the bound with
+    // the same 504 anyway.
+    const boundMs = 'renderTimeoutMs' in limits && typeof limits.renderTimeoutMs === 'number' ? limits.renderTimeoutMs : undefined;
+    if (boundMs !== undefined && needsLibvipsTimeout(meta.width * meta.height, plan.resize.width * plan.resize.height, boundMs))
+      pipeline = pipeline.timeout({ seconds: Math.max(1, Math.ceil(boundMs / 1000)) });
 
     switch (format) {
       case 'jpeg':

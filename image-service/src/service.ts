@@ -5,14 +5,16 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { BufferPool } from './buffer-pool.ts';
+import type { ResultCache } from './cache/index.ts';
 import { Coalescer } from './coalesce.ts';
 import { computeEtag, ifNoneMatchMatches } from './conditional.ts';
 import { ImageError } from './errors.ts';
 import type { Limiter } from './limiter.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { canonicalVariant, type ImageRequest, type ResizeRequest } from './params.ts';
-import { renderImage, type PipelineInput, type PipelineLimits } from './pipeline.ts';
-import { checkSource } from './source-checks.ts';
+import { renderImage, type PipelineLimits } from './pipeline.ts';
+import { onGifScreen } from './gif-screen.ts';
+import { checkComplete } from './source-checks.ts';
 import { contentTypeOf } from './formats.ts';
 import type { SourceHead, SourceInfo, SourceObject, SourceStore } from './storage/index.ts';
 import { peekHead } from './storage/peek.ts';
@@ -37,6 +39,13 @@ interface Rendered {
   contentType: string;
   etag: string;
   lastModified: Date;
+}
+
+/** An original read from storage into a pooled buffer, ready for a slot; `release()` gives the buffer back. */
+interface Fetched {
+  input: Buffer;
+  info: SourceInfo;
+  release(): void;
 }
 
 const CACHE_CONTROL = 'public, max-age=31536000';
@@ -66,14 +75,17 @@ export class ImageService {
   /** Whether each flight in progress has left the queue (a deadline before that is a shed, 503). */
   readonly #stages = new Map<string, FlightStage>();
   readonly #buffers: BufferPool;
+  readonly #cache: ResultCache | undefined;
 
-  constructor(deps: { store: SourceStore; limiter: Limiter; metrics: ServiceMetrics; options: ImageServiceOptions }) {
+  constructor(deps: { store: SourceStore; limiter: Limiter; metrics: ServiceMetrics; options: ImageServiceOptions; cache?: ResultCache }) {
     this.#store = deps.store;
     this.#limiter = deps.limiter;
     this.#metrics = deps.metrics;
     this.#options = deps.options;
-    // One buffer per resize slot, and one for the read that starts as a slot frees up.
-    this.#buffers = new BufferPool({ maxFree: deps.limiter.concurrency + 1 });
+    this.#cache = deps.cache;
+    // One buffer per resize slot, one per original read ahead of its slot (Limiter lookahead),
+    // and one for the read that starts as a slot frees up.
+    this.#buffers = new BufferPool({ maxFree: deps.limiter.concurrency + deps.limiter.lookahead + 1 });
   }
 
   /** A fresh deadline for one request; its time in the queue counts against it. */
@@ -89,16 +101,33 @@ export class ImageService {
     if (request.kind === 'original') return this.#original(key, conditional);
     const variant = canonicalVariant(request);
 
-    if (conditional.ifNoneMatch) {
-      // Revalidation needs only the original's version, not a resize (nor its bytes).
-      const { info } = await this.#stat(key, conditional.signal);
+    // With the result cache on, every request stats the original first (a stat or HEAD costs far
+    // less than a render): a replaced original has a new version and misses, a deleted one answers
+    // the store's 404, exactly as without the cache. Revalidation needs the version anyway.
+    let version: string | undefined;
+    if (conditional.ifNoneMatch || this.#cache) {
+      let info: SourceInfo;
+      try {
+        ({ info } = await this.#stat(key, conditional.signal));
+      } catch (err) {
+        if (err instanceof ImageError && err.code === 'not_found') this.#cache?.observe(key, undefined);
+        throw err;
+      }
+      version = info.version;
       const etag = computeEtag(info.version, variant);
-      if (ifNoneMatchMatches(conditional.ifNoneMatch, etag)) return notModified(etag, info.lastModified);
+      if (conditional.ifNoneMatch && ifNoneMatchMatches(conditional.ifNoneMatch, etag)) return notModified(etag, info.lastModified);
+      if (this.#cache) {
+        this.#cache.observe(key, info.version);
+        const hit = await this.#cache.get(key, info.version, variant);
+        if (hit) return variantResult(hit, conditional.head);
+      }
     }
 
     // The flight runs until it is done or every request waiting on it has passed its own
     // deadline (see Coalescer): a request that joins late is not failed by an earlier one's deadline.
-    const flightKey = `${key}\0${variant}`;
+    // With the cache on, the version is part of it: a request that saw a new version never joins a
+    // render of the old one.
+    const flightKey = this.#cache ? `${key}\0${variant}\0${version}` : `${key}\0${variant}`;
     let stage = this.#stages.get(flightKey);
     const flight = this.#flights.run(flightKey, conditional.signal, (signal) => {
       const own: FlightStage = { started: false };
@@ -106,10 +135,15 @@ export class ImageService {
       this.#stages.set(flightKey, own);
       const queuedAt = performance.now();
       return this.#limiter
-        .run(signal, () => {
-          own.started = true;
-          own.queuedMs = performance.now() - queuedAt;
-          return this.#render(key, request.resize, variant, signal);
+        .run(signal, (fetched) => this.#render(fetched, request.resize, variant, key), {
+          // The original is read while the request waits for its slot (when it is among the first
+          // `lookahead` queued): the slot then starts computing at once.
+          prepare: () => this.#fetch(key, signal),
+          dispose: (fetched) => fetched.release(),
+          slotTaken: () => {
+            own.started = true;
+            own.queuedMs = performance.now() - queuedAt;
+          },
         })
         .finally(() => {
           if (this.#stages.get(flightKey) === own) this.#stages.delete(flightKey);
@@ -132,17 +166,7 @@ export class ImageService {
       if (err instanceof ImageError) throw err;
       throw deadlineError(conditional.signal);
     }
-    return {
-      status: 200,
-      headers: {
-        'Content-Type': rendered.contentType,
-        'Content-Length': String(rendered.body.length),
-        'Cache-Control': CACHE_CONTROL,
-        ETag: rendered.etag,
-        'Last-Modified': rendered.lastModified.toUTCString(),
-      },
-      body: conditional.head ? null : rendered.body,
-    };
+    return variantResult(rendered, conditional.head);
   }
 
   /**
@@ -227,23 +251,23 @@ export class ImageService {
     return { source, storage };
   }
 
-  async #render(key: string, resize: ResizeRequest, variant: string, signal: AbortSignal): Promise<Rendered> {
+  /**
+   * Reads an original into a pooled buffer (a local file in one positional read, a stream chunk by
+   * chunk), under the storage deadline. Runs before the original's slot when it can (Limiter
+   * lookahead), so storage latency is not spent holding a core's slot.
+   */
+  async #fetch(key: string, signal: AbortSignal): Promise<Fetched> {
     const started = performance.now();
-    let input: PipelineInput;
-    let release: () => void;
     let source: SourceObject;
+    let read: { buffer: Buffer; length: number };
     try {
       const opened = await this.#open(key, signal, true);
       source = opened.source;
       try {
-        if (source.localFile) {
-          input = source.localFile;
-          release = () => source.discard();
-        } else {
-          const read = await readAll(source, this.#options.maxInputBytes, opened.storage.signal, this.#buffers);
-          input = read.buffer.subarray(0, read.length);
-          release = () => this.#buffers.release(read.buffer);
-        }
+        const readInto = source.localFile?.readInto;
+        read = readInto
+          ? await readLocal(source, readInto, this.#options.maxInputBytes, this.#buffers)
+          : await readAll(source, this.#options.maxInputBytes, opened.storage.signal, this.#buffers);
       } finally {
         opened.storage.release();
       }
@@ -252,12 +276,33 @@ export class ImageService {
       this.#metrics.sourceFetch.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
       throw err;
     }
+    let released = false;
+    const fetched: Fetched = {
+      input: read.buffer.subarray(0, read.length),
+      info: source.info,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#buffers.release(read.buffer);
+      },
+    };
+    try {
+      // Refused as the legacy backend refuses it (source-checks.ts), before it takes a slot.
+      await checkComplete(fetched.input, this.#buffers);
+    } catch (err) {
+      fetched.release();
+      throw err;
+    }
+    return fetched;
+  }
+
+  async #render(fetched: Fetched, resize: ResizeRequest, variant: string, key: string): Promise<Rendered> {
     this.#metrics.resizes.inc();
     let image: Awaited<ReturnType<typeof renderImage>>;
     const renderStarted = performance.now();
     try {
-      // Refused, or sized, as the legacy backend does it (source-checks.ts).
-      image = await renderImage(await checkSource(input, this.#options.maxInputPixels, this.#buffers), resize, this.#options);
+      // Sized as the legacy backend sizes it (a GIF by its logical screen: gif-screen.ts).
+      image = await renderImage(await onGifScreen(fetched.input, this.#options.maxInputPixels), resize, this.#options);
       // libvips stops a render by whole seconds of processing (and only once it has run a full
       // second past the bound); a render that finished past the bound in milliseconds is still
       // answered as past it, so that the bound means the same for every size.
@@ -272,14 +317,18 @@ export class ImageService {
       throw renderTimeout(err, this.#options.renderTimeoutMs) ?? err;
     } finally {
       // libvips holds no reference to the input once the pipeline has settled, either way.
-      release();
+      fetched.release();
     }
-    return {
+    const rendered: Rendered = {
       body: image.body,
       contentType: image.contentType,
-      etag: computeEtag(source.info.version, variant),
-      lastModified: source.info.lastModified,
+      etag: computeEtag(fetched.info.version, variant),
+      lastModified: fetched.info.lastModified,
     };
+    // Kept under the version actually rendered (the one this open saw), before the flight settles:
+    // a request that arrives once the flight is done finds it.
+    this.#cache?.set(key, fetched.info.version, variant, rendered);
+    return rendered;
   }
 }
 
@@ -335,6 +384,20 @@ function renderTimeout(err: unknown, timeoutMs: number): ImageError | undefined 
   );
 }
 
+function variantResult(rendered: Rendered, head: boolean): ImageResult {
+  return {
+    status: 200,
+    headers: {
+      'Content-Type': rendered.contentType,
+      'Content-Length': String(rendered.body.length),
+      'Cache-Control': CACHE_CONTROL,
+      ETag: rendered.etag,
+      'Last-Modified': rendered.lastModified.toUTCString(),
+    },
+    body: head ? null : rendered.body,
+  };
+}
+
 function downloadHeaders(info: SourceInfo, etag: string, head: Buffer | undefined): Record<string, string> {
   return {
     'Content-Type': head && head.length > 0 ? contentTypeOf(head) : 'application/octet-stream',
@@ -358,6 +421,28 @@ function tooManyBytes(size: number, max: number): ImageError {
     'image_too_large',
     `image too large: the original is ${(size / 1048576).toFixed(1)} MiB; at most ${(max / 1048576).toFixed(0)} MiB are accepted`,
   );
+}
+
+/**
+ * Reads a local original (the file the store opened) into a pooled buffer, refusing more than `max`
+ * bytes; the file handle is closed either way.
+ */
+async function readLocal(
+  source: SourceObject,
+  readInto: (into: Buffer) => Promise<number>,
+  max: number,
+  pool: BufferPool,
+): Promise<{ buffer: Buffer; length: number }> {
+  const buffer = pool.acquire(Math.min(Math.max(source.info.size, 0), max));
+  try {
+    const length = await readInto(buffer.subarray(0, Math.min(Math.max(source.info.size, 0), max)));
+    return { buffer, length };
+  } catch (err) {
+    pool.release(buffer);
+    throw new ImageError('storage_unavailable', 'storage unavailable: the original could not be read to the end', { cause: err });
+  } finally {
+    source.discard();
+  }
 }
 
 /**

@@ -14,19 +14,25 @@ import type { LocalFile } from './storage/types.ts';
 
 /** The original as the pipeline should see it, or an ImageError (415, 413) the legacy backend would give too. */
 export async function checkSource(input: Buffer | LocalFile, maxPixels: number, pool: BufferPool): Promise<Buffer | LocalFile> {
+  await checkComplete(input, pool);
+  return onGifScreen(input, maxPixels);
+}
+
+/**
+ * The part of checkSource that needs no decoder: a JPEG must reach its end-of-image marker (a 415
+ * otherwise). A walk over bytes already in memory, so the service runs it while the original waits
+ * for its slot, and the GIF screen (which may decode) in the slot.
+ */
+export async function checkComplete(input: Buffer | LocalFile, pool: BufferPool): Promise<void> {
   const head = Buffer.isBuffer(input) ? input : input.head;
-  const format = sniffFormat(head);
-  if (format === 'jpeg') {
-    const complete = Buffer.isBuffer(input) ? isCompleteJpeg(input) : await withFileBytes(input.path, pool, isCompleteJpeg);
-    if (!complete) {
-      throw new ImageError(
-        'unsupported_image',
-        `unsupported image: the original JPEG is truncated or corrupt (its markers never reach end-of-image); expected a complete ${SUPPORTED_FORMATS_TEXT} image`,
-      );
-    }
+  if (sniffFormat(head) !== 'jpeg') return;
+  const complete = Buffer.isBuffer(input) ? isCompleteJpeg(input) : await withFileBytes(input.path, pool, isCompleteJpeg);
+  if (!complete) {
+    throw new ImageError(
+      'unsupported_image',
+      `unsupported image: the original JPEG is truncated or corrupt (its markers never reach end-of-image); expected a complete ${SUPPORTED_FORMATS_TEXT} image`,
+    );
   }
-  if (format === 'gif') return onGifScreen(input, maxPixels);
-  return input;
 }
 
 /**

@@ -108,6 +108,26 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('leaves the result cache off by default, and reads its memory budget and disk tier in MiB', () => {
+    expect(loadConfig({}, DEFAULTS).resultCache).toBeUndefined();
+    expect(loadConfig({ RESULT_CACHE_MB: '0' }, DEFAULTS).resultCache).toBeUndefined();
+    expect(loadConfig({ RESULT_CACHE_MB: '64' }, DEFAULTS).resultCache).toEqual({ memoryBytes: 64 * 1048576, disk: undefined });
+    expect(loadConfig({ RESULT_CACHE_MB: '64', RESULT_CACHE_DIR: '/var/cache/img' }, DEFAULTS).resultCache).toEqual({
+      memoryBytes: 64 * 1048576,
+      disk: { dir: '/var/cache/img', bytes: 1024 * 1048576 },
+    });
+    expect(loadConfig({ RESULT_CACHE_MB: '1', RESULT_CACHE_DIR: '/c', RESULT_CACHE_DISK_MB: '10' }, DEFAULTS).resultCache?.disk?.bytes).toBe(10 * 1048576);
+  });
+
+  it('refuses a result cache disk tier without a memory tier, a disk budget without a directory, and a relative directory', () => {
+    expect(problems({ RESULT_CACHE_DIR: '/c' })).toEqual(['RESULT_CACHE_DIR: expected RESULT_CACHE_MB above 0 as well: the disk tier backs the memory tier']);
+    expect(problems({ RESULT_CACHE_MB: '8', RESULT_CACHE_DISK_MB: '100' })).toEqual([
+      'RESULT_CACHE_DISK_MB: expected RESULT_CACHE_DIR as well: a disk budget needs a directory',
+    ]);
+    expect(problems({ RESULT_CACHE_MB: '8', RESULT_CACHE_DIR: 'cache' })).toEqual(['RESULT_CACHE_DIR: expected an absolute directory path']);
+    expect(problems({ RESULT_CACHE_MB: 'lots' })[0]).toMatch(/^RESULT_CACHE_MB: expected an integer from 0 to/);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', CONCURRENCY: '' }, DEFAULTS)).toMatchObject({ port: 8082, concurrency: 3 });
   });

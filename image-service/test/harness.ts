@@ -6,6 +6,7 @@
 import { pino } from 'pino';
 import { createAdminApp, createApp } from '../src/http/app.ts';
 import { Limiter } from '../src/limiter.ts';
+import { ResultCache } from '../src/cache/index.ts';
 import { createMetrics, type ServiceMetrics } from '../src/metrics.ts';
 import { ImageService, type ImageServiceOptions } from '../src/service.ts';
 import type { SourceObject, SourceStore } from '../src/storage/index.ts';
@@ -31,10 +32,45 @@ export const DEFAULT_OPTIONS: ImageServiceOptions = {
   storageTimeoutMs: 5_000,
 };
 
-export function buildHarness(store: SourceStore, options: { concurrency?: number; queueLimit?: number; service?: Partial<ImageServiceOptions> } = {}): Harness {
-  const limiter = new Limiter({ concurrency: options.concurrency ?? 2, queueLimit: options.queueLimit ?? 32, retryAfterSeconds: 1 });
-  const metrics = createMetrics({ limiter });
-  const service = new ImageService({ store, limiter, metrics, options: { ...DEFAULT_OPTIONS, ...options.service } });
+export interface HarnessOptions {
+  concurrency?: number;
+  queueLimit?: number;
+  /** Limiter lookahead (main.ts: one per slot). Default 0. */
+  lookahead?: number;
+  service?: Partial<ImageServiceOptions>;
+}
+
+export function buildHarness(store: SourceStore, options: HarnessOptions = {}): Harness {
+  const limiter = new Limiter({
+    concurrency: options.concurrency ?? 2,
+    queueLimit: options.queueLimit ?? 32,
+    retryAfterSeconds: 1,
+    lookahead: options.lookahead,
+  });
+  return assemble(store, options, limiter, createMetrics({ limiter }), undefined);
+}
+
+/** The harness with the result cache on (memory budget in bytes, optional disk tier), as main.ts builds it. */
+export async function buildCachedHarness(
+  store: SourceStore,
+  cacheOptions: { memoryBytes: number; disk?: { dir: string; bytes: number } },
+  options: HarnessOptions = {},
+): Promise<Harness & { cache: ResultCache }> {
+  const limiter = new Limiter({
+    concurrency: options.concurrency ?? 2,
+    queueLimit: options.queueLimit ?? 32,
+    retryAfterSeconds: 1,
+    lookahead: options.lookahead,
+  });
+  const made: { cache?: ResultCache } = {};
+  const metrics = createMetrics({ limiter, resultCacheBytes: () => made.cache?.bytes ?? { memory: 0, disk: 0 } });
+  const cache = await ResultCache.create({ ...cacheOptions, metrics: metrics.resultCache });
+  made.cache = cache;
+  return { ...assemble(store, options, limiter, metrics, cache), cache };
+}
+
+function assemble(store: SourceStore, options: HarnessOptions, limiter: Limiter, metrics: ServiceMetrics, cache: ResultCache | undefined): Harness {
+  const service = new ImageService({ store, limiter, metrics, options: { ...DEFAULT_OPTIONS, ...options.service }, cache });
   const shuttingDown = { value: false };
   const deps = {
     service,

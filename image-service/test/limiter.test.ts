@@ -97,3 +97,126 @@ describe('Limiter', () => {
     expect(await limiter.run(never, async () => 'ok')).toBe('ok');
   });
 });
+
+/** A preparation the test resolves or fails by hand; records what it made and what was given back. */
+function heldPreparation(name: string, log: string[]) {
+  let settle!: { resolve: (v: string) => void; reject: (e: unknown) => void };
+  return {
+    prep: {
+      prepare: () => {
+        log.push(`prepare ${name}`);
+        return new Promise<string>((resolve, reject) => (settle = { resolve, reject }));
+      },
+      dispose: (v: string) => log.push(`dispose ${v}`),
+      slotTaken: () => log.push(`slot ${name}`),
+    },
+    resolve: () => settle.resolve(`${name}-bytes`),
+    reject: (e: unknown) => settle.reject(e),
+  };
+}
+
+describe('Limiter lookahead: preparing queued jobs while they wait', () => {
+  it('prepares the first `lookahead` queued jobs at once, the next as places open, and hands each job what was prepared', async () => {
+    const log: string[] = [];
+    const limiter = new Limiter({ concurrency: 1, queueLimit: 5, lookahead: 1 });
+    const a = heldPreparation('a', log);
+    const b = heldPreparation('b', log);
+    const c = heldPreparation('c', log);
+    const got: string[] = [];
+    const job = (hold: Promise<void>) => async (prepared: string) => {
+      got.push(prepared);
+      await hold;
+      return prepared;
+    };
+    let finishA!: () => void;
+    const pa = limiter.run(never, job(new Promise((r) => (finishA = r))), a.prep);
+    const pb = limiter.run(never, job(Promise.resolve()), b.prep);
+    const pc = limiter.run(never, job(Promise.resolve()), c.prep);
+    await tick();
+    // a took the slot and prepares in it; b (first in the queue) prepares while it waits; c does not yet.
+    expect(log).toEqual(['slot a', 'prepare a', 'prepare b']);
+    b.resolve();
+    a.resolve();
+    await tick();
+    expect(got).toEqual(['a-bytes']);
+    finishA();
+    await pa;
+    await tick();
+    // As b leaves the queue c moves up and starts preparing; b's slot starts with b already
+    // prepared (no second prepare); c then takes the slot b (which finishes at once) hands on.
+    expect(log).toEqual(['slot a', 'prepare a', 'prepare b', 'prepare c', 'slot b', 'slot c']);
+    c.resolve();
+    expect(await Promise.all([pb, pc])).toEqual(['b-bytes', 'c-bytes']);
+    expect(got).toEqual(['a-bytes', 'b-bytes', 'c-bytes']);
+    expect(log.filter((l) => l.startsWith('dispose'))).toEqual([]);
+    expect([limiter.active, limiter.queued]).toEqual([0, 0]);
+  });
+
+  it('a preparation that fails while queued fails its job at once and frees its queue place; the job never runs', async () => {
+    const log: string[] = [];
+    const limiter = new Limiter({ concurrency: 1, queueLimit: 1, lookahead: 1 });
+    const a = heldJob('a');
+    const pa = limiter.run(never, a.job);
+    const b = heldPreparation('b', log);
+    let ran = false;
+    const pb = limiter.run(never, async () => (ran = true), b.prep);
+    await tick();
+    expect(limiter.queued).toBe(1);
+    b.reject(new ImageError('not_found', 'no original with key "b"'));
+    await expect(pb).rejects.toMatchObject({ code: 'not_found' });
+    expect(limiter.queued).toBe(0);
+    // The freed place takes a new job (queue limit 1).
+    const c = heldJob('c');
+    const pc = limiter.run(never, c.job);
+    await tick();
+    expect(limiter.queued).toBe(1);
+    a.finish();
+    c.finish();
+    expect(await Promise.all([pa, pc])).toEqual(['a', 'c']);
+    expect(ran).toBe(false);
+  });
+
+  it('gives back what a queued job prepared when its deadline passes before its turn', async () => {
+    const log: string[] = [];
+    const limiter = new Limiter({ concurrency: 1, queueLimit: 2, lookahead: 2 });
+    const a = heldJob('a');
+    const pa = limiter.run(never, a.job);
+    const early = heldPreparation('early', log);
+    const late = heldPreparation('late', log);
+    const d1 = new AbortController();
+    const d2 = new AbortController();
+    const p1 = limiter.run(d1.signal, async () => 'x', early.prep);
+    const p2 = limiter.run(d2.signal, async () => 'y', late.prep);
+    await tick();
+    early.resolve(); // prepared, then shed
+    await tick();
+    d1.abort(new DOMException('deadline', 'TimeoutError'));
+    d2.abort(new DOMException('deadline', 'TimeoutError')); // shed while still preparing
+    await expect(p1).rejects.toMatchObject({ code: 'overloaded', status: 503 });
+    await expect(p2).rejects.toMatchObject({ code: 'overloaded', status: 503 });
+    late.resolve(); // finishes after its job left: given back too
+    await tick();
+    expect(log.filter((l) => l.startsWith('dispose')).sort()).toEqual(['dispose early-bytes', 'dispose late-bytes']);
+    expect(log.filter((l) => l.startsWith('slot'))).toEqual([]);
+    a.finish();
+    await pa;
+    expect([limiter.active, limiter.queued]).toEqual([0, 0]);
+  });
+
+  it('without lookahead (the default) a queued job prepares only once it has its slot', async () => {
+    const log: string[] = [];
+    const limiter = new Limiter({ concurrency: 1, queueLimit: 1 });
+    const a = heldJob('a');
+    const pa = limiter.run(never, a.job);
+    const b = heldPreparation('b', log);
+    const pb = limiter.run(never, async (v: string) => v, b.prep);
+    await tick();
+    expect(log).toEqual([]);
+    a.finish();
+    await pa;
+    await tick();
+    expect(log).toEqual(['slot b', 'prepare b']);
+    b.resolve();
+    expect(await pb).toBe('b-bytes');
+  });
+});

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateImages } from '../../support/fixtures.ts';
 import { ImageError } from '../src/errors.ts';
@@ -99,6 +100,46 @@ describe('coalescing', () => {
     expect((await fresh).status).toBe(200);
     expect(await h.metric('image_resizes_total')).toBe(2);
     expect(await h.metric('image_coalesced_requests_total')).toBe(1);
+  });
+});
+
+describe('reading ahead: originals are read while their requests wait for a slot', () => {
+  it('with lookahead 1, the first queued request opens its original while the slot is busy, and both answers are right', async () => {
+    const gated = gatedStore(new FsSourceStore(root));
+    const h = buildHarness(gated.store, { concurrency: 1, queueLimit: 4, lookahead: 1 });
+    const first = h.app.request(`${IMG}?w=131`);
+    const second = h.app.request(`${IMG}?w=132`);
+    const third = h.app.request(`${IMG}?w=133`);
+    // One in the slot, two queued; the slot's and the first queued one's originals are being read.
+    await until(() => gated.waiting() === 2, 'two opens in flight');
+    expect([h.limiter.active, h.limiter.queued]).toEqual([1, 2]);
+    gated.release();
+    const metas = await Promise.all([first, second, third].map(async (r) => sharp(Buffer.from(await (await r).arrayBuffer())).metadata()));
+    expect(metas.map((m) => m.width)).toEqual([131, 132, 133]);
+    expect(gated.opens()).toBe(3);
+    expect(await h.metric('image_resizes_total')).toBe(3);
+  });
+
+  it('a queued request whose original is missing answers 404 at once, without waiting for a slot', async () => {
+    const inner = new FsSourceStore(root);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const store: SourceStore = {
+      description: 'first original held',
+      ping: (s) => inner.ping(s),
+      async open(key, signal) {
+        if (key === 'gen-photo-1920x1280.jpg') await gate;
+        return inner.open(key, signal);
+      },
+    };
+    const h = buildHarness(store, { concurrency: 1, queueLimit: 4, lookahead: 1 });
+    const busy = h.app.request(`${IMG}?w=141`);
+    await until(() => h.limiter.active === 1, 'the slot is taken');
+    const missing = await h.app.request('/image/files/no-such-original.jpg?w=100');
+    expect(await errorOf(missing)).toMatchObject({ status: 404, error: 'not_found' });
+    expect([h.limiter.active, h.limiter.queued]).toEqual([1, 0]);
+    release();
+    expect((await busy).status).toBe(200);
   });
 });
 

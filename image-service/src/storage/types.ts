@@ -15,6 +15,11 @@ export interface SourceInfo {
 export interface LocalFile {
   path: string;
   head: Buffer;
+  /**
+   * Reads the opened file (the one `info` describes, not whatever the path names by now) from its
+   * start into `into`, up to its length, in as few reads as the OS allows; resolves to the bytes read.
+   */
+  readInto?(into: Buffer): Promise<number>;
 }
 
 /** An opened original: metadata first, the body only read if the caller decides to. */

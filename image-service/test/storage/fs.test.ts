@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -73,6 +73,20 @@ describe('FsSourceStore', () => {
     const obj = await new FsSourceStore(root).open('d/a.png', AbortSignal.timeout(5000));
     expect(obj.localFile?.path).toBe(path.join(root, 'd/a.png'));
     expect(obj.localFile?.head.equals(bytes.subarray(0, 16))).toBe(true);
+    obj.discard();
+  });
+
+  it('reads the opened file whole into a buffer, even once its path names another file', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'fs-store-'));
+    const bytes = Buffer.concat([Buffer.from('ffd8ffe0', 'hex'), Buffer.alloc(300_000, 7)]);
+    writeFileSync(path.join(root, 'a.jpg'), bytes);
+    const obj = await new FsSourceStore(root).open('a.jpg', AbortSignal.timeout(5000));
+    // Replaced (a new file renamed over the path) after the open: the open's version is what is read.
+    writeFileSync(path.join(root, 'new.jpg'), Buffer.alloc(10, 1));
+    renameSync(path.join(root, 'new.jpg'), path.join(root, 'a.jpg'));
+    const into = Buffer.alloc(obj.info.size);
+    expect(await obj.localFile!.readInto!(into)).toBe(bytes.length);
+    expect(into.equals(bytes)).toBe(true);
     obj.discard();
   });
 
