@@ -12,6 +12,8 @@ import { describeRecord, loadRolloutSpec, runController } from '../rollout/contr
 import { operateRollout } from '../rollout/manual.ts';
 import { createRolloutMetrics, serveMetrics } from '../rollout/metrics.ts';
 import { readStateFile, rolloutPaths } from '../rollout/store.ts';
+import { K8S_TARGET_NAMES, type K8sTargetName } from '../k8s/render.ts';
+import { ManifestsRouter } from '../router/manifests.ts';
 import { nginxRouter } from '../router/nginx.ts';
 import type { Router } from '../router/router.ts';
 import { commonHelp, commonOptions, configFrom, err, out, parseCommandArgs, type Command, type Env } from './common.ts';
@@ -36,6 +38,11 @@ actions:
 
 ${commonHelp}
   --metrics-listen <host:port|off>   run: where GET /metrics answers (default ${DEFAULT_METRICS_LISTEN})
+  --router <name>     how a share is applied: nginx (default: the front door, checked and reloaded
+                      like 'gateway set'), or ${K8S_TARGET_NAMES.join(', ')} (GitOps: the cutover
+                      file is edited and the target's manifests written to --out, for Argo CD or Flux)
+  --out <dir>         with a Kubernetes --router: where the manifests go, such as
+                      deploy/kubernetes/overlays/istio
   --json              status: machine-readable output
 `;
 
@@ -49,7 +56,19 @@ function parseListen(raw: string): { host: string; port: number } | undefined {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-function routerFor(config: ReturnType<typeof configFrom>, env: Env): Router {
+const ROUTERS = ['nginx', ...K8S_TARGET_NAMES] as const;
+
+/** The Router the options ask for: the front door's nginx, or manifests written for a GitOps tool. */
+function routerFor(config: ReturnType<typeof configFrom>, env: Env, choice: { router?: string | undefined; out?: string | undefined }): Router {
+  const name = choice.router ?? 'nginx';
+  if (!(ROUTERS as readonly string[]).includes(name))
+    throw new GatewayError('usage', `--router: expected one of ${ROUTERS.join(', ')}; got '${name}'`, { exitCode: 2 });
+  if (name !== 'nginx') {
+    if (!choice.out) throw new GatewayError('usage', `--router ${name}: expected --out <dir>, where the manifests are written`, { exitCode: 2 });
+    return new ManifestsRouter({ target: name as K8sTargetName, outDir: choice.out, cutoverFile: config.cutoverFile });
+  }
+  if (choice.out !== undefined)
+    throw new GatewayError('usage', '--out: only with a Kubernetes --router (the nginx router applies to the front door)', { exitCode: 2 });
   const inner = nginxRouter({
     cutoverFile: config.cutoverFile,
     runDir: config.runDir,
@@ -73,7 +92,12 @@ function routerFor(config: ReturnType<typeof configFrom>, env: Env): Router {
 
 export const rollout: Command = {
   async run(args, env) {
-    const { values, positionals } = parseCommandArgs(args, { ...commonOptions, 'metrics-listen': { type: 'string' }, json: { type: 'boolean' } }, rolloutUsage);
+    const { values, positionals } = parseCommandArgs(
+      args,
+      { ...commonOptions, 'metrics-listen': { type: 'string' }, json: { type: 'boolean' }, router: { type: 'string' }, out: { type: 'string' } },
+      rolloutUsage,
+    );
+    const routerChoice = { router: values.router as string | undefined, out: values.out as string | undefined };
     if (values.help) return (out(rolloutUsage), 0);
     const [action, route, ...extra] = positionals;
     if (!action || !(ACTIONS as readonly string[]).includes(action) || !route || extra.length > 0)
@@ -108,7 +132,7 @@ export const rollout: Command = {
         cutoverFile: config.cutoverFile,
         runDir: config.runDir,
         accessLog: frontDoorPaths(config.runDir).accessLog,
-        router: routerFor(config, env),
+        router: routerFor(config, env, routerChoice),
         metrics,
         log,
       });
@@ -123,7 +147,7 @@ export const rollout: Command = {
     }
 
     const spec = loadRolloutSpec(config.cutoverFile, route);
-    const record = await operateRollout({ runDir: config.runDir, route, spec, action: action as OperatorAction, router: routerFor(config, env) });
+    const record = await operateRollout({ runDir: config.runDir, route, spec, action: action as OperatorAction, router: routerFor(config, env, routerChoice) });
     out(`${describeRecord(record)}\n`);
     return 0;
   },
