@@ -11,12 +11,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { projectRoot } from '../../common/paths.ts';
 import { runLoad, type RequestResult } from './keepalive-load.ts';
-import { freePort, startProcess } from '../../stack/process.ts';
+import { freePort } from '../../stack/process.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { deriveCutoverText, shippedCutoverFile } from '../../stack/stack.ts';
 import type { ScenarioResult } from '../chaos.ts';
+import { startNpmStart } from './rig.ts';
 
 const NAME = 'new-killed-under-start';
 /** The brief's bound on how long the hot route may go without the new service after a crash. */
@@ -70,40 +70,29 @@ export async function killedUnderStart(ctx: { short: boolean; workDir: string })
     }),
   );
 
-  let output = '';
-  const stack = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      CUTOVER_FILE: cutoverFile,
-      STACK_VAR_DIR: path.join(work, 'var'),
-      STACK_SEED: 'false',
-      FRONT_PORT: String(ports.front),
-      LEGACY_PORT: String(ports.legacy),
-      SERVICE_PORT: String(ports.service),
-      ADMIN_PORT: String(ports.admin),
-    },
+  const { stack, output, ready } = await startNpmStart({
+    CUTOVER_FILE: cutoverFile,
+    STACK_VAR_DIR: path.join(work, 'var'),
+    STACK_SEED: 'false',
+    FRONT_PORT: String(ports.front),
+    LEGACY_PORT: String(ports.legacy),
+    SERVICE_PORT: String(ports.service),
+    ADMIN_PORT: String(ports.admin),
   });
-  stack.child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  stack.child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
 
   try {
-    const readyBy = Date.now() + 150_000;
-    while (!output.includes('stack: ready')) {
-      if (stack.child.exitCode !== null || Date.now() > readyBy) {
-        check('npm start came up', false);
-        return {
-          name: NAME,
-          requests: 0,
-          clientErrors: 0,
-          lost: 0,
-          peakRssMb: undefined,
-          verdict: 'FAIL',
-          notes: `npm start did not come up:\n${output.slice(-2000)}`,
-          checks,
-        };
-      }
-      await sleep(200);
+    if (!ready) {
+      check('npm start came up', false);
+      return {
+        name: NAME,
+        requests: 0,
+        clientErrors: 0,
+        lost: 0,
+        peakRssMb: undefined,
+        verdict: 'FAIL',
+        notes: `npm start did not come up:\n${output().slice(-2000)}`,
+        checks,
+      };
     }
     const front = `http://127.0.0.1:${ports.front}`;
     const firstPid = await healthPid(ports.admin);
@@ -146,7 +135,7 @@ export async function killedUnderStart(ctx: { short: boolean; workDir: string })
     const fellBack = afterKill.filter((e) => e.fallback === '1' || e.backend === 'legacy').length;
 
     const restartLine = new RegExp(`stack: the image service \\(pid ${firstPid}\\) killed by SIGKILL after [\\d.]+ s up; restarting it in [\\d.]+ s`).exec(
-      output,
+      output(),
     )?.[0];
     const errors = report.results.filter(isClientError).length;
     check('the image service was found and killed', firstPid !== undefined);

@@ -15,14 +15,13 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { projectRoot } from '../../common/paths.ts';
 import { percentileOrNaN } from '../../common/stats.ts';
-import { freePort, startProcess } from '../../stack/process.ts';
+import { freePort } from '../../stack/process.ts';
 import { REPLICA_PORT_STEP } from '../../stack/replicas.ts';
 import { deriveCutoverText, shippedCutoverFile } from '../../stack/stack.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { runLoad } from './keepalive-load.ts';
-import { Checks, fmt, isClientError, result, sleep, summarise, tiny, variant, type Context, type ScenarioResult } from './rig.ts';
+import { Checks, fmt, isClientError, result, sleep, startNpmStart, summarise, tiny, variant, type Context, type ScenarioResult } from './rig.ts';
 
 const NAME = 'replicas-3';
 const REPLICAS = 3;
@@ -99,32 +98,21 @@ export async function replicas(ctx: Context): Promise<ScenarioResult> {
       share: 100,
     }),
   );
-  let output = '';
-  const stack = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      CUTOVER_FILE: cutoverFile,
-      STACK_VAR_DIR: path.join(work, 'var'),
-      STACK_SEED: 'false',
-      FRONT_PORT: String(ports.front),
-      LEGACY_PORT: String(ports.legacy),
-      SERVICE_PORT: String(ports.service),
-      ADMIN_PORT: String(ports.admin),
-      IMAGE_SERVICE_REPLICAS: String(REPLICAS),
-    },
+  const { stack, output, ready } = await startNpmStart({
+    CUTOVER_FILE: cutoverFile,
+    STACK_VAR_DIR: path.join(work, 'var'),
+    STACK_SEED: 'false',
+    FRONT_PORT: String(ports.front),
+    LEGACY_PORT: String(ports.legacy),
+    SERVICE_PORT: String(ports.service),
+    ADMIN_PORT: String(ports.admin),
+    IMAGE_SERVICE_REPLICAS: String(REPLICAS),
   });
-  stack.child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  stack.child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   const stopped: number[] = [];
   try {
-    const readyBy = Date.now() + 150_000;
-    while (!output.includes('stack: ready')) {
-      if (stack.child.exitCode !== null || Date.now() > readyBy) {
-        checks.check('npm start came up with 3 replicas', false);
-        return result(NAME, { sent: 0, results: [] }, checks, undefined, `npm start did not come up:\n${output.slice(-2000)}`);
-      }
-      await sleep(200);
+    if (!ready) {
+      checks.check('npm start came up with 3 replicas', false);
+      return result(NAME, { sent: 0, results: [] }, checks, undefined, `npm start did not come up:\n${output().slice(-2000)}`);
     }
     const pids = await Promise.all(services.map((s) => healthPid(s.admin)));
     checks.check('npm start runs 3 replicas, each answering on its own admin port', pids.every((p) => p !== undefined) && new Set(pids).size === REPLICAS);
@@ -176,7 +164,7 @@ export async function replicas(ctx: Context): Promise<ScenarioResult> {
     const ms = (rs: typeof report.results) => rs.map((r) => r.ms);
     const wall = (r: (typeof report.results)[number]) => performance.timeOrigin + r.startedAt;
     const byPhase = Object.fromEntries(columns.map((c) => [c, report.results.filter((r) => phaseAt(wall(r)) === c)]));
-    const restarts = output.match(/stack: the image service \d\/3 \(:\d+\) .*restarting it in [\d.]+ s/g) ?? [];
+    const restarts = output().match(/stack: the image service \d\/3 \(:\d+\) .*restarting it in [\d.]+ s/g) ?? [];
 
     checks.check('0 client-visible errors (every answer a 200)', errors === 0 && report.results.every((r) => r.status === 200));
     checks.check('nothing lost', report.lost === 0);

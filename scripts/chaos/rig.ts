@@ -4,6 +4,9 @@
  * one; scripts/chaos.ts lists and runs them and prints the table.
  */
 import type { LoadReport, RequestResult } from './keepalive-load.ts';
+import path from 'node:path';
+import { projectRoot } from '../../common/paths.ts';
+import { startProcess, type Managed } from '../../stack/process.ts';
 import type { RunningService } from '../../stack/services.ts';
 
 export interface ScenarioResult {
@@ -150,3 +153,25 @@ export const variant = (ctx: Context, i: number) => `${ctx.photos[i % ctx.photos
 
 /** A cheap hot-path request with a URI of its own (`n` is an unknown parameter, ignored by both backends, but part of the sticky split key). */
 export const tiny = (i: number) => `tiny.png?w=${8 + (i % 24)}&n=${i}`;
+
+/**
+ * `npm start` (scripts/stack.ts) as a child, as a user runs it, with `env` on top of this
+ * process's; resolves once it prints that it is ready (`ready: false` when it exits or takes
+ * longer than `readyWithinMs`). Its whole output is kept: Managed.output() keeps the last 200
+ * lines, and a scenario reads the supervisor's lines of a whole run.
+ */
+export async function startNpmStart(env: Record<string, string>, readyWithinMs = 150_000): Promise<{ stack: Managed; output(): string; ready: boolean }> {
+  let output = '';
+  const stack = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+  });
+  stack.child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  stack.child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const readyBy = Date.now() + readyWithinMs;
+  while (!output.includes('stack: ready')) {
+    if (stack.child.exitCode !== null || Date.now() > readyBy) return { stack, output: () => output, ready: false };
+    await sleep(200);
+  }
+  return { stack, output: () => output, ready: true };
+}
