@@ -444,7 +444,7 @@ async function startSubjects(
   }
   if (want.has('sharp-limit')) {
     log(`starting sharp-limit (concurrency ${cores})`);
-    const sl = await startSharpLimit({ workload, files, concurrency: cores, limits: { maxInputPixels: 50_000_000, fastShrinkOnLoad: false } });
+    const sl = await startSharpLimit({ workload, files, concurrency: cores, limits: { maxInputPixels: 50_000_000, fastShrinkOnLoad: 'jpeg' } });
     stops.push(() => sl.stop());
     out.push(sl);
   }

@@ -184,7 +184,7 @@ export function report(r: BenchResult, workload: { source: string; photos: strin
   lines.push(
     `settings: UV_THREADPOOL_SIZE=${t.UV_THREADPOOL_SIZE ?? '(unset: 4)'} MALLOC_ARENA_MAX=${t.MALLOC_ARENA_MAX ?? '(unset)'} ` +
       `MALLOC_MMAP_THRESHOLD_=${t.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'} --max-semi-space-size=${t.V8_MAX_SEMI_SPACE_MB ?? '(V8 default)'} ` +
-      `SHARP_CONCURRENCY=${t.SHARP_CONCURRENCY ?? '(default 1)'} FAST_SHRINK_ON_LOAD=${t.FAST_SHRINK_ON_LOAD ?? '(default false)'}; ` +
+      `SHARP_CONCURRENCY=${t.SHARP_CONCURRENCY ?? '(default 1)'} FAST_SHRINK_ON_LOAD=${t.FAST_SHRINK_ON_LOAD ?? '(default jpeg)'}; ` +
       `node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}; ${os.availableParallelism()} CPUs, load average at ` +
       `start ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
   );

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { MAX_INPUT_BYTES, MAX_INPUT_PIXELS } from '../../common/contract.ts';
+import type { FastShrinkOnLoad } from './pipeline.ts';
 import type { StorageConfig } from './storage/index.ts';
 
 const int = (min: number, max: number) =>
@@ -15,6 +16,10 @@ const int = (min: number, max: number) =>
 
 // Never z.coerce.boolean(): it turns "false" into true.
 const flag = z.enum(['true', 'false', '1', '0'], { error: "expected 'true' or 'false'" }).transform((v) => v === 'true' || v === '1');
+/** FAST_SHRINK_ON_LOAD: a flag, or 'jpeg' (JPEG originals only; see Config.fastShrinkOnLoad). */
+const shrinkOnLoad = z
+  .enum(['jpeg', 'true', 'false', '1', '0'], { error: "expected 'jpeg', 'true' or 'false'" })
+  .transform((v): FastShrinkOnLoad => (v === 'jpeg' ? 'jpeg' : v === 'true' || v === '1'));
 
 const storageUrl = z
   .string()
@@ -62,7 +67,7 @@ const schema = z
     SHUTDOWN_TIMEOUT_MS: int(0, 600000).default(10000),
     MAX_INPUT_BYTES: int(1, 2 ** 40).default(MAX_INPUT_BYTES),
     MAX_INPUT_PIXELS: int(1, 2 ** 40).default(MAX_INPUT_PIXELS),
-    FAST_SHRINK_ON_LOAD: flag.default(false),
+    FAST_SHRINK_ON_LOAD: shrinkOnLoad.default('jpeg'),
     SHARP_CONCURRENCY: int(0, 64).default(1),
     RETRY_AFTER_SECONDS: int(1, 3600).default(1),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -125,8 +130,11 @@ export interface Config {
   maxInputBytes: number;
   /** Originals above this many pixels are refused from the header. Default 50 000 000. */
   maxInputPixels: number;
-  /** sharp's aggressive JPEG/WebP shrink-on-load. Default false: closer to ImageMagick for ~1% CPU (see README, Tuning). */
-  fastShrinkOnLoad: boolean;
+  /**
+   * sharp's full shrink-on-load: 'jpeg' (default) for JPEG originals only, true for JPEG and WebP,
+   * false for neither (each then keeps a factor of two for Lanczos). See pipeline.ts, PipelineLimits.
+   */
+  fastShrinkOnLoad: FastShrinkOnLoad;
   /** libvips threads per image (sharp.concurrency); 0 = one per CPU core. Default 1 (see README: measured). */
   sharpConcurrency: number;
   /** Retry-After of a 503 overloaded, in seconds. Default 1. */

@@ -31,7 +31,7 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 10_000,
       maxInputBytes: 50 * 1024 * 1024,
       maxInputPixels: 50_000_000,
-      fastShrinkOnLoad: false,
+      fastShrinkOnLoad: 'jpeg',
       sharpConcurrency: 1,
       retryAfterSeconds: 1,
       logLevel: 'info',
@@ -137,6 +137,7 @@ describe('loadConfig', () => {
     ['FAST_SHRINK_ON_LOAD', '1', true],
     ['FAST_SHRINK_ON_LOAD', 'false', false],
     ['FAST_SHRINK_ON_LOAD', '0', false],
+    ['FAST_SHRINK_ON_LOAD', 'jpeg', 'jpeg'],
   ])('flags: %s=%s is %s (never a truthy string)', (name, value, expected) => {
     expect(loadConfig({ [name]: value }, DEFAULTS).fastShrinkOnLoad).toBe(expected);
   });
@@ -168,7 +169,7 @@ describe('loadConfig', () => {
       ['QUEUE_LIMIT', 'an integer from 0 to 100000'],
       ['REQUEST_TIMEOUT_MS', 'an integer from 1 to 600000'],
       ['STORAGE_TIMEOUT_MS', 'an integer from 1 to 600000'],
-      ['FAST_SHRINK_ON_LOAD', "'true' or 'false'"],
+      ['FAST_SHRINK_ON_LOAD', "'jpeg', 'true' or 'false'"],
       ['SHARP_CONCURRENCY', 'an integer from 0 to 64'],
       ['LOG_LEVEL', 'info'],
       ['SIGNING_SECRET', 'at least 16 characters'],

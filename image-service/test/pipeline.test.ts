@@ -13,7 +13,7 @@ import { generateImages, realFixturesDir, type GeneratedImage } from '../../supp
 import { ImageError } from '../src/errors.ts';
 import { planResize } from '../src/geometry.ts';
 import type { ResizeRequest } from '../src/params.ts';
-import { renderImage, type PipelineInput, type PipelineLimits } from '../src/pipeline.ts';
+import { fullShrinkOnLoad, renderImage, type PipelineInput, type PipelineLimits } from '../src/pipeline.ts';
 import { legacyCmykToRgb } from '../src/colour.ts';
 import { legacyLanczosResize } from '../src/legacy-resize.ts';
 import { insertAfterIhdr, pngChunk } from './colour-originals.ts';
@@ -348,6 +348,20 @@ describe('resampling', () => {
     expect(await meanAbsDiff(fast.body, reference)).toBeGreaterThan(defaultDiff * 2);
   });
 
+  it("by default a JPEG uses libjpeg's 1/2 and 1/4 decodes fully, stays within 1.5/255 of a full-size decode + Lanczos, and keeps a factor of 2 where 1/8 would leave less", async () => {
+    const input = gen('gen-photo-2999x2001.jpg');
+    const byDefault = await renderImage(input, req({ width: 900, format: 'png' }), { ...LIMITS, fastShrinkOnLoad: 'jpeg' });
+    const halfOnly = await renderImage(input, req({ width: 900, format: 'png' }), { ...LIMITS, fastShrinkOnLoad: false });
+    const reference3 = await fullDecodeReference(input, byDefault.width, byDefault.height);
+    // Shrink 3.3: the default decodes at 1/2 (sharp's own default keeps a factor of 2: a full decode).
+    expect(byDefault.body.equals(halfOnly.body)).toBe(false);
+    expect(await meanAbsDiff(byDefault.body, reference3)).toBeLessThan(1.5);
+    // Shrink 10: 1/8 would leave Lanczos 1.25x; the default decodes at 1/4, exactly as with the setting off.
+    const at10 = await renderImage(input, req({ width: 300, format: 'png' }), { ...LIMITS, fastShrinkOnLoad: 'jpeg' });
+    const at10off = await renderImage(input, req({ width: 300, format: 'png' }), { ...LIMITS, fastShrinkOnLoad: false });
+    expect(at10.body.equals(at10off.body)).toBe(true);
+  });
+
   /** A small RGBA original with hard edges and partial alpha: where resamplers differ most. */
   async function smallAlphaPng(width: number, height: number): Promise<{ png: Buffer; raw: Uint8Array }> {
     const raw = new Uint8Array(width * height * 4);
@@ -405,7 +419,7 @@ describe('sizes are exactly the planned ones', () => {
   ];
   const names = ['gen-photo-2999x2001.jpg', 'gen-photo-1001x667.webp', 'gen-photo-777x555.png'];
 
-  for (const fastShrinkOnLoad of [true, false]) {
+  for (const fastShrinkOnLoad of [true, false, 'jpeg'] as const) {
     it.each(names.flatMap((name) => boxes.map((box) => [name, box] as const)))(`%s %o (fastShrinkOnLoad ${fastShrinkOnLoad})`, async (name, box) => {
       const g = generated[name]!;
       const plan = planResize({ width: g.width, height: g.height }, { width: box.width, height: box.height, fit: box.fit ?? 'inside' });
@@ -521,5 +535,21 @@ describe('refusals', () => {
     const err = await renderError(thin, req({ width: 4096, height: 4096, fit: 'cover' }));
     expect([err.status, err.code]).toEqual([400, 'invalid_parameter']);
     expect(err.message).toContain('invalid parameter fit');
+  });
+});
+
+describe('fullShrinkOnLoad', () => {
+  it.each([
+    ['jpeg', 'jpeg', 3, true],
+    ['jpeg', 'jpeg', 7.99, true],
+    ['jpeg', 'jpeg', 8, false],
+    ['jpeg', 'jpeg', 11.9, false],
+    ['jpeg', 'jpeg', 12, true],
+    ['jpeg', 'webp', 3, false],
+    ['jpeg', 'png', 20, false],
+    [true, 'webp', 3, true],
+    [false, 'jpeg', 20, false],
+  ] as const)('setting %s, a %s original shrunk %sx: %s', (setting, source, shrink, expected) => {
+    expect(fullShrinkOnLoad(setting, source, shrink)).toBe(expected);
   });
 });
