@@ -129,7 +129,7 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
     const enlarging = enlarges(oriented, plan.resize);
     let pipeline = enlarging
       ? await legacyEnlarged(pixels, plan.resize, plan.crop, deadline)
-      : pixels.rotate().resize(plan.resize.width, plan.resize.height, {
+      : pixels.resize(plan.resize.width, plan.resize.height, {
           fit: 'fill',
           kernel: 'lanczos3',
           fastShrinkOnLoad: fullShrinkOnLoad(
@@ -139,6 +139,12 @@ export async function renderImage(input: PipelineInput, req: ResizeRequest, limi
           ),
         });
     if (plan.crop && !enlarging) pipeline = pipeline.extract(plan.crop);
+    // EXIF orientation, asked for last on purpose: sizes and the crop are still read in the
+    // oriented picture (sharp turns the image after resizing and before a post-resize crop), but
+    // an extract() called after rotate() makes sharp turn the original *before* resizing, which
+    // turns shrink-on-load off: a 12 MP portrait phone photo (orientation 6) to a 200x200 cover
+    // took 250-280 ms of CPU instead of 50-60 (sharp 0.35, measured). Same pixels either way.
+    if (!enlarging) pipeline = pipeline.rotate();
     if (format === 'jpeg' && meta.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' });
     pipeline = pipeline.toColourspace('srgb');
     // A bound on the render's processing (RENDER_TIMEOUT_MS; libvips counts whole seconds): a

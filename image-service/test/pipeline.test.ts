@@ -129,6 +129,31 @@ describe('EXIF orientation: all eight come out as 600x450 landscapes the right w
     }
   });
 
+  // A cover crop turns the picture after resizing and before cutting (pipeline.ts asks for the
+  // orientation last, so that shrink-on-load stays on): the cut must land on the oriented picture.
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('built here, orientation %i, cover crops across both axes land the right way round', async (orientation) => {
+    const input = await stored(orientation);
+    // 300x100: scaled to 300x225, rows 62..161 kept (the quadrants meet at row 112).
+    const wide = await renderImage(input, req({ width: 300, height: 100, fit: 'cover' }), LIMITS);
+    expect([wide.width, wide.height]).toEqual([300, 100]);
+    // 100x300: scaled to 400x300, columns 150..249 kept (the quadrants meet at column 200).
+    const tall = await renderImage(input, req({ width: 100, height: 300, fit: 'cover' }), LIMITS);
+    expect([tall.width, tall.height]).toEqual([100, 300]);
+    for (const [body, x, y, colour] of [
+      [wide.body, 75, 20, QUADRANTS.topLeft],
+      [wide.body, 225, 20, QUADRANTS.topRight],
+      [wide.body, 75, 80, QUADRANTS.bottomLeft],
+      [wide.body, 225, 80, QUADRANTS.bottomRight],
+      [tall.body, 20, 75, QUADRANTS.topLeft],
+      [tall.body, 80, 75, QUADRANTS.topRight],
+      [tall.body, 20, 225, QUADRANTS.bottomLeft],
+      [tall.body, 80, 225, QUADRANTS.bottomRight],
+    ] as const) {
+      const px = await pixel(body, x, y);
+      for (let c = 0; c < 3; c++) expect(Math.abs(px[c]! - colour[c]!)).toBeLessThan(40);
+    }
+  });
+
   it('built here, orientation 6, resized: the box applies to the oriented size', async () => {
     const out = await renderImage(await stored(6), req({ width: 300, height: 300 }), LIMITS);
     expect([out.width, out.height]).toEqual([300, 225]);
