@@ -13,10 +13,19 @@ export interface HttpTarget {
   contentTypes: ReadonlyArray<string | undefined>;
   /** A header every response must carry with this value (lower-case name). */
   header?: { name: string; value: string } | undefined;
+  /**
+   * Keep connections open between requests (default true). Off for a subject whose server is
+   * several processes on one listening socket (thumbor --processes N): a kept-alive connection
+   * stays with the process that accepted it, so 4 connections can all land on one process and
+   * leave the other cores idle (measured: thumbor at 10.6 req/s in one round, 21.5 in the next, of
+   * the same run). A fresh connection per request goes to whichever process is free to accept.
+   */
+  keepAlive?: boolean;
 }
 
 export function httpExec(target: HttpTarget, maxSockets: number): { exec: Exec; close(): void } {
-  const agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  const keepAlive = target.keepAlive ?? true;
+  const agent = new http.Agent({ keepAlive, maxSockets, maxFreeSockets: keepAlive ? maxSockets : 0 });
   const base = new URL(target.baseUrl);
   const exec: Exec = (i) =>
     new Promise((resolve) => {

@@ -45,6 +45,8 @@ interface PeerSubject {
   pids(): number[];
   /** The subject's own spelling of a contract path. */
   spell(contractPath: string): string;
+  /** Connections kept open between requests (http-exec.ts; default true). */
+  keepAlive?: boolean;
 }
 
 export async function runPeerBench(o: PeerBenchOptions): Promise<PeerWorkloadResult[]> {
@@ -85,7 +87,7 @@ export async function runPeerBench(o: PeerBenchOptions): Promise<PeerWorkloadRes
         const id = `${w.name}/${s.name}`;
         const count = wholeCycles(w.paths.length, estimates.get(id)!, o.seconds);
         const paths = w.paths.map((p) => s.spell(p));
-        const client = httpExec({ baseUrl: s.url, paths, contentTypes: w.paths.map(contentTypeOfPath) }, o.concurrency);
+        const client = httpExec({ baseUrl: s.url, paths, contentTypes: w.paths.map(contentTypeOfPath), keepAlive: s.keepAlive }, o.concurrency);
         try {
           const m = await measurePhase(s, round, (close) => closedLoop(client.exec, { first: 0, count, concurrency: o.concurrency, onWindowClose: close }));
           phases.set(id, [...(phases.get(id) ?? []), m]);
@@ -146,6 +148,8 @@ async function startPeerSubjects(o: PeerBenchOptions): Promise<PeerSubject[]> {
       url: thumbor.url,
       pids: () => thumbor.pids(),
       spell: thumborPath,
+      // Its processes share one listening socket: see HttpTarget.keepAlive.
+      keepAlive: false,
     },
   ];
 }
