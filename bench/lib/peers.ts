@@ -45,7 +45,8 @@ export const PEER_DEFAULTS: Readonly<Record<'ipx' | 'thumbor', string>> = {
     "Pillow (PIL engine) with thumbor's defaults: JPEG draft mode (decode at 1/2, 1/4 or 1/8 when the target allows: shrink-on-load), " +
     "then Lanczos; JPEG progressive + optimize (extra Huffman pass), chroma subsampling kept from the original; WebP at Pillow's method 4 " +
     '(libwebp effort 4). EXIF orientation is NOT applied by default (RESPECT_ORIENTATION = False); the benchmark sets it True. ' +
-    'Original storage off (no_storage: the file loader reads the originals directory, like the service), no result storage. 2 processes.',
+    'Original storage off (no_storage: the file loader reads the originals directory, like the service), no result storage. 2 processes.' +
+    ' Its processes share one listening socket, so the load generator opens a fresh connection per request to it (kept-alive connections stay with the process that accepted them: all 4 on one process halved its throughput in some rounds before 2026-12-03).',
 };
 
 /** The same for the two subjects of this project, so the comparison reads both ways. */
