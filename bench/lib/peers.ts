@@ -46,14 +46,16 @@ export const PEER_DEFAULTS: Readonly<Record<'ipx' | 'thumbor', string>> = {
     "then Lanczos; JPEG progressive + optimize (extra Huffman pass), chroma subsampling kept from the original; WebP at Pillow's method 4 " +
     '(libwebp effort 4). EXIF orientation is NOT applied by default (RESPECT_ORIENTATION = False); the benchmark sets it True. ' +
     'Original storage off (no_storage: the file loader reads the originals directory, like the service), no result storage. 2 processes.' +
-    ' Its processes share one listening socket, so the load generator opens a fresh connection per request to it (kept-alive connections stay with the process that accepted them: all 4 on one process halved its throughput in some rounds before 2026-12-03).',
+    ' Its processes share one listening socket, so the load generator opens a fresh connection per request to it (kept-alive ' +
+    'connections stay with the process that accepted them: all 4 on one process halved its throughput in some rounds before 2026-12-03).',
 };
 
 /** The same for the two subjects of this project, so the comparison reads both ways. */
 export const SUBJECT_DEFAULTS: Readonly<Record<'legacy' | 'new', string>> = {
   legacy: 'ImageMagick 6 through Imagick: full decode (no shrink-on-load), Lanczos, baseline JPEG, WebP at its default method, orientation applied.',
   new:
-    'sharp 0.35: JPEG shrink-on-load by libjpeg DCT scaling (1/2, 1/4, 1/8) except where 1/8 would leave Lanczos 3 less than 1.5x (FAST_SHRINK_ON_LOAD=jpeg), WebP decoded at full size, baseline JPEG (no mozjpeg, ' +
+    'sharp 0.35: JPEG shrink-on-load by libjpeg DCT scaling (1/2, 1/4, 1/8) except where 1/8 would leave Lanczos 3 less than 1.5x ' +
+    '(FAST_SHRINK_ON_LOAD=jpeg), WebP decoded at full size, baseline JPEG (no mozjpeg, ' +
     '4:2:0), WebP effort 2 (libwebp default 4), EXIF orientation applied, metadata stripped; result cache off in this table. Its request ' +
     "deadline (REQUEST_TIMEOUT_MS, 1600 ms by default, just under the front door's 2 s timeout) is raised to the load generator's 60 s " +
     'here, because the peers have none: at the default it answers 503 instead of queueing when a busy machine slows its renders.',
