@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { photoRaw } from '../../support/fixtures.ts';
 import { startImageService, type RunningService } from '../../stack/services.ts';
 import { startStack, type RunningStack } from '../../stack/stack.ts';
+import { accessLogSize, awaitAccessLines } from '../../support/access-log.ts';
 import { setRouteShare, setYamlValue } from '../src/cutover/edit.ts';
 
 let stack: RunningStack;
@@ -66,15 +67,9 @@ async function get(uri: string, init: RequestInit = {}) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const legacyAccessLog = () => readFileSync(path.join(stack.legacy.runDir, 'log/nginx-access.log'), 'utf8');
 
-function logLinesSince(offset: number): Array<Record<string, unknown>> {
-  return readFileSync(stack.frontDoor.accessLog, 'utf8')
-    .slice(offset)
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-const logSize = () => readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+/** The lines logged from `offset` on, once `count` of them are there (nginx logs after answering). */
+const logLinesSince = (offset: number, count: number) => awaitAccessLines(stack.frontDoor.accessLog, { from: offset, count });
+const logSize = () => accessLogSize(stack.frontDoor.accessLog);
 
 async function editCutover(edit: (text: string) => string): Promise<void> {
   writeFileSync(stack.cutoverFile, edit(readFileSync(stack.cutoverFile, 'utf8')));
@@ -107,7 +102,8 @@ describe('new service sheds load (503 overloaded)', () => {
       expect(r.retryAfter).toMatch(/^[0-9]+$/);
       expect(JSON.parse(r.body.toString())).toMatchObject({ error: 'overloaded' });
     }
-    const lines = logLinesSince(offset);
+    const lines = await logLinesSince(offset, uris.length);
+    expect(lines).toHaveLength(uris.length);
     expect(lines.filter((l) => l.status === 503).length).toBe(shed.length);
     for (const l of lines) expect(l).toMatchObject({ backend: 'new', fallback: '' });
     for (const l of lines.filter((x) => x.status === 503)) expect(String(l.upstream_status)).toBe('503');
@@ -129,14 +125,16 @@ describe('new service hung (SIGSTOP): the route timeout, then legacy', () => {
       expect([r.status, r.backend, r.fallback]).toEqual([200, 'legacy', '1']);
       expect(r.ms).toBeGreaterThanOrEqual(700);
       expect(r.ms).toBeLessThan(1600);
-      const [line] = logLinesSince(offset);
+      const [line] = await logLinesSince(offset, 1);
       // One attempt at the new service (its address once), then legacy.
       expect(String(line!.upstream_addr)).toBe(`127.0.0.1:${stack.service.port} : 127.0.0.1:${stack.legacy.port}`);
       expect(String(line!.upstream_status)).toBe('504 : 200');
     } finally {
       process.kill(stack.service.process.pid, 'SIGCONT');
+      // fail_timeout_s (nginx counts whole seconds): the next success forgets the failure above.
+      // In `finally`, so a failure here is not also charged to the next test.
+      await sleep(3200);
     }
-    await sleep(3200); // fail_timeout_s (nginx counts whole seconds): the next success forgets the failure above
   });
 
   it(
@@ -160,7 +158,7 @@ describe('new service hung (SIGSTOP): the route timeout, then legacy', () => {
           expect([w, r.status, r.backend, r.fallback]).toEqual([w, 200, 'legacy', '1']);
           expect(r.ms).toBeLessThan(600);
         }
-        const skipped = logLinesSince(offset).slice(2);
+        const skipped = (await logLinesSince(offset, 6)).slice(2);
         for (const l of skipped)
           expect([String(l.upstream_addr), String(l.upstream_status)]).toEqual([`fd_images_new : 127.0.0.1:${stack.legacy.port}`, '502 : 200']);
 
@@ -210,7 +208,7 @@ describe('new service stopped', () => {
     }
     const head = await get('/image/files/tiny.png?w=3', { method: 'HEAD' });
     expect([head.status, head.backend, head.fallback]).toEqual([200, 'legacy', '1']);
-    const lines = logLinesSince(offset);
+    const lines = await logLinesSince(offset, uris.length + 1);
     expect(lines).toHaveLength(uris.length + 1);
     for (const l of lines) {
       expect(l).toMatchObject({ route: 'images', backend: 'legacy', fallback: '1', status: 200 });

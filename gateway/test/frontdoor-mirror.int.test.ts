@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../stack/process.ts';
 import { startStack, type RunningStack } from '../../stack/stack.ts';
+import { awaitAccessLines } from '../../support/access-log.ts';
 import { setRouteShare, setYamlValue } from '../src/cutover/edit.ts';
 
 let stack: RunningStack;
@@ -98,7 +99,7 @@ describe('shadow_sample 100', () => {
     expect(r.backend).toBe('legacy');
     await settle();
     expect(seen.map((s) => s.url)).toEqual(['/image/files/tiny.png?w=3&m=2']);
-    const last = JSON.parse(readFileSync(stack.frontDoor.accessLog, 'utf8').trim().split('\n').pop()!) as Record<string, unknown>;
+    const [last] = await awaitAccessLines(stack.frontDoor.accessLog, { count: 1, match: (l) => l.uri === '/image/files/tiny.png?w=3&m=2' });
     expect(last).toMatchObject({ uri: '/image/files/tiny.png?w=3&m=2', route: 'images', backend: 'legacy' });
     await editCutover((t) => setRouteShare(t, 'images', 100));
   });

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../common/paths.ts';
+import { awaitAccessLines, type AccessLine } from '../../support/access-log.ts';
 import { photoRaw } from '../../support/fixtures.ts';
 import { startStack, type RunningStack } from '../../stack/stack.ts';
 
@@ -97,12 +98,11 @@ interface LogLine {
   upstream_addr: string;
 }
 
-function logLines(tag: string): LogLine[] {
-  return readFileSync(stack.frontDoor.accessLog, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as LogLine)
-    .filter((l) => l.uri.includes(`t=${tag}`));
+/** The log lines of one load's answers, once all of them are there (nginx logs after answering). */
+async function logLines(tag: string, answers: Answer[]): Promise<LogLine[]> {
+  const mine = (l: AccessLine) => String(l.uri).includes(`t=${tag}`);
+  const lines = await awaitAccessLines(stack.frontDoor.accessLog, { count: answers.length, match: mine });
+  return lines as unknown as LogLine[];
 }
 
 /** The new-service addresses one request went to, in order ("a, b : legacy" -> [a, b]). */
@@ -123,7 +123,7 @@ describe('three replicas behind the front door', () => {
     const answers = await load(2000, 6, 'spread');
     expect(answers.length).toBeGreaterThan(30);
     expect(answers.every((a) => a.status === 200 && a.backend === 'new' && a.fallback === null)).toBe(true);
-    const counts = servedBy(logLines('spread'));
+    const counts = servedBy(await logLines('spread', answers));
     for (let i = 0; i < 3; i++) expect(counts[addr(i)], `replica ${addr(i)} in ${JSON.stringify(counts)}`).toBeGreaterThan(answers.length / 10);
   });
 
@@ -134,7 +134,7 @@ describe('three replicas behind the front door', () => {
     const answers = await load(2000, 6, 'killed');
     expect(answers.length).toBeGreaterThan(30);
     expect(answers.filter((a) => a.status !== 200 || a.backend !== 'new' || a.fallback !== null)).toEqual([]);
-    const lines = logLines('killed');
+    const lines = await logLines('killed', answers);
     const counts = servedBy(lines);
     expect(counts[addr(0)]).toBe(0);
     expect(counts[addr(1)]! + counts[addr(2)]!).toBe(answers.length);
@@ -163,7 +163,7 @@ describe('three replicas behind the front door', () => {
     const hungAt = performance.now();
     const answers = await load(3 * TIMEOUT_MS + 1500, 4, 'hung');
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    const lines = logLines('hung');
+    const lines = await logLines('hung', answers);
     const fellBack = lines.filter((l) => l.fallback === '1');
     // It is found out by timing out: at least one request paid for that, at most a few (least_conn
     // stops feeding a replica whose requests never finish; max_fails marks it down).

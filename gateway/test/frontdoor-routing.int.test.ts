@@ -10,6 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../../stack/stack.ts';
+import { accessLogSize, awaitAccessLines } from '../../support/access-log.ts';
 import { setRouteShare, setYamlValue } from '../src/cutover/edit.ts';
 import { splitBuckets } from '../src/cutover/plan.ts';
 import { splitClients } from './nginx-murmur.ts';
@@ -162,13 +163,12 @@ describe('everything else stays on legacy, even at share 100 with the override h
     ['GET', '/no/such/path'],
     ['HEAD', '/image/health'],
   ])('%s %s reaches legacy', async (method, uri) => {
-    const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+    const before = accessLogSize(stack.frontDoor.accessLog);
     const r = await get(uri, { method, headers: pin, ...(method === 'POST' || method === 'PUT' ? { body: 'x' } : {}) });
     // debug_headers is the route's: outside its path there is no X-Image-Backend; the log says it.
     expect(r.backend).toBe(uri.startsWith('/image/files/') ? 'legacy' : null);
-    await new Promise((res) => setTimeout(res, 50));
-    const line = JSON.parse(readFileSync(stack.frontDoor.accessLog, 'utf8').slice(before).trim().split('\n').pop()!) as Record<string, unknown>;
-    expect([line.uri, line.backend, line.upstream_addr]).toEqual([uri, 'legacy', `127.0.0.1:${stack.legacy.port}`]);
+    const [line] = await awaitAccessLines(stack.frontDoor.accessLog, { from: before, count: 1 });
+    expect([line?.uri, line?.backend, line?.upstream_addr]).toEqual([uri, 'legacy', `127.0.0.1:${stack.legacy.port}`]);
     expect(r.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
@@ -283,14 +283,13 @@ describe("only the normal form of a request target is served (the public listene
     '/%6detrics',
   ];
   it.each(refused)('%s: 400 invalid_request (JSON), before any backend', async (target) => {
-    const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+    const before = accessLogSize(stack.frontDoor.accessLog);
     const r = await rawGet(target, { 'X-Image-Backend': 'new' });
     expect([r.status, r.contentType?.split(';')[0]]).toEqual([400, 'application/json']);
     expect(JSON.parse(r.body)).toMatchObject({ error: 'invalid_request', message: expect.stringMatching(/^expected .*normal form/) });
     expect(r.body).not.toContain('# HELP');
-    await new Promise((res) => setTimeout(res, 50));
-    const line = JSON.parse(readFileSync(stack.frontDoor.accessLog, 'utf8').slice(before).trim().split('\n').pop()!) as Record<string, unknown>;
-    expect([line.status, line.upstream_addr]).toEqual([400, '']);
+    const [line] = await awaitAccessLines(stack.frontDoor.accessLog, { from: before, count: 1 });
+    expect([line?.status, line?.upstream_addr]).toEqual([400, '']);
   });
 
   it.each([
@@ -360,13 +359,7 @@ describe('clients cannot steer or see inside', () => {
       await stack.frontDoor.apply();
     }
   }
-  const logLines = (from: number) =>
-    readFileSync(stack.frontDoor.accessLog, 'utf8')
-      .slice(from)
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logLines = (from: number, count: number) => awaitAccessLines(stack.frontDoor.accessLog, { from, count });
 
   it('the override header is honoured only from override_from addresses (here: not loopback)', async () => {
     await withCutover(
@@ -383,13 +376,12 @@ describe('clients cannot steer or see inside', () => {
     await withCutover(
       (t) => setYamlValue(setRouteShare(t, 'images', 100), ['routes', 0, 'debug_headers'], false),
       async () => {
-        const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+        const before = accessLogSize(stack.frontDoor.accessLog);
         for (const uri of ['/image/files/tiny.png?w=3&dbg=1', '/image/health?dbg=1', '/image/files/missing.png?w=3&dbg=1']) {
           const r = await get(uri);
           expect([uri, r.headers.get('x-image-backend'), r.headers.get('x-image-fallback')]).toEqual([uri, null, null]);
         }
-        await new Promise((res) => setTimeout(res, 50));
-        expect(logLines(before).map((l) => [l.uri, l.backend])).toEqual([
+        expect((await logLines(before, 3)).map((l) => [l.uri, l.backend])).toEqual([
           ['/image/files/tiny.png?w=3&dbg=1', 'new'],
           ['/image/health?dbg=1', 'legacy'],
           ['/image/files/missing.png?w=3&dbg=1', 'new'],
@@ -399,16 +391,16 @@ describe('clients cannot steer or see inside', () => {
   });
 
   it('the access log redacts the signature (s=) of the request target', async () => {
-    const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+    const before = accessLogSize(stack.frontDoor.accessLog);
     await get('/image/files/tiny.png?w=3&s=secret-sig-1&q=80');
     await get('/image/files/tiny.png?s=secret-sig-2');
     await get('/image/files/tiny.png?w=4&%73=secret-sig-3');
     await get('/image/files/tiny.png?w=5&s=secret-sig-4&s=secret-sig-5');
     await get('/image/files/tiny.png?w=6&pass=keep&xs=keep');
-    await new Promise((res) => setTimeout(res, 50));
-    const raw = readFileSync(stack.frontDoor.accessLog, 'utf8').slice(before);
+    const lines = await logLines(before, 5);
+    const raw = readFileSync(stack.frontDoor.accessLog).subarray(before).toString('utf8');
     expect(raw).not.toMatch(/secret-sig/);
-    expect(logLines(before).map((l) => l.uri)).toEqual([
+    expect(lines.map((l) => l.uri)).toEqual([
       '/image/files/tiny.png?w=3&s=REDACTED&q=80',
       '/image/files/tiny.png?s=REDACTED',
       '/image/files/tiny.png?w=4&%73=REDACTED',
@@ -443,18 +435,12 @@ describe('clients cannot steer or see inside', () => {
 describe('the JSON access log', () => {
   it('one JSON object per request with the request, timings, upstream, route, backend and fallback', async () => {
     await setShare(0);
-    const before = readFileSync(stack.frontDoor.accessLog, 'utf8').length;
+    const before = accessLogSize(stack.frontDoor.accessLog);
     const id = `t-${Date.now()}`;
     await get(`/image/files/tiny.png?w=5&id=${id}`, { headers: { 'X-Image-Backend': 'new' } });
     await get(`/image/files/tiny.png?w=6&id=${id}`);
     await get(`/image/health?id=${id}`);
-    await new Promise((r) => setTimeout(r, 100));
-    const lines = readFileSync(stack.frontDoor.accessLog, 'utf8')
-      .slice(before)
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const mine = lines.filter((l) => String(l.uri).includes(id));
+    const mine = await awaitAccessLines(stack.frontDoor.accessLog, { from: before, count: 3, match: (l) => String(l.uri).includes(id) });
     expect(mine).toHaveLength(3);
     const [pinned, split, health] = mine as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
     for (const l of mine) {

@@ -7,7 +7,7 @@
  * The compare/shadow code refuses other methods itself (gateway/test/compare-send.test.ts,
  * shadow.int.test.ts); this checks the whole path end to end, from the client's side.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../stack/process.ts';
 import { startStack, type RunningStack } from '../../stack/stack.ts';
+import { accessLinesSince, awaitAccessLines } from '../access-log.ts';
 
 let work: string;
 let storage: string;
@@ -106,10 +107,9 @@ describe('shadowing through the real front door', () => {
     expect(mirrored.join('\n')).toContain('ok.jpg?w=21');
 
     // Each mutating request reached a backend exactly once (no retry, no mirror).
-    const log = readFileSync(stack.frontDoor.accessLog, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { method: string; uri: string; backend: string; upstream_addr: string });
+    // nginx logs after answering: wait for the last request's line, then read them all.
+    await awaitAccessLines(stack.frontDoor.accessLog, { count: 1, match: (l) => l.uri === '/image/files/ok.jpg?w=21' });
+    const log = accessLinesSince(stack.frontDoor.accessLog) as unknown as Array<{ method: string; uri: string; backend: string; upstream_addr: string }>;
     const deletes = log.filter((l) => l.method === 'DELETE' && l.uri === '/image/files');
     expect(deletes).toHaveLength(1);
     expect(deletes[0]!.backend).toBe('legacy');
