@@ -5,15 +5,18 @@
  * also the warm-up and the speed estimate that sizes each phase in whole passes; then closed-loop
  * rounds, interleaved over workloads and rotated over subjects.
  */
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { startLegacy } from '../../stack/legacy.ts';
 import { startImageService } from '../../stack/services.ts';
+import { measureDecodeFloors } from './decode-floor.ts';
 import { closedLoop } from './drive.ts';
+import { floorBounds } from './floor.ts';
 import { httpExec } from './http-exec.ts';
 import { measurePhase } from './measure.ts';
 import { expectedSize, ipxPath, PEER_VARIANTS, thumborPath } from './peer-urls.ts';
-import { peerChecks, summarizePeerRow, type PeerWorkloadResult } from './peer-report.ts';
+import { peerChecks, summarizePeerRow, type PeerFloor, type PeerWorkloadResult } from './peer-report.ts';
 import { BENCH_REQUEST_TIMEOUT_MS, IPX_VERSION, startIpx, startThumbor, THUMBOR_VERSION } from './peers.ts';
 import type { PhaseMeasurement } from './report.ts';
 import { rotation, wholeCycles } from './stats.ts';
@@ -50,6 +53,21 @@ interface PeerSubject {
 }
 
 export async function runPeerBench(o: PeerBenchOptions): Promise<PeerWorkloadResult[]> {
+  // Before any subject runs (it reads this process's CPU time on an otherwise quiet machine).
+  const floors = new Map<string, PeerFloor>();
+  for (const w of o.workloads) {
+    o.log(`peers ${w.name}: measuring the decode floor of ${w.keys.length} originals`);
+    const measured = await measureDecodeFloors(
+      w.keys.map((k) => path.join(o.storageDir, k)),
+      3,
+    );
+    const pathKeys = buildWorkload(
+      w.keys.map((k) => path.join(o.storageDir, k)),
+      PEER_VARIANTS,
+    ).paths.map((p) => splitPath(p).key);
+    const bounds = floorBounds(measured, pathKeys, o.cores, { rps: null, p99_ms: null });
+    floors.set(w.name, { cpu_s_per_req: bounds.cpu_s_per_req, ceiling_rps: bounds.ceiling_rps });
+  }
   const subjects = await startPeerSubjects(o);
   const lists = o.workloads.map((w) => ({
     ...w,
@@ -111,7 +129,8 @@ export async function runPeerBench(o: PeerBenchOptions): Promise<PeerWorkloadRes
       variants: PEER_VARIANTS,
       paths: w.paths.length,
       rows,
-      checks: peerChecks(rows),
+      checks: peerChecks(rows, floors.get(w.name) ?? null),
+      floor: floors.get(w.name) ?? null,
     };
   });
 }

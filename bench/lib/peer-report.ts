@@ -32,6 +32,22 @@ export interface PeerCheck {
   value: number | null;
   goal: string;
   pass: boolean | null;
+  /**
+   * Throughput checks: the largest ratio any resizer on this machine's decoders could reach
+   * against that peer (the workload's decode-floor ceiling / the peer's rps, floor.ts); null for
+   * the others, or without a floor.
+   */
+  best_possible: number | null;
+  /** The goal lies beyond best_possible: no implementation can meet it on this workload. */
+  out_of_reach: boolean;
+}
+
+/** What the workload allows (floor.ts): the decodes alone, on the cores the subjects share. */
+export interface PeerFloor {
+  /** Mean decode-floor CPU seconds per request over the workload's paths. */
+  cpu_s_per_req: number;
+  /** cores / cpu_s_per_req: no implementation serves more. */
+  ceiling_rps: number;
 }
 
 export interface PeerWorkloadResult {
@@ -42,6 +58,7 @@ export interface PeerWorkloadResult {
   paths: number;
   rows: PeerRow[];
   checks: PeerCheck[];
+  floor: PeerFloor | null;
 }
 
 const r = (v: number | undefined | null, d: number): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : round(v, d));
@@ -71,7 +88,7 @@ export function summarizePeerRow(subject: string, description: string, phases: r
 /** The issue's bar: the service must beat ipx by 12% and thumbor by 80% on throughput, ipx's p99 by 20%, and use no more CPU per request than ipx. */
 export const PEER_GOALS = { rpsOverIpx: 1.12, rpsOverThumbor: 1.8, p99OverIpx: 0.8, cpuOverIpx: 1 } as const;
 
-export function peerChecks(rows: readonly PeerRow[]): PeerCheck[] {
+export function peerChecks(rows: readonly PeerRow[], floor: PeerFloor | null = null): PeerCheck[] {
   const by = (n: string) => rows.find((x) => x.subject === n);
   const svc = by('new');
   const ipx = by('ipx');
@@ -92,19 +109,20 @@ export function peerChecks(rows: readonly PeerRow[]): PeerCheck[] {
     value,
     goal,
     pass: value === null || !valid(...xs) ? null : ok(value),
+    best_possible: null,
+    out_of_reach: false,
   });
+  // A throughput bar against a peer cannot be met when even the bare decodes could not serve
+  // goal x the peer's rps: the ratio then says "out of reach", not "not yet".
+  const throughput = (name: string, peer: PeerRow | undefined, goal: number): PeerCheck => {
+    const c = check(`throughput vs ${name}`, `service rps / ${name} rps`, div(svc?.rps, peer?.rps), `>= ${goal}`, (v) => v >= goal, svc, peer);
+    const best = floor && peer?.rps ? round(floor.ceiling_rps / peer.rps, 3) : null;
+    return { ...c, best_possible: best, out_of_reach: best !== null && best < goal };
+  };
   const g = PEER_GOALS;
   return [
-    check('throughput vs ipx', 'service rps / ipx rps', div(svc?.rps, ipx?.rps), `>= ${g.rpsOverIpx}`, (v) => v >= g.rpsOverIpx, svc, ipx),
-    check(
-      'throughput vs thumbor',
-      'service rps / thumbor rps',
-      div(svc?.rps, thumbor?.rps),
-      `>= ${g.rpsOverThumbor}`,
-      (v) => v >= g.rpsOverThumbor,
-      svc,
-      thumbor,
-    ),
+    throughput('ipx', ipx, g.rpsOverIpx),
+    throughput('thumbor', thumbor, g.rpsOverThumbor),
     check('p99 vs ipx', 'service p99 / ipx p99', div(svc?.p99_ms, ipx?.p99_ms), `<= ${g.p99OverIpx}`, (v) => v <= g.p99OverIpx, svc, ipx),
     check(
       'CPU per request vs ipx',
@@ -151,8 +169,19 @@ export function renderPeers(
           `${f(x.machine_cpu_s_per_req, 4)} | ${f(x.peak_rss_mb, 0)} | ${x.errors} |`,
       );
     }
-    lines.push('', '| check | measured | goal | holds |', '|---|---:|---:|---|');
-    for (const c of w.checks) lines.push(`| ${c.name} (${c.formula}) | ${f(c.value, 3)} | ${c.goal} | ${c.pass === null ? 'n/a' : c.pass ? 'yes' : 'NO'} |`);
+    lines.push('', '| check | measured | goal | best possible | holds |', '|---|---:|---:|---:|---|');
+    for (const c of w.checks) {
+      const holds = c.pass === null ? 'n/a' : c.pass ? 'yes' : c.out_of_reach ? 'NO: out of reach' : 'NO';
+      lines.push(`| ${c.name} (${c.formula}) | ${f(c.value, 3)} | ${c.goal} | ${c.best_possible === null ? '' : `<= ${f(c.best_possible, 3)}`} | ${holds} |`);
+    }
+    if (w.floor) {
+      lines.push(
+        '',
+        `Best possible: the decodes alone (each original's cheapest decode, as in "What the workload allows") cost ${f(w.floor.cpu_s_per_req * 1000)} ms ` +
+          `of CPU per request over this mix, so no resizer on these decoders serves more than ${f(w.floor.ceiling_rps)} req/s on these cores; ` +
+          `divided by a peer's req/s, that is the largest throughput ratio anyone could show against it.`,
+      );
+    }
     lines.push('', ...w.rows.map((x) => `- **${x.subject}**: ${x.description}; rounds ${x.rps_rounds.map((v) => f(v)).join(' / ')} req/s.`));
     for (const x of w.rows.filter((x) => x.error_samples.length > 0))
       lines.push('', `Errors of ${x.subject}: ${x.error_samples.map((e) => `\`${e}\``).join(', ')}`);

@@ -60,20 +60,62 @@ describe('peerChecks', () => {
       ['CPU per request vs ipx', 1, true],
     ]);
   });
+  it('a throughput bar beyond the decode-floor ceiling is out of reach; one within it is only "not yet"', () => {
+    const rows = [row('new', 30, 80, 0.05), row('ipx', 25, 100, 0.05), row('thumbor', 20, 200, 0.06)];
+    // The bare decodes allow 34 req/s: at most 1.36x ipx (bar 1.12: reachable), 1.7x thumbor (bar 1.8: not).
+    const checks = peerChecks(rows, { cpu_s_per_req: 2 / 34, ceiling_rps: 34 });
+    expect(checks.map((c) => [c.name, c.pass, c.best_possible, c.out_of_reach])).toEqual([
+      ['throughput vs ipx', true, 1.36, false],
+      ['throughput vs thumbor', false, 1.7, true],
+      ['p99 vs ipx', true, null, false],
+      ['CPU per request vs ipx', true, null, false],
+    ]);
+    // A faster thumbor only lowers the reach; a slower one (10 req/s) puts the bar within it.
+    expect(peerChecks([rows[0]!, rows[1]!, row('thumbor', 10, 200, 0.06)], { cpu_s_per_req: 2 / 34, ceiling_rps: 34 })[1]).toMatchObject({
+      pass: true,
+      best_possible: 3.4,
+      out_of_reach: false,
+    });
+    const floor = { cpu_s_per_req: 2 / 34, ceiling_rps: 34 };
+    const md = renderPeers([{ name: 'p', description: 'd', originals: 1, variants: ['w=300'], paths: 1, rows, checks, floor }], {
+      concurrency: 4,
+      rounds: 2,
+      seconds: 8,
+      defaults: {},
+    }).join('\n');
+    expect(md).toContain('| throughput vs thumbor (service rps / thumbor rps) | 1.500 | >= 1.8 | <= 1.700 | NO: out of reach |');
+    // Without a floor nothing is called out of reach.
+    expect(peerChecks(rows).every((c) => c.best_possible === null && !c.out_of_reach)).toBe(true);
+  });
   it('is n/a (not a pass) when a subject failed requests or is missing', () => {
     const checks = peerChecks([row('new', 30, 80, 0.05, 3), row('ipx', 25, 100, 0.05)]);
     expect(checks.every((c) => c.pass === null)).toBe(true);
   });
   it('prints every check with whether it holds', () => {
     const rows = [row('new', 30, 80, 0.05), row('ipx', 25, 100, 0.06), row('thumbor', 10, 200, 0.06)];
-    const md = renderPeers([{ name: 'large', description: 'big ones', originals: 20, variants: ['w=300'], paths: 20, rows, checks: peerChecks(rows) }], {
+    const floor = { cpu_s_per_req: 0.04, ceiling_rps: 50 };
+    const md = renderPeers(
+      [{ name: 'large', description: 'big ones', originals: 20, variants: ['w=300'], paths: 20, rows, checks: peerChecks(rows, floor), floor }],
+      {
+        concurrency: 4,
+        rounds: 2,
+        seconds: 8,
+        defaults: { ipx: 'no orientation' },
+      },
+    ).join('\n');
+    expect(md).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 | <= 2.000 | yes |');
+    expect(md).toContain('| throughput vs thumbor (service rps / thumbor rps) | 3.000 | >= 1.8 | <= 5.000 | yes |');
+    expect(md).toContain('| CPU per request vs ipx (service CPU s/req / ipx CPU s/req) | 0.833 | <= 1 |  | yes |');
+    expect(md).toContain('cost 40.0 ms of CPU per request over this mix, so no resizer on these decoders serves more than 50.0 req/s');
+    // Without a measured floor: no bound printed, no paragraph.
+    const bare = renderPeers([{ name: 'p', description: 'd', originals: 1, variants: ['w=300'], paths: 1, rows, checks: peerChecks(rows), floor: null }], {
       concurrency: 4,
       rounds: 2,
       seconds: 8,
-      defaults: { ipx: 'no orientation' },
+      defaults: {},
     }).join('\n');
-    expect(md).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 | yes |');
-    expect(md).toContain('| CPU per request vs ipx (service CPU s/req / ipx CPU s/req) | 0.833 | <= 1 | yes |');
+    expect(bare).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 |  | yes |');
+    expect(bare).not.toContain('Best possible:');
     expect(md).toContain('- **ipx**: no orientation');
   });
 });

@@ -5,7 +5,7 @@ describe('readBenchSettings', () => {
   it('defaults: 8 s, 3 rounds, concurrency 2 x cores, 70% of the legacy, every subject', () => {
     expect(readBenchSettings({}, 2)).toEqual({
       parts: [...PART_NAMES],
-      peers: { rounds: 2, seconds: 8, largeCount: 20, thumborProcesses: 2 },
+      peers: { rounds: 3, seconds: 8, largeCount: 20, thumborProcesses: 2 },
       cache: {
         mb: 256,
         zipf: { requests: 20_000, variants: 2000, exponent: 1, nocacheRequests: 2000, seed: 16 },
