@@ -33,18 +33,20 @@ export function renderCache(c: CacheResults): string[] {
     '',
     `CDN expiry: ${s.requests} requests for ${s.variants} variants (disjoint from the replay's), all due within ${s.seconds} s (open loop; ` +
       `latency from each request's due time). Cold: a freshly started process, nothing rendered yet. Warm: the same process ` +
-      `with the cache on after each variant was asked for once (the CDN fetched them before its copies expired).`,
+      `with the cache on after each variant was asked for once (the CDN fetched them before its copies expired). Queue: QUEUE_LIMIT, the ` +
+      `default (4 per slot: under sustained overload, quick 503s rather than slow ones) or room for every variant's render.`,
     '',
-    '| cache | process | answers 200 | errors | renders | renders per variant | p50 (ms) | p99 (ms) | max (ms) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| cache | process | queue | answers 200 | errors | renders | renders per variant | p50 (ms) | p99 (ms) | max (ms) |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
     ...s.rows.map(
       (r) =>
-        `| ${r.cache} | ${r.state ?? 'cold'} | ${r.ok} of ${r.requests} | ${r.errors} | ${r.renders ?? 'n/a'} | ${f(r.renders_per_variant, 2)} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${f(r.max_ms)} |`,
+        `| ${r.cache} | ${r.state ?? 'cold'} | ${r.queue_limit == null ? 'default' : r.queue_limit} | ${r.ok} of ${r.requests} | ${r.errors} | ` +
+        `${r.renders ?? 'n/a'} | ${f(r.renders_per_variant, 2)} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${f(r.max_ms)} |`,
     ),
   ];
   const errors = [...z.rows.map((r) => ({ what: 'Zipf replay', r })), ...s.rows.map((r) => ({ what: 'CDN expiry', r }))];
   for (const { what, r } of errors.filter((e) => e.r.error_samples.length > 0)) {
-    const state = 'state' in r ? `, ${r.state}` : '';
+    const state = 'state' in r ? `, ${r.state}${r.queue_limit == null ? '' : `, QUEUE_LIMIT=${r.queue_limit}`}` : '';
     lines.push('', `Errors (${what}, cache ${r.cache}${state}): ${r.error_samples.map((e) => `\`${e}\``).join(', ')}`);
   }
   return lines;
