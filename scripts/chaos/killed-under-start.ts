@@ -16,7 +16,7 @@ import { freePort } from '../../stack/process.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { deriveCutoverText, shippedCutoverFile } from '../../stack/stack.ts';
 import type { ScenarioResult } from '../chaos.ts';
-import { startNpmStart } from './rig.ts';
+import { npmStartEnv, startNpmStart } from './rig.ts';
 
 const NAME = 'new-killed-under-start';
 /** The brief's bound on how long the hot route may go without the new service after a crash. */
@@ -70,15 +70,7 @@ export async function killedUnderStart(ctx: { short: boolean; workDir: string })
     }),
   );
 
-  const { stack, output, ready } = await startNpmStart({
-    CUTOVER_FILE: cutoverFile,
-    STACK_VAR_DIR: path.join(work, 'var'),
-    STACK_SEED: 'false',
-    FRONT_PORT: String(ports.front),
-    LEGACY_PORT: String(ports.legacy),
-    SERVICE_PORT: String(ports.service),
-    ADMIN_PORT: String(ports.admin),
-  });
+  const { stack, output, ready } = await startNpmStart(npmStartEnv(work, cutoverFile, ports));
 
   try {
     if (!ready) {

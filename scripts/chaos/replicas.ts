@@ -21,7 +21,7 @@ import { REPLICA_PORT_STEP } from '../../stack/replicas.ts';
 import { deriveCutoverText, shippedCutoverFile } from '../../stack/stack.ts';
 import { peakRssMb } from '../../support/proc-stats.ts';
 import { runLoad } from './keepalive-load.ts';
-import { Checks, fmt, isClientError, result, sleep, startNpmStart, summarise, tiny, variant, type Context, type ScenarioResult } from './rig.ts';
+import { Checks, fmt, isClientError, npmStartEnv, result, sleep, startNpmStart, summarise, tiny, variant, type Context, type ScenarioResult } from './rig.ts';
 
 const NAME = 'replicas-3';
 const REPLICAS = 3;
@@ -98,16 +98,7 @@ export async function replicas(ctx: Context): Promise<ScenarioResult> {
       share: 100,
     }),
   );
-  const { stack, output, ready } = await startNpmStart({
-    CUTOVER_FILE: cutoverFile,
-    STACK_VAR_DIR: path.join(work, 'var'),
-    STACK_SEED: 'false',
-    FRONT_PORT: String(ports.front),
-    LEGACY_PORT: String(ports.legacy),
-    SERVICE_PORT: String(ports.service),
-    ADMIN_PORT: String(ports.admin),
-    IMAGE_SERVICE_REPLICAS: String(REPLICAS),
-  });
+  const { stack, output, ready } = await startNpmStart({ ...npmStartEnv(work, cutoverFile, ports), IMAGE_SERVICE_REPLICAS: String(REPLICAS) });
   const stopped: number[] = [];
   try {
     if (!ready) {

@@ -154,6 +154,30 @@ export const variant = (ctx: Context, i: number) => `${ctx.photos[i % ctx.photos
 /** A cheap hot-path request with a URI of its own (`n` is an unknown parameter, ignored by both backends, but part of the sticky split key). */
 export const tiny = (i: number) => `tiny.png?w=${8 + (i % 24)}&n=${i}`;
 
+/** The ports of one scenario's `npm start`: the front door, legacy, the (first) image service and its admin port. */
+export interface StackPorts {
+  front: number;
+  legacy: number;
+  service: number;
+  admin: number;
+}
+
+/**
+ * The environment of an `npm start` on `ports`, with its own var directory under `work` and its
+ * own cutover file, and no sample originals seeded (the scenario brings its own).
+ */
+export function npmStartEnv(work: string, cutoverFile: string, ports: StackPorts): Record<string, string> {
+  return {
+    CUTOVER_FILE: cutoverFile,
+    STACK_VAR_DIR: path.join(work, 'var'),
+    STACK_SEED: 'false',
+    FRONT_PORT: String(ports.front),
+    LEGACY_PORT: String(ports.legacy),
+    SERVICE_PORT: String(ports.service),
+    ADMIN_PORT: String(ports.admin),
+  };
+}
+
 /**
  * `npm start` (scripts/stack.ts) as a child, as a user runs it, with `env` on top of this
  * process's; resolves once it prints that it is ready (`ready: false` when it exits or takes
