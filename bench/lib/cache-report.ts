@@ -12,7 +12,7 @@ export function renderCache(c: CacheResults): string[] {
     '',
     `The image service as \`npm start\` runs it, on the fixture photographs, with the result cache off (RESULT_CACHE_MB=0) and on ` +
       `(RESULT_CACHE_MB=${c.cache_mb}, memory only), each measurement on a freshly started process (the replay's with REQUEST_TIMEOUT_MS=60000 like ` +
-      `the tables above; the CDN expiry's at the default deadline, as deployed). Renders are the service's own count (image_resizes_total on ` +
+      `the tables above; the CDN expiry's as deployed, and once more as an origin behind a CDN, below). Renders are the service's own count (image_resizes_total on ` +
       `its /metrics); hit ratio = 1 - renders / answers 200, so requests answered by coalescing onto a render in flight count as hits.`,
     '',
     `Zipf replay: ${z.requests} requests over ${z.variants} variants (each photograph at widths from 160 px by 8, JPEG and WebP), popularity ` +

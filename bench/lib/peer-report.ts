@@ -40,6 +40,12 @@ export interface PeerCheck {
   best_possible: number | null;
   /** The goal lies beyond best_possible: no implementation can meet it on this workload. */
   out_of_reach: boolean;
+  /**
+   * Throughput checks: the ratio round by round (service round i / peer round i; rounds are
+   * interleaved, so each pair ran within the same minutes). The check itself uses the ratio of the
+   * medians; these show how far the host's drift between rounds moves it. Empty for the others.
+   */
+  per_round: number[];
 }
 
 /** What the workload allows (floor.ts): the decodes alone, on the cores the subjects share. */
@@ -111,13 +117,16 @@ export function peerChecks(rows: readonly PeerRow[], floor: PeerFloor | null = n
     pass: value === null || !valid(...xs) ? null : ok(value),
     best_possible: null,
     out_of_reach: false,
+    per_round: [],
   });
   // A throughput bar against a peer cannot be met when even the bare decodes could not serve
   // goal x the peer's rps: the ratio then says "out of reach", not "not yet".
   const throughput = (name: string, peer: PeerRow | undefined, goal: number): PeerCheck => {
     const c = check(`throughput vs ${name}`, `service rps / ${name} rps`, div(svc?.rps, peer?.rps), `>= ${goal}`, (v) => v >= goal, svc, peer);
     const best = floor && peer?.rps ? round(floor.ceiling_rps / peer.rps, 3) : null;
-    return { ...c, best_possible: best, out_of_reach: best !== null && best < goal };
+    const paired = svc && peer ? svc.rps_rounds.slice(0, peer.rps_rounds.length).map((v, i) => div(v, peer.rps_rounds[i])) : [];
+    const perRound = paired.every((v) => v !== null) ? (paired as number[]) : [];
+    return { ...c, best_possible: best, out_of_reach: best !== null && best < goal, per_round: perRound };
   };
   const g = PEER_GOALS;
   return [
@@ -169,17 +178,19 @@ export function renderPeers(
           `${f(x.machine_cpu_s_per_req, 4)} | ${f(x.peak_rss_mb, 0)} | ${x.errors} |`,
       );
     }
-    lines.push('', '| check | measured | goal | best possible | holds |', '|---|---:|---:|---:|---|');
+    lines.push('', '| check | measured | goal | best possible | round by round | holds |', '|---|---:|---:|---:|---:|---|');
     for (const c of w.checks) {
       const holds = c.pass === null ? 'n/a' : c.pass ? 'yes' : c.out_of_reach ? 'NO: out of reach' : 'NO';
-      lines.push(`| ${c.name} (${c.formula}) | ${f(c.value, 3)} | ${c.goal} | ${c.best_possible === null ? '' : `<= ${f(c.best_possible, 3)}`} | ${holds} |`);
+      const best = c.best_possible === null ? '' : `<= ${f(c.best_possible, 3)}`;
+      lines.push(`| ${c.name} (${c.formula}) | ${f(c.value, 3)} | ${c.goal} | ${best} | ${c.per_round.map((v) => f(v, 3)).join(' / ')} | ${holds} |`);
     }
     if (w.floor) {
       lines.push(
         '',
         `Best possible: the decodes alone (each original's cheapest decode, as in "What the workload allows") cost ${f(w.floor.cpu_s_per_req * 1000)} ms ` +
           `of CPU per request over this mix, so no resizer on these decoders serves more than ${f(w.floor.ceiling_rps)} req/s on these cores; ` +
-          `divided by a peer's req/s, that is the largest throughput ratio anyone could show against it.`,
+          `divided by a peer's req/s, that is the largest throughput ratio anyone could show against it. Round by round: the service's ` +
+          `req/s over the peer's in the same round (the rounds are interleaved); the check uses the ratio of the medians.`,
       );
     }
     lines.push('', ...w.rows.map((x) => `- **${x.subject}**: ${x.description}; rounds ${x.rps_rounds.map((v) => f(v)).join(' / ')} req/s.`));
