@@ -83,9 +83,17 @@ describe('peerChecks', () => {
       seconds: 8,
       defaults: {},
     }).join('\n');
-    expect(md).toContain('| throughput vs thumbor (service rps / thumbor rps) | 1.500 | >= 1.8 | <= 1.700 | NO: out of reach |');
+    expect(md).toContain('| throughput vs thumbor (service rps / thumbor rps) | 1.500 | >= 1.8 | <= 1.700 | 1.500 | NO: out of reach |');
     // Without a floor nothing is called out of reach.
     expect(peerChecks(rows).every((c) => c.best_possible === null && !c.out_of_reach)).toBe(true);
+  });
+  it('pairs the rounds: service round i over the peer round i, beside the ratio of the medians the check uses', () => {
+    const svc = { ...row('new', 26, 80, 0.05), rps_rounds: [24, 26, 28] };
+    const ipx = { ...row('ipx', 23.5, 100, 0.05), rps_rounds: [20, 23.5, 25] };
+    const [vsIpx, , p99] = peerChecks([svc, ipx, row('thumbor', 20, 200, 0.06)]);
+    expect(vsIpx!.value).toBe(1.106);
+    expect(vsIpx!.per_round).toEqual([1.2, 1.106, 1.12]);
+    expect(p99!.per_round).toEqual([]);
   });
   it('is n/a (not a pass) when a subject failed requests or is missing', () => {
     const checks = peerChecks([row('new', 30, 80, 0.05, 3), row('ipx', 25, 100, 0.05)]);
@@ -103,9 +111,9 @@ describe('peerChecks', () => {
         defaults: { ipx: 'no orientation' },
       },
     ).join('\n');
-    expect(md).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 | <= 2.000 | yes |');
-    expect(md).toContain('| throughput vs thumbor (service rps / thumbor rps) | 3.000 | >= 1.8 | <= 5.000 | yes |');
-    expect(md).toContain('| CPU per request vs ipx (service CPU s/req / ipx CPU s/req) | 0.833 | <= 1 |  | yes |');
+    expect(md).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 | <= 2.000 | 1.200 | yes |');
+    expect(md).toContain('| throughput vs thumbor (service rps / thumbor rps) | 3.000 | >= 1.8 | <= 5.000 | 3.000 | yes |');
+    expect(md).toContain('| CPU per request vs ipx (service CPU s/req / ipx CPU s/req) | 0.833 | <= 1 |  |  | yes |');
     expect(md).toContain('cost 40.0 ms of CPU per request over this mix, so no resizer on these decoders serves more than 50.0 req/s');
     // Without a measured floor: no bound printed, no paragraph.
     const bare = renderPeers([{ name: 'p', description: 'd', originals: 1, variants: ['w=300'], paths: 1, rows, checks: peerChecks(rows), floor: null }], {
@@ -114,7 +122,7 @@ describe('peerChecks', () => {
       seconds: 8,
       defaults: {},
     }).join('\n');
-    expect(bare).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 |  | yes |');
+    expect(bare).toContain('| throughput vs ipx (service rps / ipx rps) | 1.200 | >= 1.12 |  | 1.200 | yes |');
     expect(bare).not.toContain('Best possible:');
     expect(md).toContain('- **ipx**: no orientation');
   });
