@@ -270,7 +270,7 @@ async function runMain(
 
   return (() => {
     const variantOf = (i: number) => workload.paths[i % L]!.split('?')[1] ?? '';
-    const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf));
+    const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf, L));
     const { ratios, targets } = evaluate(summaries);
     const bounds = floorBounds(
       floors,
