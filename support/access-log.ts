@@ -26,16 +26,22 @@ export function accessLinesSince(file: string, from = 0): AccessLine[] {
  * Waits until at least `count` lines written from byte `from` on pass `match`, then returns
  * those lines (all of them, so a test that sees more than it expected still fails). After
  * `timeoutMs` it returns what is there: the test's own assertion then says what is missing.
+ *
+ * An offset taken just after an earlier request was answered can precede that request's line
+ * too, so a count of "the lines since" may include it: tests that know their request targets
+ * give `uris` (the targets as logged) instead of a count, and lines of other requests are left out.
  */
 export async function awaitAccessLines(
   file: string,
-  options: { from?: number; count: number; match?: (line: AccessLine) => boolean; timeoutMs?: number },
+  options: { from?: number; match?: (line: AccessLine) => boolean; timeoutMs?: number } & ({ count: number } | { uris: readonly string[] }),
 ): Promise<AccessLine[]> {
-  const match = options.match ?? (() => true);
+  const uris = 'uris' in options ? new Set(options.uris) : null;
+  const count = 'uris' in options ? options.uris.length : options.count;
+  const match = (l: AccessLine) => (uris === null || uris.has(String(l.uri))) && (options.match?.(l) ?? true);
   const deadline = performance.now() + (options.timeoutMs ?? 5000);
   for (;;) {
     const lines = accessLinesSince(file, options.from ?? 0).filter(match);
-    if (lines.length >= options.count || performance.now() > deadline) return lines;
+    if (lines.length >= count || performance.now() > deadline) return lines;
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -67,8 +67,11 @@ async function get(uri: string, init: RequestInit = {}) {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const legacyAccessLog = () => readFileSync(path.join(stack.legacy.runDir, 'log/nginx-access.log'), 'utf8');
 
-/** The lines logged from `offset` on, once `count` of them are there (nginx logs after answering). */
-const logLinesSince = (offset: number, count: number) => awaitAccessLines(stack.frontDoor.accessLog, { from: offset, count });
+/**
+ * The lines of these request targets logged from `offset` on, once they are all there (nginx logs
+ * after answering, so the line of the request before `offset` may come after it: it is left out).
+ */
+const logLinesFor = (offset: number, uris: readonly string[]) => awaitAccessLines(stack.frontDoor.accessLog, { from: offset, uris });
 const logSize = () => accessLogSize(stack.frontDoor.accessLog);
 
 async function editCutover(edit: (text: string) => string): Promise<void> {
@@ -102,7 +105,7 @@ describe('new service sheds load (503 overloaded)', () => {
       expect(r.retryAfter).toMatch(/^[0-9]+$/);
       expect(JSON.parse(r.body.toString())).toMatchObject({ error: 'overloaded' });
     }
-    const lines = await logLinesSince(offset, uris.length);
+    const lines = await logLinesFor(offset, uris);
     expect(lines).toHaveLength(uris.length);
     expect(lines.filter((l) => l.status === 503).length).toBe(shed.length);
     for (const l of lines) expect(l).toMatchObject({ backend: 'new', fallback: '' });
@@ -125,7 +128,7 @@ describe('new service hung (SIGSTOP): the route timeout, then legacy', () => {
       expect([r.status, r.backend, r.fallback]).toEqual([200, 'legacy', '1']);
       expect(r.ms).toBeGreaterThanOrEqual(700);
       expect(r.ms).toBeLessThan(1600);
-      const [line] = await logLinesSince(offset, 1);
+      const [line] = await logLinesFor(offset, ['/image/files/tiny.png?w=5']);
       // One attempt at the new service (its address once), then legacy.
       expect(String(line!.upstream_addr)).toBe(`127.0.0.1:${stack.service.port} : 127.0.0.1:${stack.legacy.port}`);
       expect(String(line!.upstream_status)).toBe('504 : 200');
@@ -158,7 +161,11 @@ describe('new service hung (SIGSTOP): the route timeout, then legacy', () => {
           expect([w, r.status, r.backend, r.fallback]).toEqual([w, 200, 'legacy', '1']);
           expect(r.ms).toBeLessThan(600);
         }
-        const skipped = (await logLinesSince(offset, 6)).slice(2);
+        const skipped = await logLinesFor(
+          offset,
+          [23, 24, 25, 26].map((w) => `/image/files/tiny.png?w=${w}`),
+        );
+        expect(skipped).toHaveLength(4);
         for (const l of skipped)
           expect([String(l.upstream_addr), String(l.upstream_status)]).toEqual([`fd_images_new : 127.0.0.1:${stack.legacy.port}`, '502 : 200']);
 
@@ -208,7 +215,7 @@ describe('new service stopped', () => {
     }
     const head = await get('/image/files/tiny.png?w=3', { method: 'HEAD' });
     expect([head.status, head.backend, head.fallback]).toEqual([200, 'legacy', '1']);
-    const lines = await logLinesSince(offset, uris.length + 1);
+    const lines = await logLinesFor(offset, [...uris, '/image/files/tiny.png?w=3']);
     expect(lines).toHaveLength(uris.length + 1);
     for (const l of lines) {
       expect(l).toMatchObject({ route: 'images', backend: 'legacy', fallback: '1', status: 200 });
