@@ -52,10 +52,12 @@ import {
   bestLegacy,
   evaluate,
   renderMarkdown,
+  summarizeHop,
   summarizeSubject,
   TARGET_P99_RATIO,
   TARGET_RPS_RATIO,
   type BenchResults,
+  type HopResult,
   type PhaseMeasurement,
   type SubjectMeasurements,
 } from './lib/report.ts';
@@ -268,10 +270,16 @@ async function runMain(
     }
   }
 
+  // The front door's own cost: too small to see in two phases' p50s, so measured pairwise.
+  const direct = subjects.find((s) => s.name === 'new');
+  const via = subjects.find((s) => s.name === 'new-via-nginx');
+  const hop = direct && via ? await measureHop(direct, via, L, HOP_PAIRS_PER_PATH * L) : undefined;
+  if (hop) log(`front door hop: ${hop.pairs} pairs, added ${hop.added_ms} ms (p50 ${hop.direct_p50_ms} direct, ${hop.via_p50_ms} through nginx)`);
+
   return (() => {
     const variantOf = (i: number) => workload.paths[i % L]!.split('?')[1] ?? '';
-    const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf, L));
-    const { ratios, targets } = evaluate(summaries);
+    const summaries = subjects.map((s) => summarizeSubject(measurements.get(s.name)!, fixedRate, s.inProcess, variantOf));
+    const { ratios, targets } = evaluate(summaries, hop ?? null);
     const bounds = floorBounds(
       floors,
       workload.paths.map((p) => splitPath(p).key),
@@ -302,6 +310,7 @@ async function runMain(
       subjects: summaries,
       ratios,
       targets,
+      ...(hop ? { hop } : {}),
       decode_floor: { originals: floors, bounds, verdicts: floorVerdicts(bounds, TARGET_RPS_RATIO, TARGET_P99_RATIO) },
     };
   })();
@@ -480,3 +489,31 @@ main().then(
     process.exitCode = 1;
   },
 );
+
+/** Pairs per path of the front door's hop measurement (48 paths: 144 pairs, about 15 s). */
+const HOP_PAIRS_PER_PATH = 3;
+
+/**
+ * The front door's hop: path i % paths asked of `direct` and of `via` back to back, one request at
+ * a time, the order alternating so neither side always runs second (summarizeHop).
+ */
+async function measureHop(direct: Subject, via: Subject, paths: number, pairs: number): Promise<HopResult> {
+  const one = async (s: Subject, i: number): Promise<number> => {
+    const r = await s.closed(i, 1, () => {});
+    if (r.ok !== 1) throw new Error(`${s.name} failed request ${i} while measuring the front door's hop: ${r.errorSamples.join('; ')}`);
+    return r.latenciesMs[0]!;
+  };
+  const d: number[] = [];
+  const v: number[] = [];
+  for (let k = 0; k < pairs; k++) {
+    const i = k % paths;
+    if (k % 2 === 0) {
+      d.push(await one(direct, i));
+      v.push(await one(via, i));
+    } else {
+      v.push(await one(via, i));
+      d.push(await one(direct, i));
+    }
+  }
+  return summarizeHop(d, v);
+}

@@ -6,6 +6,7 @@ import {
   renderMarkdown,
   TARGET_P99_RATIO,
   TARGET_RPS_RATIO,
+  summarizeHop,
   summarizeSubject,
   type PhaseMeasurement,
   type SubjectMeasurements,
@@ -64,14 +65,6 @@ describe('summarizeSubject', () => {
     expect(v.by_variant['w=300']).toEqual({ requests: 50, p50_ms: 49 });
     expect(v.by_variant['w=1280']).toEqual({ requests: 50, p50_ms: 50 });
   });
-  it('gives each path its fixed-load p50 when told how many paths the workload has', () => {
-    // 100 requests over 4 paths: path 0 gets requests 0, 4, 8, ... with latencies 1, 5, 9, ...
-    const p = summarizeSubject(m, 3.5, false, undefined, 4).fixed_p50_by_path!;
-    expect(p).toHaveLength(4);
-    expect(p[0]).toBe(49);
-    expect(p[3]).toBe(52);
-    expect(s.fixed_p50_by_path).toBeUndefined();
-  });
   it('has no generator figure for an in-process subject', () => {
     expect(summarizeSubject({ ...m, name: 'sharp-limit' }, 3.5, true).generator_cpu_ms_per_req).toBeNull();
   });
@@ -105,45 +98,34 @@ describe('evaluate', () => {
   const base = [
     subject('legacy', { rps: 10, p99_ms: 900, mb_per_rps: 40, cpu_s_per_req: 0.2 }),
     subject('legacy-2x', { rps: 12, p99_ms: 600, mb_per_rps: 50, cpu_s_per_req: 0.19 }),
-    subject('new', { rps: 60, p50_ms: 20, p99_ms: 150, mb_per_rps: 4, cpu_s_per_req: 0.03, fixed_p50_by_path: [10, 20, 300, null] }),
-    subject('new-via-nginx', { rps: 58, p50_ms: 20.6, fixed_p50_by_path: [10.3, 20.4, 301, 40] }),
+    subject('new', { rps: 60, p50_ms: 20, p99_ms: 150, mb_per_rps: 4, cpu_s_per_req: 0.03 }),
+    subject('new-via-nginx', { rps: 58, p50_ms: 20.6 }),
     subject('sharp-limit', { rps: 64 }),
   ];
 
   it('judges each target against the stronger legacy row', () => {
-    const { targets, ratios } = evaluate(base);
+    const { targets, ratios } = evaluate(base, summarizeHop([10, 20, 30], [10.3, 20.4, 30.2]));
     const t = Object.fromEntries(targets.map((x) => [x.name, x]));
     expect(t.throughput).toMatchObject({ value: 5, pass: true }); // 60 / 12, not 60 / 10
     expect(t['tail latency at the legacy load']).toMatchObject({ value: 0.25, pass: true }); // 150 / 600
     expect(t['memory per unit of throughput']).toMatchObject({ value: 0.1, pass: true }); // 4 / 40
     expect(t['through nginx: throughput']).toMatchObject({ value: 0.967, pass: true });
-    // Paired path by path: the pooled p50s (20 vs 20.6) do not decide it.
-    expect(t['through nginx: added p50']).toMatchObject({ value: 0.4, pass: true });
+    expect(t['through nginx: added latency']).toMatchObject({ value: 0.3, pass: true });
     expect(ratios.via_nginx_minus_new_p50_ms).toBe(0.6);
     expect(t["the library's limit"]).toMatchObject({ value: 0.938, pass: true });
     expect(ratios.new_over_legacy_rps).toBe(6);
     expect(ratios.new_over_legacy_2x_rps).toBe(5);
   });
 
-  it('pairs what the front door adds path by path: a mix whose pooled p50 jumps between variants does not decide it', () => {
-    // The pooled p50s differ by 30 ms (the middle request is a 300 ms variant in one run, a 270 ms one
-    // in the other), yet path by path the front door adds 0.5 ms.
-    const subjects = [
-      subject('new', { p50_ms: 270, fixed_p50_by_path: [20, 270, 300] }),
-      subject('new-via-nginx', { p50_ms: 300.5, fixed_p50_by_path: [20.5, 270.5, 300.5] }),
-    ];
-    const t = Object.fromEntries(evaluate(subjects).targets.map((x) => [x.name, x]));
-    expect(t['through nginx: added p50']).toMatchObject({ value: 0.5, pass: true });
-    // Slower by 3 ms on every path: it fails, whatever the pooled figures say.
-    const slower = [subjects[0]!, subject('new-via-nginx', { p50_ms: 270, fixed_p50_by_path: [23, 273, 303] })];
-    expect(Object.fromEntries(evaluate(slower).targets.map((x) => [x.name, x]))['through nginx: added p50']).toMatchObject({ value: 3, pass: false });
-    // Without per-path figures there is nothing to pair: n/a, not a pass.
-    expect(
-      evaluate([subject('new', { p50_ms: 20 }), subject('new-via-nginx', { p50_ms: 20.2 })]).targets.find((x) => x.name === 'through nginx: added p50'),
-    ).toMatchObject({
-      value: null,
-      pass: null,
-    });
+  it('judges the front door by its paired requests, not by two phases whose p50s drifted apart', () => {
+    // The fixed-load p50s differ by 0.6 ms; pair by pair nginx adds 2.5 ms: it fails.
+    const slow = summarizeHop([10, 20, 300, 40], [12.5, 22.5, 302.5, 42.5]);
+    expect(slow).toEqual({ pairs: 4, direct_p50_ms: 30, via_p50_ms: 32.5, added_ms: 2.5 });
+    expect(evaluate(base, slow).targets.find((x) => x.name === 'through nginx: added latency')).toMatchObject({ value: 2.5, pass: false });
+    // Not measured: n/a, whatever the p50s say.
+    expect(evaluate(base).targets.find((x) => x.name === 'through nginx: added latency')).toMatchObject({ value: null, pass: null });
+    // Unequal lists pair up to the shorter one.
+    expect(summarizeHop([1, 2, 3], [1.5]).pairs).toBe(1);
   });
   it('fails a target that is missed, and leaves n/a where a subject was not run', () => {
     const slow = base.map((s) => (s.name === 'new' ? { ...s, rps: 40 } : s)).filter((s) => s.name !== 'sharp-limit');
@@ -189,8 +171,11 @@ describe('renderMarkdown', () => {
       subjects,
       ratios,
       targets,
+      hop: { pairs: 144, direct_p50_ms: 30, via_p50_ms: 30.4, added_ms: 0.35 },
     });
     expect(md).toContain('Test CPU, 2 cores');
+    expect(md).toContain('What the front door adds: 144 pairs of requests');
+    expect(md).toContain('p50 30.00 ms direct, 30.40 ms through nginx');
     expect(md).toMatch(/\| legacy \| 10\.0 \|/);
     expect(md).toMatch(/\| new \| 40\.0 \|/);
     expect(md).toMatch(/\| throughput \| 4\.000 \| >= 5 \|.*\| FAIL \|/);
