@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { PipelineLimits } from '../../image-service/src/pipeline.ts';
 import { NODE_FLAGS, RUNTIME_ENV } from '../../image-service/src/runtime-env.ts';
 import type { SharpLimitReply, SharpLimitRequest } from '../sharp-limit.ts';
-import { closedLoop, openLoop, type PhaseResult } from './drive.ts';
+import { closedLoop, openLoop, type Exec, type PhaseResult } from './drive.ts';
 import { httpExec } from './http-exec.ts';
 import type { SubjectName } from './settings.ts';
 import type { Workload } from './workload.ts';
@@ -27,6 +27,11 @@ export interface Subject {
   closed(first: number, count: number, onWindowClose: () => void): Promise<PhaseResult>;
   /** Open loop at `rate` req/s. */
   open(first: number, count: number, rate: number): Promise<PhaseResult>;
+  /**
+   * HTTP subjects: one client whose connection stays open across calls (closed() and open() make a
+   * fresh client per phase, so a phase of one request would pay a TCP connect each time).
+   */
+  client?(): { exec: Exec; close(): void };
 }
 
 /** Open-loop requests allowed in flight before new ones are dropped (and counted as errors). */
@@ -60,6 +65,7 @@ export function httpSubject(o: {
         client.close();
       }
     },
+    client: () => httpExec(target, 1),
     async open(first, count, rate) {
       const client = httpExec(target, MAX_IN_FLIGHT);
       try {
