@@ -42,6 +42,7 @@ import { startLegacy, type RunningLegacy } from '../stack/legacy.ts';
 import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from '../stack/services.ts';
 import { replicaStartOptions, shippedCutoverFile, stackAddresses, startStack } from '../stack/stack.ts';
 import { planShadowSink, type RunningShadowSink } from '../stack/shadow-sink.ts';
+import { busyPorts, plannedPorts, portsInUseMessage } from '../stack/ports.ts';
 import { availableParallelism } from 'node:os';
 
 const fail = (message: string): never => {
@@ -112,6 +113,20 @@ const deadline = serviceDeadline(cutover.routes, process.env.REQUEST_TIMEOUT_MS)
 if (!deadline.ok) fail(deadline.error);
 else if (deadline.ms !== undefined) serviceEnv.REQUEST_TIMEOUT_MS = String(deadline.ms);
 const serviceStartEnv = { STORAGE_URL: pathToFileURL(storageDir).href, ...serviceEnv };
+
+// Before anything starts: a port another program holds is one clear line, not nginx's bind()
+// errors after the other parts have been started and stopped again.
+const planned = stackAddresses(cutover, { ...requested, replicas }, listenHost).ports;
+const busy = await busyPorts(
+  plannedPorts({
+    parts,
+    listenHost,
+    front: planned.front,
+    legacy: planned.legacy,
+    services: replicaStartOptions(serviceStartEnv, planned.services, availableParallelism()),
+  }),
+);
+if (busy.length > 0) fail(portsInUseMessage(busy));
 
 if (seed) {
   say('stack: seeding the sample originals');

@@ -129,11 +129,12 @@ function ephemeralRange(): [number, number] {
   return [32_768, 60_999];
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Whether a listener could bind `host:port` now (it binds and closes at once). */
+export function canListen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.unref();
     server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -215,7 +215,7 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
   /** A hot request sent now: its status and who served it. */
   const hotBackend = () => viaFrontDoor(`${front}/image/files/tiny.png?w=4`, accessLog());
 
-  it('refuses a REQUEST_TIMEOUT_MS longer than the route lets the service take, and IMAGE_SERVICE_REPLICAS out of 1..16, before starting anything', async () => {
+  it('refuses a REQUEST_TIMEOUT_MS longer than the route lets the service take, IMAGE_SERVICE_REPLICAS out of 1..16 and a port in use, before starting anything', async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'npm-start-sup-'));
     cleanups.push(() => rmSync(work, { recursive: true, force: true }));
     mkdirSync(path.join(work, 'var/originals'), { recursive: true });
@@ -268,6 +268,22 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
     );
     expect(badReplicas.code).toBe(2);
     expect(badReplicas.stderr).toContain("IMAGE_SERVICE_REPLICAS: expected an integer from 1 to 16 (image-service processes behind the front door), got '17'");
+    expect(existsSync(path.join(work, 'var/run'))).toBe(false);
+    // A port another program holds (here the front door's): one line naming the part and the
+    // variable that moves it, before legacy or the service is started.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(ports.front, '127.0.0.1', resolve));
+    const portTaken = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
+      cwd: projectRoot,
+      env,
+      timeout: 60_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+    expect(portTaken.code).toBe(2);
+    expect(portTaken.stderr).toContain(`port ${ports.front} on 127.0.0.1 (the front door) is already in use; stop what listens there, or set FRONT_PORT`);
     expect(existsSync(path.join(work, 'var/run'))).toBe(false);
 
     proc = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], { cwd: projectRoot, env });
