@@ -43,6 +43,7 @@ import { SHARED_HOST_SERVICE_NICE, startImageService, type RunningService } from
 import { replicaStartOptions, shippedCutoverFile, stackAddresses, startStack } from '../stack/stack.ts';
 import { planShadowSink, type RunningShadowSink } from '../stack/shadow-sink.ts';
 import { busyPorts, plannedPorts, portsInUseMessage } from '../stack/ports.ts';
+import { stopChildrenWithThisProcess } from '../stack/process.ts';
 import { availableParallelism } from 'node:os';
 
 const fail = (message: string): never => {
@@ -127,6 +128,9 @@ const busy = await busyPorts(
   }),
 );
 if (busy.length > 0) fail(portsInUseMessage(busy));
+
+// A supervisor killed outright (SIGKILL, the OOM killer) must not leave its parts running.
+stopChildrenWithThisProcess();
 
 if (seed) {
   say('stack: seeding the sample originals');
@@ -265,6 +269,8 @@ async function shutdown(reason: string, code: number): Promise<never> {
 }
 process.on('SIGINT', () => void shutdown('SIGINT', 0));
 process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+// The terminal closed: without a handler Node would exit at once and leave the parts to the kernel.
+process.on('SIGHUP', () => void shutdown('SIGHUP', 0));
 void supervisor.gaveUp.then((reason) => {
   process.stderr.write(`stack: ${reason}\n`);
   void shutdown('giving up', 1);

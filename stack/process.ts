@@ -3,7 +3,7 @@
  * until a process is healthy, keep its output for the error message, stop it (and its group) for sure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Managed {
@@ -17,8 +17,31 @@ export interface Managed {
   exited: Promise<number | null>;
 }
 
+/**
+ * util-linux's setpriv, when processes started from here are to get SIGTERM if this process dies
+ * (stopChildrenWithThisProcess).
+ */
+let setprivForParentDeath: string | undefined;
+
+/**
+ * From now on, every process started here gets SIGTERM from the kernel when this process dies,
+ * even by SIGKILL (Linux' parent-death signal, set by setpriv, which util-linux installs on every
+ * Debian/Ubuntu): nginx and PHP-FPM then stop and take their workers with them, the image service
+ * drains and exits. Without it each part, in a session of its own so that its group can be
+ * signalled, lives on orphaned and holds the ports the next `npm start` needs. For `npm start`'s
+ * supervisor only: the kernel watches the *thread* that started a child, and the supervisor
+ * starts its parts from the main thread (a test runner's worker threads come and go). Returns
+ * whether it is on (false where setpriv is missing: nothing changes).
+ */
+export function stopChildrenWithThisProcess(): boolean {
+  setprivForParentDeath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+  return setprivForParentDeath !== undefined;
+}
+
 export function startProcess(name: string, command: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; echo?: boolean } = {}): Managed {
-  const child = spawn(command, args, {
+  // setpriv sets the signal and execs the command: same pid, same group.
+  const [file, argv] = setprivForParentDeath ? [setprivForParentDeath, ['--pdeathsig', 'TERM', '--', command, ...args]] : [command, args];
+  const child = spawn(file, argv, {
     env: options.env ?? process.env,
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -197,6 +197,7 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
   let front: string;
   let servicePort = 0;
   let adminPort = 0;
+  let legacyPort = 0;
   let all = '';
   const accessLog = () => path.join(work, 'var/run/frontdoor/logs/access.log');
 
@@ -224,6 +225,7 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
       .toFile(path.join(work, 'var/originals/tiny.png'));
     const ports = { front: await freePort(), legacy: await freePort(), service: await freePort() };
     servicePort = ports.service;
+    legacyPort = ports.legacy;
     adminPort = await freePort();
     front = `http://127.0.0.1:${ports.front}`;
     const text = deriveCutoverText(readFileSync(shippedCutoverFile, 'utf8'), {
@@ -337,15 +339,65 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
     expect(await viaFrontDoor(`${front}/image/health`, accessLog())).toEqual([200, 'legacy']);
   });
 
-  it('SIGTERM stops everything, exit 0', async () => {
-    const pid = await servicePid();
-    process.kill(proc.pid, 'SIGTERM');
+  it('SIGKILL of npm start itself: every part stops anyway (parent-death signal), workers included, every port freed', async () => {
+    const runDir = path.join(work, 'var/run');
+    const pids = () => readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d));
+    const read = (file: string) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    // Each part leads a process group of its own (its workers are in it): the leaders are the
+    // service and the masters, whose command lines name this stack's run dir.
+    const leaders = new Set([String(await servicePid()), ...pids().filter((p) => read(`/proc/${p}/cmdline`).includes(runDir))]);
+    const groupOf = (p: string) => read(`/proc/${p}/stat`).split(') ')[1]?.split(' ')[2];
+    const members = () => pids().filter((p) => leaders.has(groupOf(p) ?? ''));
+    expect(leaders.size).toBe(4); // the service, legacy's nginx and PHP-FPM, the front door's nginx
+    expect(members().length).toBeGreaterThan(leaders.size); // and their workers
+    process.kill(proc.pid, 'SIGKILL');
+    await proc.exited;
+    const deadline = Date.now() + 20_000;
+    while (members().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(members()).toEqual([]);
+    for (const port of [servicePort, adminPort, legacyPort, Number(new URL(front).port)]) expect(await refused(port)).toBe(true);
+  });
+});
+
+describe('npm start and a closed terminal', () => {
+  it('SIGHUP stops everything it started, exit 0 (here the front door alone, as in a container)', async () => {
+    const work = mkdtempSync(path.join(os.tmpdir(), 'npm-start-hup-'));
+    cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+    const ports = { front: await freePort(), legacy: await freePort(), service: await freePort() };
+    const proc = startProcess('npm-start', process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        STACK_PARTS: 'frontdoor',
+        STACK_VAR_DIR: path.join(work, 'var'),
+        STACK_SEED: 'false',
+        FRONT_PORT: String(ports.front),
+        LEGACY_PORT: String(ports.legacy),
+        SERVICE_PORT: String(ports.service),
+      },
+    });
+    cleanups.push(() => proc.stop());
+    const deadline = Date.now() + 60_000;
+    while (!proc.output().includes('stack: ready')) {
+      if (proc.child.exitCode !== null) throw new Error(`scripts/stack.ts exited with ${proc.child.exitCode}:\n${proc.output()}`);
+      if (Date.now() > deadline) throw new Error(`scripts/stack.ts not ready:\n${proc.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const nginxMaster = Number(readFileSync(path.join(work, 'var/run/frontdoor/nginx.pid'), 'utf8'));
+    expect(await refused(ports.front)).toBe(false);
+    process.kill(proc.pid, 'SIGHUP');
     const code = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
     expect(code).toBe(0);
+    expect(proc.output()).toContain('stack: SIGHUP; stopping frontdoor');
     expect(proc.output()).toContain('stack: stopped');
-    expect(alive(pid)).toBe(false);
-    expect(await refused(servicePort)).toBe(true);
-    expect(await refused(Number(new URL(front).port))).toBe(true);
+    expect(alive(nginxMaster)).toBe(false);
+    expect(await refused(ports.front)).toBe(true);
   });
 });
 
