@@ -29,6 +29,7 @@ import { RSS_BUDGET_MB, type Scenario, type ScenarioResult } from './chaos/rig.t
 import { stopStorageRig } from './chaos/storage-rig.ts';
 import { renderTable } from './chaos/table.ts';
 
+import { connectionFlood } from './chaos/connection-flood.ts';
 import { hostileTargets } from './chaos/hostile-targets.ts';
 import { killedUnderStart } from './chaos/killed-under-start.ts';
 import { newHung } from './chaos/new-hung.ts';
@@ -58,6 +59,7 @@ const scenarios: Scenario[] = [
   { name: 'new-hung', run: newHung },
   { name: 'overload-share-100', run: overloadShare100 },
   { name: 'hostile-targets', run: hostileTargets },
+  { name: 'connection-flood', run: connectionFlood },
   { name: 'new-killed-under-start', run: killedUnderStart },
   { name: 'replicas-3', run: replicas },
 ];

@@ -5,10 +5,10 @@
  * holding its slot for nginx's default minute.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openFlood, type Flood } from '../../support/connection-flood.ts';
 import { generateImages } from '../../support/fixtures.ts';
 import { startStack, type RunningStack } from '../../stack/stack.ts';
 
@@ -19,29 +19,9 @@ const HEADER_TIMEOUT_S = 10;
 let work: string;
 let stack: RunningStack;
 let front: { host: string; port: number };
-const flood: Socket[] = [];
-
-function open(partial: boolean): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(front.port, front.host, () => {
-      if (partial) s.write('GET /image/files/gen-photo-1920x1280.jpg?w=300 HTTP/1.1\r\nHost: flood\r\n');
-      resolve(s);
-    });
-    s.once('error', reject);
-  });
-}
-
-/** The soft limit on this process' open files, from /proc (Node has no getrlimit). */
-function openFileLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('Max open files'));
-  return Number(line?.split(/\s{2,}/)[1] ?? 0);
-}
+let flood: Flood | undefined;
 
 beforeAll(async () => {
-  const limit = openFileLimit();
-  if (limit < FLOOD + 1000) throw new Error(`this test opens ${FLOOD} sockets; the open-file limit is ${limit}: raise it (ulimit -n ${FLOOD + 1000})`);
   work = mkdtempSync(path.join(os.tmpdir(), 'frontdoor-flood-'));
   await generateImages(path.join(work, 'originals'));
   stack = await startStack({ storageDir: path.join(work, 'originals'), runDir: path.join(work, 'stack'), share: 100 });
@@ -50,34 +30,32 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  for (const s of flood) s.destroy();
+  flood?.close();
   await stack?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
 describe('a connection flood from one client', () => {
   it(`${FLOOD} idle and half-sent connections held open: the hot route and legacy still answer`, async () => {
-    // In batches, so that the listen backlog is never the limit being measured.
-    for (let i = 0; i < FLOOD; i += 500) flood.push(...(await Promise.all(Array.from({ length: 500 }, (_, j) => open((i + j) % 2 === 1)))));
-    expect(flood.filter((s) => !s.destroyed).length).toBe(FLOOD);
+    flood = await openFlood(front.host, front.port, FLOOD);
     const hot = await fetch(`${stack.frontDoor.url}/image/files/gen-photo-1920x1280.jpg?w=301`, { signal: AbortSignal.timeout(10_000) });
     expect(hot.status).toBe(200);
     expect(hot.headers.get('x-image-backend')).toBe('new');
     const other = await fetch(`${stack.frontDoor.url}/image/health`, { signal: AbortSignal.timeout(10_000) });
     expect(other.status).toBe(200); // legacy's own path
+    expect(flood.open()).toBe(FLOOD);
     const errors = readFileSync(path.join(stack.frontDoor.runDir, 'logs/error.log'), 'utf8');
     expect(errors).not.toContain('worker_connections are not enough');
   }, 120_000);
 
   it(`a half-sent request header is cut off after ${HEADER_TIMEOUT_S} s, not held for a minute`, async () => {
     const started = Date.now();
-    const s = await open(true);
+    const one = await openFlood(front.host, front.port, 2); // the second sends half a header
     const closedAfter = await new Promise<number>((resolve) => {
-      s.once('close', () => resolve((Date.now() - started) / 1000));
-      s.resume();
+      one.sockets[1]!.once('close', () => resolve((Date.now() - started) / 1000));
       setTimeout(() => resolve(Infinity), 30_000);
     });
-    s.destroy();
+    one.close();
     expect(closedAfter).toBeGreaterThanOrEqual(HEADER_TIMEOUT_S - 1);
     expect(closedAfter).toBeLessThan(HEADER_TIMEOUT_S + 10);
   }, 60_000);

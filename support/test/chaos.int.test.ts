@@ -22,6 +22,7 @@ const SCENARIOS = [
   'new-hung',
   'overload-share-100',
   'hostile-targets',
+  'connection-flood',
   'new-killed-under-start',
   'replicas-3',
 ];
@@ -93,6 +94,7 @@ describe('npm run chaos (CHAOS_SHORT=1)', () => {
       'sigterm-under-load',
       'new-hung',
       'hostile-targets',
+      'connection-flood',
       'new-killed-under-start',
       'replicas-3',
     ])
