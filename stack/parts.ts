@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { projectRoot } from '../common/paths.ts';
+import { queryRunningPlan } from '../gateway/src/nginx/control-socket.ts';
 import type { RunningFrontDoor } from './frontdoor.ts';
 import type { RunningLegacy } from './legacy.ts';
 import { startProcess, type Managed } from './process.ts';
@@ -80,7 +81,11 @@ export function servicePart(
   return { part, instance: instanceOf(first.process) };
 }
 
-/** The front door's nginx: started again from the cutover file as it is now, same run dir. */
+/**
+ * The front door's nginx: started again from the cutover file as it is now, same run dir; probed
+ * on its control socket, which the same workers serve as the public port (a hung worker answers
+ * neither), unlogged and out of clients' reach.
+ */
 export function frontDoorPart(
   first: RunningFrontDoor,
   onRestart: (f: RunningFrontDoor) => void = () => undefined,
@@ -93,6 +98,9 @@ export function frontDoorPart(
       current = await current.restart();
       onRestart(current);
       return instanceOf(current.master);
+    },
+    async probe(timeoutMs) {
+      return (await queryRunningPlan(current.runDir, timeoutMs)) !== undefined;
     },
   };
   return { part, instance: instanceOf(first.master) };

@@ -16,6 +16,7 @@ import { freePort, startProcess, type Managed } from '../../stack/process.ts';
 import { deriveCutoverText, shippedCutoverFile, startStack, type RunningStack } from '../../stack/stack.ts';
 import { parseCutover } from '../src/cutover/schema.ts';
 import { queryRunningPlan } from '../src/nginx/control-socket.ts';
+import { childrenOf } from '../src/nginx/master.ts';
 
 const run = promisify(execFile);
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -319,6 +320,19 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
     await waitForOutput(new RegExp(`stack: the image service \\(pid ${before}\\) did not answer its health check 3 times in a row`), 15_000, mark);
     await waitForOutput(/stack: the image service is up again/, 40_000, mark);
     expect(alive(before)).toBe(false);
+    expect(await hotBackend()).toEqual([200, 'new']);
+  });
+
+  it('a hung front door (its worker stopped: no request answered) misses its health checks on the control socket, is killed and restarted', async () => {
+    const master = Number(readFileSync(path.join(work, 'var/run/frontdoor/nginx.pid'), 'utf8'));
+    const workers = childrenOf(master);
+    expect(workers.length).toBeGreaterThan(0);
+    const mark = all.length;
+    for (const w of workers) process.kill(w, 'SIGSTOP');
+    await waitForOutput(new RegExp(`stack: the front door's nginx \\(pid ${master}\\) did not answer its health check 3 times in a row`), 15_000, mark);
+    await waitForOutput(/stack: the front door's nginx is up again/, 30_000, mark);
+    expect(alive(master)).toBe(false);
+    for (const w of workers) expect(alive(w)).toBe(false);
     expect(await hotBackend()).toEqual([200, 'new']);
   });
 
