@@ -2,8 +2,8 @@
  * Starting and stopping the programs that the stack, the tests and the benchmarks drive: wait
  * until a process is healthy, keep its output for the error message, stop it (and its group) for sure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 export interface Managed {
@@ -31,10 +31,18 @@ let setprivForParentDeath: string | undefined;
  * signalled, lives on orphaned and holds the ports the next `npm start` needs. For `npm start`'s
  * supervisor only: the kernel watches the *thread* that started a child, and the supervisor
  * starts its parts from the main thread (a test runner's worker threads come and go). Returns
- * whether it is on (false where setpriv is missing: nothing changes).
+ * whether it is on (false where setpriv is missing or cannot set the signal: nothing changes).
  */
 export function stopChildrenWithThisProcess(): boolean {
-  setprivForParentDeath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+  // Tried once: a sandbox without prctl(PR_SET_PDEATHSIG) must not keep every part from starting.
+  setprivForParentDeath = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
+    try {
+      execFileSync(p, ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore', timeout: 5000 });
+      return true;
+    } catch {
+      return false;
+    }
+  });
   return setprivForParentDeath !== undefined;
 }
 
