@@ -117,7 +117,9 @@ const serviceStartEnv = { STORAGE_URL: pathToFileURL(storageDir).href, ...servic
 
 // Before anything starts: a port another program holds is one clear line, not nginx's bind()
 // errors after the other parts have been started and stopped again.
-const planned = stackAddresses(cutover, { ...requested, replicas }, listenHost).ports;
+// Where each part listens: the cutover file's addresses, moved by the *_PORT variables.
+const addressPlan = stackAddresses(cutover, { ...requested, replicas }, listenHost);
+const planned = addressPlan.ports;
 const busy = await busyPorts(
   plannedPorts({
     parts,
@@ -171,7 +173,7 @@ async function start(): Promise<Started> {
     });
   }
   // One part per container (compose.yaml): each is started on its own, on the file's addresses.
-  const { ports, addresses } = stackAddresses(cutover, { ...requested, replicas }, listenHost);
+  const { ports, addresses } = addressPlan;
   const s: Started = { services: [], stop: async () => undefined };
   const stops: Array<() => Promise<void>> = [];
   s.stop = async () => {

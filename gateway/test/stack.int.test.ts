@@ -34,6 +34,23 @@ const refused = (port: number) =>
     s.once('error', () => resolve(true));
   });
 
+/** scripts/stack.ts run to its end (a refusal): exit code and stderr. */
+const runStackScript = (env: NodeJS.ProcessEnv) =>
+  run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], { cwd: projectRoot, env, timeout: 60_000 }).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => e,
+  );
+
+/** Resolves once scripts/stack.ts has printed "stack: ready"; throws with its output if it exits or takes longer. */
+async function untilReady(proc: Managed, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!proc.output().includes('stack: ready')) {
+    if (proc.child.exitCode !== null) throw new Error(`scripts/stack.ts exited with ${proc.child.exitCode}:\n${proc.output()}`);
+    if (Date.now() > deadline) throw new Error(`scripts/stack.ts not ready:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const accessLines = (file: string): string[] =>
   existsSync(file)
     ? readFileSync(file, 'utf8')
@@ -139,12 +156,7 @@ describe('npm start (scripts/stack.ts)', () => {
       env: { ...process.env, STACK_VAR_DIR: varDir, FRONT_PORT: String(ports.front), LEGACY_PORT: String(ports.legacy), SERVICE_PORT: String(ports.service) },
     });
     cleanups.push(() => proc.stop());
-    const deadline = Date.now() + 150_000;
-    while (!proc.output().includes('stack: ready')) {
-      if (proc.child.exitCode !== null) throw new Error(`scripts/stack.ts exited with ${proc.child.exitCode}:\n${proc.output()}`);
-      if (Date.now() > deadline) throw new Error(`scripts/stack.ts not ready:\n${proc.output()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await untilReady(proc, 150_000);
     const out = proc.output();
     expect(out).toContain(`front door     http://127.0.0.1:${ports.front}`);
     expect(out).toContain(`legacy         http://127.0.0.1:${ports.legacy}`);
@@ -248,27 +260,13 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
       SERVICE_PORT: String(ports.service),
       ADMIN_PORT: String(adminPort),
     };
-    const refusedRun = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
-      cwd: projectRoot,
-      env: { ...env, REQUEST_TIMEOUT_MS: '5000' },
-      timeout: 60_000,
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (e: { code: number; stderr: string }) => e,
-    );
+    const refusedRun = await runStackScript({ ...env, REQUEST_TIMEOUT_MS: '5000' });
     expect(refusedRun.code).toBe(2);
     expect(refusedRun.stderr).toContain(
       'REQUEST_TIMEOUT_MS=5000 is longer than the front door waits for the image service (route images: timeout_ms 2000); expected at most 1600',
     );
     expect(existsSync(path.join(work, 'var/run'))).toBe(false);
-    const badReplicas = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
-      cwd: projectRoot,
-      env: { ...env, IMAGE_SERVICE_REPLICAS: '17' },
-      timeout: 60_000,
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (e: { code: number; stderr: string }) => e,
-    );
+    const badReplicas = await runStackScript({ ...env, IMAGE_SERVICE_REPLICAS: '17' });
     expect(badReplicas.code).toBe(2);
     expect(badReplicas.stderr).toContain("IMAGE_SERVICE_REPLICAS: expected an integer from 1 to 16 (image-service processes behind the front door), got '17'");
     expect(existsSync(path.join(work, 'var/run'))).toBe(false);
@@ -276,14 +274,7 @@ describe('npm start supervises its parts (CUTOVER_FILE at share 100, fallback on
     // variable that moves it, before legacy or the service is started.
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(ports.front, '127.0.0.1', resolve));
-    const portTaken = await run(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'scripts/stack.ts')], {
-      cwd: projectRoot,
-      env,
-      timeout: 60_000,
-    }).then(
-      () => ({ code: 0, stderr: '' }),
-      (e: { code: number; stderr: string }) => e,
-    );
+    const portTaken = await runStackScript(env);
     await new Promise<void>((resolve) => holder.close(() => resolve()));
     expect(portTaken.code).toBe(2);
     expect(portTaken.stderr).toContain(`port ${ports.front} on 127.0.0.1 (the front door) is already in use; stop what listens there, or set FRONT_PORT`);
@@ -397,12 +388,7 @@ describe('npm start and a closed terminal', () => {
       },
     });
     cleanups.push(() => proc.stop());
-    const deadline = Date.now() + 60_000;
-    while (!proc.output().includes('stack: ready')) {
-      if (proc.child.exitCode !== null) throw new Error(`scripts/stack.ts exited with ${proc.child.exitCode}:\n${proc.output()}`);
-      if (Date.now() > deadline) throw new Error(`scripts/stack.ts not ready:\n${proc.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await untilReady(proc, 60_000);
     const nginxMaster = Number(readFileSync(path.join(work, 'var/run/frontdoor/nginx.pid'), 'utf8'));
     expect(await refused(ports.front)).toBe(false);
     process.kill(proc.pid, 'SIGHUP');
